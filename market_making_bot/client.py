@@ -1,0 +1,216 @@
+"""The asyncio layer: owns the socket, timers and reconnects; everything else is delegated.
+
+* :class:`market_making_bot.session.Session` decides what to send (subscriptions, healing commands);
+* :class:`market_making_bot.core.Core` turns frames into state and output;
+* this module connects with freshly signed headers, feeds every frame in arrival order with its receive time,
+  sends what the session queues, and reconnects with capped exponential backoff and full jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from market_making_bot.auth import Signer, shorten_key_id
+from market_making_bot.core import Core
+from market_making_bot.session import Session
+
+__all__ = ["AuthenticationError", "ConnectionPolicy", "KalshiWebSocketClient"]
+
+log = logging.getLogger("market_making_bot.client")
+
+
+class AuthenticationError(Exception):
+    """The server refused the handshake (HTTP 401/403): the credentials are wrong, expired or for the other host."""
+
+    def __init__(self, status: int, url: str, key_id_short: str) -> None:
+        self.status = status
+        super().__init__(
+            f"authentication failed: the server answered HTTP {status} to the signed handshake at {url}. "
+            f"Check that API key {key_id_short} exists and matches the private key file, that demo keys are used "
+            f"with the demo host (KALSHI_DEMO_MODE / --demo) and production keys with production, and that this "
+            f"machine's clock is correct."
+        )
+
+
+@dataclass
+class ConnectionPolicy:
+    """Reconnect and liveness settings (seconds)."""
+
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    stable_after: float = 30.0  # a connection that lived this long resets the backoff
+    ping_interval: float | None = 10.0  # our own WebSocket pings; no pong within ping_timeout means dead
+    ping_timeout: float | None = 10.0
+    open_timeout: float = 10.0
+    close_timeout: float = 2.0
+    max_reconnects: int | None = None  # None: forever (until stopped)
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+        return rng.uniform(0.0, min(self.backoff_cap, self.backoff_base * (2**attempt)))
+
+
+class KalshiWebSocketClient:
+    """Connects to Kalshi (or the simulator), subscribes, and feeds every frame to a :class:`Core`."""
+
+    def __init__(
+        self,
+        url: str,
+        signer: Signer,
+        core: Core,
+        session: Session,
+        policy: ConnectionPolicy | None = None,
+        *,
+        rng: random.Random | None = None,
+        on_frame: Callable[[str | bytes, int, int], None] | None = None,
+        on_send: Callable[[str, int, int], None] | None = None,
+        on_connect: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.signer = signer
+        self.core = core
+        self.session = session
+        self.policy = policy or ConnectionPolicy()
+        self._rng = rng or random.Random()
+        self._on_frame = on_frame
+        self._on_send = on_send
+        self._on_connect = on_connect
+        self.connections = 0  # successful handshakes so far (the connection number)
+        self.reconnects = 0
+        self.state = "idle"
+        self._ws: ClientConnection | None = None
+
+    # ------------------------------------------------------------------------------------------------ run
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set. Raises :class:`AuthenticationError` if a handshake is refused."""
+        attempt = 0
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._connect_and_stream(stop)
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if status in (401, 403):
+                    self._set_state("auth_failed")
+                    raise AuthenticationError(status, self.url, shorten_key_id(self.signer.key_id)) from None
+                log.warning("handshake refused with HTTP %d", status)
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+                if isinstance(exc, InvalidURI):
+                    raise
+                if stop.is_set():
+                    break
+                log.warning("connection %s: %s", "lost" if self.connections else "failed", _describe(exc))
+            if stop.is_set():
+                break
+            if time.monotonic() - started >= self.policy.stable_after:
+                attempt = 0
+            if self.policy.max_reconnects is not None and self.reconnects >= self.policy.max_reconnects:
+                log.error("giving up after %d reconnects", self.reconnects)
+                break
+            delay = self.policy.backoff(attempt, self._rng)
+            attempt += 1
+            self.reconnects += 1
+            self._set_state("reconnecting")
+            log.info("reconnecting in %.2f s (attempt %d)", delay, attempt)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+        self._set_state("stopped")
+
+    async def _connect_and_stream(self, stop: asyncio.Event) -> None:
+        self._set_state("connecting")
+        headers = self.signer.headers(self.url)  # fresh timestamp and signature for every attempt
+        async with connect(
+            self.url,
+            additional_headers=headers,
+            open_timeout=self.policy.open_timeout,
+            ping_interval=self.policy.ping_interval,
+            ping_timeout=self.policy.ping_timeout,
+            close_timeout=self.policy.close_timeout,
+            max_size=None,
+            max_queue=None,
+        ) as ws:
+            self._ws = ws
+            self.connections += 1
+            conn = self.connections
+            if self._on_connect is not None:
+                self._on_connect(conn, time.time_ns())
+            self._set_state("connected")
+            self.core.connection_opened(time.time_ns())
+            self.session.connected()
+            await self._flush(ws, conn)
+            watcher = asyncio.create_task(self._close_on(stop, ws))
+            try:
+                await self._stream(ws, conn)
+            finally:
+                watcher.cancel()
+                self._ws = None
+
+    async def _stream(self, ws: ClientConnection, conn: int) -> None:
+        core, session, on_frame = self.core, self.session, self._on_frame
+        handle_control = self._handle_control
+        async for raw in ws:
+            recv_ns = time.time_ns()
+            if on_frame is not None:
+                on_frame(raw, recv_ns, conn)
+            msg = core.feed(raw, recv_ns)
+            if msg is not None and msg.type in _CONTROL_TYPES:
+                handle_control(msg)
+            if session.outbox:
+                await self._flush(ws, conn)
+
+    async def _flush(self, ws: ClientConnection, conn: int) -> None:
+        for cmd in self.session.take_outbox():
+            text = json.dumps(cmd, separators=(",", ":"))
+            if self._on_send is not None:
+                self._on_send(text, time.time_ns(), conn)
+            log.debug("-> %s", text)
+            await ws.send(text)
+
+    @staticmethod
+    async def _close_on(stop: asyncio.Event, ws: ClientConnection) -> None:
+        await stop.wait()
+        await ws.close()
+
+    # --------------------------------------------------------------------------------------- control frames
+    def _handle_control(self, msg: Any) -> None:
+        session = self.session
+        t = msg.type
+        if t == "subscribed":
+            notices = session.on_subscribed(msg.id, msg.channel, msg.sid)
+        elif t == "error":
+            notices = session.on_error(msg.id, msg.code, msg.message, msg.sid)
+        elif t == "unsubscribed":
+            notices = session.on_unsubscribed(msg.id, msg.sid)
+        else:
+            session.on_ok(msg.id)
+            return
+        for n in notices:
+            log.log(n.level, "%s", n.text)
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            log.info("connection state: %s -> %s", self.state, state)
+            self.state = state
+
+
+_CONTROL_TYPES = frozenset({"subscribed", "unsubscribed", "error", "ok"})
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionClosed):
+        rcvd = exc.rcvd
+        if rcvd is None:
+            return "closed abruptly (no close frame)"
+        return f"closed by server (code {rcvd.code}{', ' + rcvd.reason if rcvd.reason else ''})"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,129 @@
+"""Live mode: wire Config, Signer, Session, Core and the client together; run until the duration, Ctrl-C or SIGTERM.
+
+The CLI (``mm_ws_listener``) parses arguments and calls :func:`run_live`; this module only assembles parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from market_making_bot.auth import PrivateKeyError, Signer
+from market_making_bot.client import AuthenticationError, ConnectionPolicy, KalshiWebSocketClient
+from market_making_bot.config import Config, ConfigError
+from market_making_bot.core import Core
+from market_making_bot.session import Session
+
+__all__ = ["EXIT_AUTH", "EXIT_CONFIG", "EXIT_OK", "run_live"]
+
+log = logging.getLogger("market_making_bot.live")
+
+EXIT_OK = 0
+EXIT_CONFIG = 3  # a setting or the key file is missing or invalid
+EXIT_AUTH = 4  # the server refused the signed handshake (HTTP 401/403)
+
+
+def run_live(args: argparse.Namespace, core: Core, tickers: list[str], write_summary: Callable[[], None]) -> int:
+    """Run the live listener (or the built-in demo with ``args.simulate``) and return the exit code."""
+    try:
+        return asyncio.run(_main(args, core, tickers, write_summary))
+    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+        write_summary()
+        return EXIT_OK
+
+
+async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_summary: Callable[[], None]) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    started = time.monotonic()
+    code = EXIT_OK
+    try:
+        async with _endpoint(args, tickers) as (url, signer, tickers, with_private):
+            session = Session(tickers, with_private=with_private)
+            policy = ConnectionPolicy(
+                ping_interval=args.ping_interval,
+                ping_timeout=args.ping_timeout,
+            )
+            client = KalshiWebSocketClient(url, signer, core, session, policy)
+            log.info(
+                "connecting to %s as key %s (%s) for %s%s",
+                url,
+                signer.key_id[:8] + "…",
+                signer.key_type,
+                ", ".join(tickers) or "all markets",
+                " with private channels" if with_private else "",
+            )
+            runner = asyncio.create_task(client.run(stop))
+            timer = asyncio.create_task(_stop_after(stop, args.duration)) if args.duration else None
+            try:
+                await runner
+            finally:
+                if timer is not None:
+                    timer.cancel()
+    except (ConfigError, PrivateKeyError) as exc:
+        log.error("configuration error: %s", exc)
+        return EXIT_CONFIG
+    except AuthenticationError as exc:
+        log.error("%s", exc)
+        code = EXIT_AUTH
+    finally:
+        write_summary()
+    _log_end_of_run(core, time.monotonic() - started)
+    return code
+
+
+async def _stop_after(stop: asyncio.Event, seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    log.info("duration of %.1f s reached; stopping", seconds)
+    stop.set()
+
+
+@contextlib.asynccontextmanager
+async def _endpoint(args: argparse.Namespace, tickers: list[str]) -> AsyncIterator[tuple[str, Signer, list[str], bool]]:
+    """Yield (url, signer, tickers, with_private): from the user's config, or a built-in simulator."""
+    if not args.simulate:
+        cfg = Config.load(args.env_file, demo=args.demo, ws_url=args.ws_url)
+        log.info("environment: %s, key %s, key file %s", cfg.environment, cfg.key_id_short, cfg.private_key_path)
+        yield cfg.ws_url, cfg.signer(), tickers, args.with_private
+        return
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
+
+    key = ed25519.Ed25519PrivateKey.generate()  # throwaway key: the demo needs no account
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    sim_kwargs: dict[str, Any] = {"public_key": public_pem, "seed": args.seed, "rate": args.sim_rate}
+    if tickers:
+        sim_kwargs["tickers"] = tickers
+    else:
+        sim_kwargs["markets"] = args.sim_markets
+    async with ExchangeSimulator(SimulatorConfig(**sim_kwargs)) as sim:
+        log.info("built-in simulator serving at %s", sim.url)
+        yield sim.url, Signer("simulated-key", key), list(sim.tickers), True
+
+
+def _log_end_of_run(core: Core, seconds: float) -> None:
+    counters: dict[str, Any] = core.summary().get("counters", {})
+    frames = counters.get("frames", 0)
+    by_type = ", ".join(f"{k} {v}" for k, v in sorted(counters.get("by_type", {}).items()))
+    log.info(
+        "end of run: %.1f s, %d frames (%s), %d markets, %d decode errors",
+        seconds,
+        frames,
+        by_type or "none",
+        len(core.summary().get("markets", {})),
+        counters.get("decode_errors", 0),
+    )
+

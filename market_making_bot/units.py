@@ -48,7 +48,7 @@ def _parse_decimal(text: str, places: int, what: str) -> int:
         if frac[places:].strip("0"):
             raise ValueError(f"{what} {text!r} has more than {places} decimals")
         frac = frac[:places]
-    value = int(whole) * 10**places + int(frac.ljust(places, "0"))
+    value: int = int(whole) * 10**places + int(frac.ljust(places, "0"))
     return -value if sign == "-" else value
 
 
@@ -173,7 +173,7 @@ def format_size(size: int) -> str:
 
 
 def format_money(money: int) -> str:
-    """Human form in dollars with 2 to 6 decimals: 1750000 -> ``"$1.75"``, 45000 -> ``"$0.045"``, -500000 -> ``"-$0.50"``."""
+    """Dollars with 2 to 6 decimals: 1750000 -> ``"$1.75"``, 45000 -> ``"$0.045"``, -500000 -> ``"-$0.50"``."""
     sign = "-" if money < 0 else ""
     whole, frac = divmod(abs(money), MONEY_SCALE)
     return f"{sign}${whole}.{f'{frac:06d}'.rstrip('0').ljust(2, '0')}"

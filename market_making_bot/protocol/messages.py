@@ -8,7 +8,7 @@ Prices are ints in 1/10,000 dollar, sizes ints in 1/100 contract, money ints in 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal, TypeAlias
 
 import msgspec
 
@@ -165,20 +165,20 @@ class UnknownMessage(_Envelope, kw_only=True, gc=False):
     raw: dict[str, Any]
 
 
-Message = Union[
-    Subscribed,
-    Unsubscribed,
-    Ok,
-    ErrorMsg,
-    OrderbookSnapshot,
-    OrderbookDelta,
-    Ticker,
-    TickerV2,
-    Trade,
-    Fill,
-    MarketPosition,
-    UnknownMessage,
-]
+Message: TypeAlias = (
+    Subscribed
+    | Unsubscribed
+    | Ok
+    | ErrorMsg
+    | OrderbookSnapshot
+    | OrderbookDelta
+    | Ticker
+    | TickerV2
+    | Trade
+    | Fill
+    | MarketPosition
+    | UnknownMessage
+)
 
 #: The wire ``type`` strings of the modelled messages.
 KNOWN_TYPES: frozenset[str] = frozenset(

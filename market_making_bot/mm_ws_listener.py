@@ -33,8 +33,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "--replay",
         nargs="+",
         metavar="FILE",
-        help="replay recorded frames (JSONL, ';;'-separated, a JSON array, or {'frames': [...]}) instead of "
-        "connecting",
+        help="replay recorded frames (JSONL, ';;'-separated, a JSON array, or {'frames': [...]}) instead of connecting",
     )
     parser.add_argument(
         "--ticker",

@@ -226,9 +226,7 @@ class MarketDataState:
 
     __slots__ = ("markets", "tickers", "volume_window_ns")
 
-    def __init__(
-        self, tickers: Iterable[str] | None = None, volume_window_ns: int = DEFAULT_VOLUME_WINDOW_NS
-    ) -> None:
+    def __init__(self, tickers: Iterable[str] | None = None, volume_window_ns: int = DEFAULT_VOLUME_WINDOW_NS) -> None:
         self.tickers: frozenset[str] | None = None if tickers is None else frozenset(tickers)
         self.volume_window_ns = volume_window_ns
         self.markets: dict[str, MarketState] = {}

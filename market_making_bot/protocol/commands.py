@@ -49,9 +49,7 @@ def unsubscribe(id: int, sids: Iterable[int]) -> dict[str, Any]:
     return {"id": id, "cmd": "unsubscribe", "params": {"sids": sid_list}}
 
 
-def update_subscription(
-    id: int, sid: int, action: str, market_tickers: Iterable[str] | None = None
-) -> dict[str, Any]:
+def update_subscription(id: int, sid: int, action: str, market_tickers: Iterable[str] | None = None) -> dict[str, Any]:
     """``update_subscription`` of one sid: ``action`` is ``add_markets``, ``delete_markets`` or ``get_snapshot``
     (the last one re-sends the snapshots of ``market_tickers`` without changing the subscription)."""
     _check_id(id)

@@ -336,9 +336,7 @@ def _levels(
 
 
 def _subscribed(w: _WireSubscribed) -> Subscribed:
-    return Subscribed(
-        sid=w.msg.sid, seq=w.seq, id=w.id, sending_ts_ms=w.sending_ts_ms, channel=w.msg.channel
-    )
+    return Subscribed(sid=w.msg.sid, seq=w.seq, id=w.id, sending_ts_ms=w.sending_ts_ms, channel=w.msg.channel)
 
 
 def _unsubscribed(w: _WireUnsubscribed) -> Unsubscribed:

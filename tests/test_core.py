@@ -162,7 +162,9 @@ def test_gaps_are_per_sid(core: Core, problems: list[SequenceProblem]) -> None:
     core.feed(snapshot(1, market=B, sid=2), 1)
     core.feed(delta(2, "0.4100", "1.00", market=A, sid=1), 2)
     core.feed(delta(2, "0.4100", "1.00", market=B, sid=2), 3)
-    core.feed('{"type":"trade","sid":3,"seq":9,"msg":{"market_ticker":"X","yes_price_dollars":"0.5","count_fp":"1"}}', 4)
+    core.feed(
+        '{"type":"trade","sid":3,"seq":9,"msg":{"market_ticker":"X","yes_price_dollars":"0.5","count_fp":"1"}}', 4
+    )
     assert problems == []
 
 

@@ -393,13 +393,25 @@ def test_unknown_type_is_kept_raw() -> None:
         ('{"type":"orderbook_delta","msg":{"market_ticker":"M","price_dollars":"0.45","side":"yes"}}', "delta"),
         ('{"type":"orderbook_delta","msg":{"price_dollars":"0.45","delta_fp":"1.00","side":"yes"}}', "market_ticker"),
         ('{"type":"orderbook_delta","msg":{"market_ticker":"M","price_dollars":"0.45","delta_fp":"1.00"}}', "side"),
-        ('{"type":"orderbook_delta","msg":{"market_ticker":"M","price_dollars":"0.45","delta_fp":"1","side":"up"}}', "side"),
+        (
+            '{"type":"orderbook_delta","msg":{"market_ticker":"M","price_dollars":"0.45","delta_fp":"1","side":"up"}}',
+            "side",
+        ),
         ('{"type":"orderbook_delta","sid":1}', "msg"),
         # off-grid values: never rounded
-        ('{"type":"orderbook_delta","msg":{"market_ticker":"M","price_dollars":"0.45001","delta_fp":"1","side":"yes"}}', "decimals"),
-        ('{"type":"orderbook_delta","msg":{"market_ticker":"M","price_dollars":"0.45","delta_fp":"1.001","side":"yes"}}', "decimals"),
+        (
+            '{"type":"orderbook_delta","msg":{"market_ticker":"M","price_dollars":"0.45001","delta_fp":"1","side":"yes"}}',
+            "decimals",
+        ),
+        (
+            '{"type":"orderbook_delta","msg":{"market_ticker":"M","price_dollars":"0.45","delta_fp":"1.001","side":"yes"}}',
+            "decimals",
+        ),
         # units decided by field name: an integer is never dollars, a dollar string is never cents
-        ('{"type":"orderbook_delta","msg":{"market_ticker":"M","price_dollars":45,"delta_fp":"1","side":"yes"}}', "str"),
+        (
+            '{"type":"orderbook_delta","msg":{"market_ticker":"M","price_dollars":45,"delta_fp":"1","side":"yes"}}',
+            "str",
+        ),
         ('{"type":"orderbook_delta","msg":{"market_ticker":"M","price":"0.45","delta":1,"side":"yes"}}', "int"),
         ('{"type":"orderbook_delta","msg":{"market_ticker":"M","price":45.5,"delta":1,"side":"yes"}}', "int"),
         ('{"type":"ticker","msg":{"market_ticker":"M","yes_bid_dollars":45}}', "str"),
@@ -412,7 +424,10 @@ def test_unknown_type_is_kept_raw() -> None:
         ('{"type":"trade","msg":{"market_ticker":"M","yes_price_dollars":"0.45"}}', "count"),
         ('{"type":"fill","msg":{"market_ticker":"M","yes_price_dollars":"0.45"}}', "count"),
         ('{"type":"market_position","msg":{"market_ticker":"M"}}', "position"),
-        ('{"type":"market_position","msg":{"market_ticker":"M","position_fp":"1","fees_paid_dollars":"0.0000001"}}', "decimals"),
+        (
+            '{"type":"market_position","msg":{"market_ticker":"M","position_fp":"1","fees_paid_dollars":"0.0000001"}}',
+            "decimals",
+        ),
         ('{"type":"error","msg":{"msg":"no code"}}', "code"),
         ('{"type":"subscribed","msg":{"channel":"ticker"}}', "sid"),
         ('{"type":"orderbook_delta","sid":"1","msg":{"market_ticker":"M","price":1,"delta":1,"side":"yes"}}', "int"),

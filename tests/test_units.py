@@ -84,7 +84,14 @@ def test_parse_size_fp_rejects_off_grid() -> None:
 
 @pytest.mark.parametrize(
     ("value", "units"),
-    [("0.010000", 10000), ("50.0000", 50 * MONEY_SCALE), ("-0.12", -120000), ("0.000001", 1), (0.045, 45000), (1e-06, 1)],
+    [
+        ("0.010000", 10000),
+        ("50.0000", 50 * MONEY_SCALE),
+        ("-0.12", -120000),
+        ("0.000001", 1),
+        (0.045, 45000),
+        (1e-06, 1),
+    ],
 )
 def test_parse_money_dollars(value: str | float, units: int) -> None:
     assert parse_money_dollars(value) == units

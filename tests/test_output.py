@@ -153,22 +153,15 @@ def test_nothing_is_formatted_when_info_is_disabled() -> None:
 
 def test_setup_logging_uses_the_seed_format(capsys: pytest.CaptureFixture[str]) -> None:
     root = logging.getLogger()
-    old_level, old_handlers = root.level, root.handlers[:]
-    try:
-        setup_logging("info")
-        setup_logging(logging.INFO)  # idempotent: one handler of ours
-        ours = [h for h in root.handlers if h not in old_handlers]
-        assert len(ours) == 1
-        Output().ticker(Ticker(market_ticker="M", yes_bid=4400, yes_ask=4600, price=4500, volume=123400))
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1
-        assert re.fullmatch(
-            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - INFO - output\.py:\d+ - "
-            r"\[TICKER\] M \| Bid: 44¢ \| Ask: 46¢ \| Last: 45¢ \| Volume: 1234",
-            err[0],
-        ), err[0]
-    finally:
-        for h in root.handlers[:]:
-            if h not in old_handlers:
-                root.removeHandler(h)
-        root.setLevel(old_level)
+    before = root.handlers[:]
+    setup_logging("info")
+    setup_logging(logging.INFO)  # idempotent: one handler of ours
+    assert len([h for h in root.handlers if h not in before]) == 1
+    Output().ticker(Ticker(market_ticker="M", yes_bid=4400, yes_ask=4600, price=4500, volume=123400))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - INFO - output\.py:\d+ - "
+        r"\[TICKER\] M \| Bid: 44¢ \| Ask: 46¢ \| Last: 45¢ \| Volume: 1234",
+        err[0],
+    ), err[0]

@@ -103,6 +103,8 @@ class Output:
             self.log.info("[OK] id: %s | sid: %s", msg.id, msg.sid)
 
     def error(self, msg: ErrorMsg) -> None:
+        if not self.log.isEnabledFor(logging.ERROR):
+            return
         market = msg.market_ticker or (",".join(msg.market_tickers) if msg.market_tickers else NONE)
         self.log.error(
             "[ERROR] code %d: %s | id: %s | sid: %s | market: %s", msg.code, msg.message, msg.id, msg.sid, market

@@ -1,4 +1,4 @@
-"""Shared test helpers: fixture paths and the optional ``../shared`` data (Kalshi captures, AsyncAPI examples)."""
+"""Shared fixtures: the optional ``../shared/kalshi`` data, and a clean root logger for every test."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from .paths import SHARED
 
 
 @pytest.fixture

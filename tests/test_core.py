@@ -10,7 +10,7 @@ from market_making_bot.core import Core, SequenceProblem
 from market_making_bot.protocol import OrderbookDelta, Ticker
 from market_making_bot.replay import run_replay
 
-from .conftest import FIXTURES
+from .paths import FIXTURES
 
 A, B = "KXTEST-26DEC31-A", "KXTEST-26DEC31-B"
 

@@ -22,7 +22,7 @@ from market_making_bot.protocol import (
     decode_frame,
 )
 
-from .conftest import FIXTURES
+from .paths import FIXTURES, SHARED
 
 
 def frame(obj: dict[str, Any]) -> str:
@@ -359,8 +359,6 @@ def test_seed_readme_examples_decode() -> None:
 
 
 def test_seed_fixture_is_the_seed_readme_verbatim() -> None:
-    from .conftest import SHARED
-
     readme = SHARED / "seed" / "README.md"
     if not readme.is_file():
         pytest.skip(f"{readme} is not available")

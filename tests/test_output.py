@@ -10,7 +10,7 @@ from market_making_bot.core import Core
 from market_making_bot.output import Output, setup_logging
 from market_making_bot.protocol import OrderbookDelta, Ticker
 
-from .conftest import FIXTURES
+from .paths import FIXTURES
 
 T = "KXEPSTEINLIST-26-HKIS"
 

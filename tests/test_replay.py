@@ -9,7 +9,7 @@ from market_making_bot.core import Core
 from market_making_bot.mm_ws_listener import build_arg_parser, main, parse_tickers
 from market_making_bot.replay import iter_recording, run_replay
 
-from .conftest import FIXTURES
+from .paths import FIXTURES
 
 
 def frames_of(path: Path) -> list[dict[str, object]]:

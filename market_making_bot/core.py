@@ -156,7 +156,11 @@ class Core:
         problem = SequenceProblem(kind, sid, expected, got, getattr(msg, "market_ticker", None))
         self.output.sequence_problem(problem)
         for callback in self.on_sequence_problem:
-            callback(problem)
+            try:
+                callback(problem)
+            except Exception:  # a failing hook must not cost the frame that revealed the problem
+                self.counters["handler_errors"] += 1
+                self.output.handler_error(f"{kind} hook")
 
     # -- handlers --------------------------------------------------------------------------------------------
 

@@ -235,13 +235,16 @@ def test_handler_exception_is_logged_counted_and_contained(core: Core, caplog: p
     assert core.state.markets[A].has_snapshot
 
 
-def test_failing_problem_hook_is_contained(core: Core) -> None:
+def test_failing_problem_hook_is_contained(core: Core, problems: list[SequenceProblem]) -> None:
     def bad_hook(problem: SequenceProblem) -> None:
         raise RuntimeError("hook bug")
 
     core.on_sequence_problem.insert(0, bad_hook)
-    core.feed(delta(1, "0.4100", "1.00"), 0)
-    assert core.counters["handler_errors"] == 1
+    core.feed(snapshot(1), 0)
+    core.feed(delta(3, "0.4100", "1.00"), 1)  # gap
+    assert core.counters["handler_errors"] == 1 and core.counters["gaps"] == 1
+    assert core.state.markets[A].book.yes[4100] == 100  # the frame is still applied
+    assert [p.kind for p in problems] == ["gap"]  # and the other hooks still run
 
 
 def test_process_accepts_messages_built_directly(core: Core) -> None:

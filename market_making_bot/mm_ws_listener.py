@@ -1,8 +1,10 @@
-"""Command line: ``python -m market_making_bot.mm_ws_listener --replay FILE [FILE ...] [--ticker T ...]``.
+"""Command line: ``python -m market_making_bot.mm_ws_listener``. Only wires the pieces together.
 
-Replay feeds recorded frames through the same pipeline as a live connection, with no network, credentials or
-``.env``, and exits 0 at the end of the recording (decode errors and sequence problems are counted and logged, not
-fatal). Live mode is added by the client layer.
+* live: ``--ticker T [--ticker U ...] [--with-private]`` connects to Kalshi with the key from ``.env``;
+* demo: ``--simulate`` starts the built-in exchange simulator in-process and connects to it (no account needed);
+* replay: ``--replay FILE [FILE ...]`` feeds recorded frames through the same pipeline, with no network,
+  credentials or ``.env``, and exits 0 at the end of the recording (decode errors and sequence problems are counted
+  and logged, not fatal).
 """
 
 from __future__ import annotations
@@ -24,10 +26,29 @@ log = logging.getLogger("market_making_bot")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+EPILOG = """examples:
+  # built-in exchange simulator, no account needed
+  %(prog)s --simulate --duration 20
+  # live public data for one market (key from .env)
+  %(prog)s --ticker KXEPSTEINLIST-26-HKIS
+  # demo environment, two markets, with your fills and positions
+  %(prog)s --ticker A,B --with-private --demo
+  # write the final state on exit (also on Ctrl-C / SIGTERM)
+  %(prog)s --ticker A --summary-json state.json
+  # replay a recording through the same handlers
+  %(prog)s --replay recording.jsonl --log-level WARNING --summary-json state.json
+
+exit codes: 0 normal end (duration, Ctrl-C, SIGTERM, end of replay); 1 replay file unreadable;
+  2 bad command line; 3 configuration or key file problem; 4 authentication refused by the server
+"""
+
+
 def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mm-ws-listener",
+        prog="python -m market_making_bot.mm_ws_listener",
         description="Kalshi market data listener: order books, trades, fills and positions.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--replay",
@@ -40,6 +61,31 @@ def build_arg_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="T",
         help="market ticker to keep (repeatable, or comma-separated); default: every market in the stream",
+    )
+    parser.add_argument(
+        "--with-private", action="store_true", help="also subscribe to your fills and positions (private channels)"
+    )
+    env = parser.add_mutually_exclusive_group()
+    env.add_argument("--demo", dest="demo", action="store_true", default=None, help="use the demo environment")
+    env.add_argument("--prod", dest="demo", action="store_false", help="use production (overrides KALSHI_DEMO_MODE)")
+    parser.add_argument("--ws-url", metavar="URL", help="WebSocket URL override (default: from KALSHI_WS_URL or env)")
+    parser.add_argument("--env-file", metavar="PATH", help="read settings from PATH instead of ./.env")
+    parser.add_argument("--duration", type=float, metavar="S", help="stop cleanly after S seconds")
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="start the built-in exchange simulator and connect to it (no account; private channels on)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="simulator seed for --simulate (default 1)")
+    parser.add_argument("--sim-markets", type=int, default=3, metavar="N", help="markets for --simulate (default 3)")
+    parser.add_argument(
+        "--sim-rate", type=float, default=20.0, metavar="FPS", help="simulator data frames/s for --simulate"
+    )
+    parser.add_argument(
+        "--ping-interval", type=float, default=10.0, metavar="S", help="WebSocket ping interval (default 10)"
+    )
+    parser.add_argument(
+        "--ping-timeout", type=float, default=10.0, metavar="S", help="no pong within S seconds: reconnect"
     )
     parser.add_argument(
         "--log-level",
@@ -71,15 +117,18 @@ def write_summary(core: Core, path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_arg_parser().parse_args(argv)
+    parser = build_arg_parser()
+    args = parser.parse_args(argv)
+    tickers = parse_tickers(args.ticker)
+    if not args.replay and not args.simulate and not tickers:
+        parser.error("--ticker is required (or use --simulate for the built-in simulator, --replay FILE to replay)")
     setup_logging(args.log_level)
+    core = Core(tickers)
     if not args.replay:
-        print(
-            "mm-ws-listener: live mode is not available yet; use --replay FILE [FILE ...] to replay a recording.",
-            file=sys.stderr,
-        )
-        return 2
-    core = Core(parse_tickers(args.ticker))
+        from .live import run_live  # the network stack loads only when used
+
+        path = args.summary_json
+        return run_live(args, core, tickers or [], (lambda: write_summary(core, path)) if path else (lambda: None))
     try:
         frames = run_replay(args.replay, core)
         if args.summary_json:

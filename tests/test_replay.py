@@ -95,9 +95,12 @@ def test_cli_ticker_filter_and_several_files(tmp_path: Path) -> None:
     assert sorted(json.loads(out.read_text())["markets"]) == ["KXLEGACY-25MAY23-X", "KXTEST-26DEC31-B"]
 
 
-def test_cli_without_replay_explains_and_returns_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 2
-    assert "--replay" in capsys.readouterr().err
+def test_cli_without_ticker_explains_and_returns_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--ticker is required" in err and "--simulate" in err and "--replay" in err
 
 
 def test_cli_missing_file_returns_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

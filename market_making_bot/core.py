@@ -4,16 +4,21 @@
 never raises because of a frame. Sequence problems (gap, duplicate, regression, delta without snapshot) are counted,
 logged and passed to the callables in ``on_sequence_problem`` so that a recovery layer can act on them.
 
-Policy for problems, until a recovery layer acts on them:
+Policy for problems (the recovery layer, ``session.Session`` driven by ``client.py``, then re-baselines):
 
 * duplicate ``seq`` on a sid: the frame is dropped (it was already applied);
 * gap or regression: the frame is applied (a regression is a restarted stream; the frame belongs to it);
 * a delta for a market with no snapshot: dropped (there is no book to apply it to);
-* a delta that takes a level below zero: the level is removed and ``negative_levels`` is counted.
+* a delta that takes a level below zero: the level is removed and ``negative_levels`` is counted;
+* error 10/25 on a sid: that subscription is dead.
+
+In every case the books concerned are marked not usable (``MarketState.usable``, with the reason) until a fresh
+snapshot replaces them: the book is either right or visibly marked not usable, never quietly wrong.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -53,7 +58,11 @@ _PROBLEM_COUNTER: dict[ProblemKind, str] = {
     "duplicate": "duplicates",
     "regression": "regressions",
     "delta_without_snapshot": "deltas_without_snapshot",
+    "crossed_book": "crossed_books",
+    "negative_level": "negative_levels",
 }
+_TERMINAL_ERRORS = frozenset({10, 25})
+LATENCY_SAMPLES = 10_000  # feed-latency samples kept for percentiles
 
 _EVENT_COUNTERS = (
     "frames",
@@ -65,6 +74,10 @@ _EVENT_COUNTERS = (
     "regressions",
     "deltas_without_snapshot",
     "negative_levels",
+    "crossed_books",
+    "trade_duplicates",
+    "reconnects",
+    "resyncs",
 )
 
 
@@ -73,7 +86,12 @@ class Core:
 
     ``counters`` holds ``frames``, ``decode_errors``, ``handler_errors``, ``unknown`` (frames of unmodelled
     types), ``gaps``, ``duplicates``, ``regressions``, ``deltas_without_snapshot`` and ``negative_levels``;
-    ``by_type`` counts the decoded frames per wire ``type`` (only types that were received).
+    ``by_type`` counts the decoded frames per wire ``type`` (only types that were received). ``crossed_books`` and
+    ``trade_duplicates`` (trades and fills dropped by ``trade_id``) are counted here too; ``reconnects`` and
+    ``resyncs`` are counted by the client layer, which owns those actions.
+
+    ``latencies_ms`` keeps the last feed latencies: receive time minus Kalshi's ``sending_ts_ms`` (or the
+    message's ``ts_ms``), in milliseconds.
     """
 
     def __init__(
@@ -89,6 +107,9 @@ class Core:
         self.counters: dict[str, int] = dict.fromkeys(_EVENT_COUNTERS, 0)
         self.by_type: dict[str, int] = {}
         self.on_sequence_problem: list[Callable[[SequenceProblem], None]] = []
+        self.latencies_ms: deque[int] = deque(maxlen=LATENCY_SAMPLES)
+        self.track_latency = True
+        """Measure feed latency (off while replaying frames that have no recorded receive time)."""
         self._handlers: dict[type, Callable[[Any, int], None]] = {
             OrderbookDelta: self._on_delta,
             OrderbookSnapshot: self._on_snapshot,
@@ -126,6 +147,12 @@ class Core:
         by_type = self.by_type
         by_type[kind] = by_type.get(kind, 0) + 1
         try:
+            if self.track_latency:
+                sent_ms = msg.sending_ts_ms
+                if sent_ms is None:
+                    sent_ms = getattr(msg, "ts_ms", None)
+                if sent_ms is not None:
+                    self.latencies_ms.append(recv_ns // 1_000_000 - sent_ms)
             sid, seq = msg.sid, msg.seq
             if sid is not None:
                 if msg.__class__ is Subscribed:
@@ -148,12 +175,20 @@ class Core:
         self.sequence = SequenceTracker()
         for market in self.state.markets.values():
             market.has_snapshot = False
+            market.sid = None
 
     # -- problems --------------------------------------------------------------------------------------------
 
     def _report(self, kind: ProblemKind, sid: int | None, expected: int | None, got: int | None, msg: Message) -> None:
         self.counters[_PROBLEM_COUNTER[kind]] += 1
-        problem = SequenceProblem(kind, sid, expected, got, getattr(msg, "market_ticker", None))
+        ticker: str | None = getattr(msg, "market_ticker", None)
+        problem = SequenceProblem(kind, sid, expected, got, ticker)
+        if kind in ("gap", "duplicate", "regression"):
+            self.invalidate_sid(sid, f"sequence {kind} on sid {sid} (expected {expected}, got {got})")
+        elif ticker is not None and kind != "delta_without_snapshot":
+            market = self.state.get(ticker)
+            if market is not None:
+                market.invalid_reason = kind.replace("_", " ")
         self.output.sequence_problem(problem)
         for callback in self.on_sequence_problem:
             try:
@@ -161,6 +196,33 @@ class Core:
             except Exception:  # a failing hook must not cost the frame that revealed the problem
                 self.counters["handler_errors"] += 1
                 self.output.handler_error(f"{kind} hook")
+
+    def invalidate_sid(self, sid: int | None, reason: str) -> list[str]:
+        """Mark every book whose snapshot came on ``sid`` as not usable; returns their tickers."""
+        hit = self.markets_on_sid(sid)
+        for ticker in hit:
+            market = self.state.markets[ticker]
+            if market.invalid_reason is None:
+                market.invalid_reason = reason
+        return hit
+
+    def markets_on_sid(self, sid: int | None) -> list[str]:
+        """Tickers whose current book came from subscription ``sid``."""
+        return [t for t, m in self.state.markets.items() if m.sid == sid and m.has_snapshot]
+
+    def health(self) -> dict[str, Any]:
+        """The ``"health"`` block of the summary."""
+        c = self.counters
+        lat = sorted(self.latencies_ms)
+        return {
+            "reconnects": c["reconnects"],
+            "gaps": c["gaps"] + c["regressions"],
+            "resyncs": c["resyncs"],
+            "duplicates_dropped": c["duplicates"] + c["trade_duplicates"],
+            "malformed": c["decode_errors"],
+            "handler_errors": c["handler_errors"],
+            "feed_latency_ms": {"p50": _percentile(lat, 50), "p99": _percentile(lat, 99)},
+        }
 
     # -- handlers --------------------------------------------------------------------------------------------
 
@@ -170,21 +232,28 @@ class Core:
             if self.state.wants(msg.market_ticker):
                 self._report("delta_without_snapshot", msg.sid, None, msg.seq, msg)
             return
+        market.last_recv_ns = recv_ns
         size = market.apply_delta(msg.side, msg.price, msg.delta, recv_ns)
         if size < 0:
-            self.counters["negative_levels"] += 1
             self.output.book_out_of_sync(msg, size)
+            self._report("negative_level", msg.sid, None, msg.seq, msg)
+        elif market.book.is_crossed():
+            self._report("crossed_book", msg.sid, None, msg.seq, msg)
         self.output.orderbook_delta(msg, market.book)
 
     def _on_snapshot(self, msg: OrderbookSnapshot, recv_ns: int) -> None:
         market = self.state.market(msg.market_ticker)
         if market is not None:
+            market.last_recv_ns = recv_ns
             market.apply_snapshot(msg, recv_ns)
             self.output.orderbook_snapshot(msg, market.book)
+            if market.book.is_crossed():
+                self._report("crossed_book", msg.sid, None, msg.seq, msg)
 
     def _on_ticker(self, msg: Ticker, recv_ns: int) -> None:
         market = self.state.market(msg.market_ticker)
         if market is not None:
+            market.last_recv_ns = recv_ns
             market.apply_ticker(msg)
             self.output.ticker(msg)
 
@@ -197,14 +266,20 @@ class Core:
     def _on_trade(self, msg: Trade, recv_ns: int) -> None:
         market = self.state.market(msg.market_ticker)
         if market is not None:
-            market.add_trade(msg, recv_ns)
-            self.output.trade(msg)
+            market.last_recv_ns = recv_ns
+            if market.add_trade(msg, recv_ns):
+                self.output.trade(msg)
+            else:
+                self.counters["trade_duplicates"] += 1
 
     def _on_fill(self, msg: Fill, recv_ns: int) -> None:
         market = self.state.market(msg.market_ticker)
         if market is not None:
-            market.add_fill(msg)
-            self.output.fill(msg)
+            market.last_recv_ns = recv_ns
+            if market.add_fill(msg):
+                self.output.fill(msg)
+            else:
+                self.counters["trade_duplicates"] += 1
 
     def _on_position(self, msg: MarketPosition, recv_ns: int) -> None:
         market = self.state.market(msg.market_ticker)
@@ -217,12 +292,15 @@ class Core:
 
     def _on_unsubscribed(self, msg: Unsubscribed, recv_ns: int) -> None:
         self.output.unsubscribed(msg)
+        self.invalidate_sid(msg.sid, f"subscription sid {msg.sid} ended")
 
     def _on_ok(self, msg: Ok, recv_ns: int) -> None:
         self.output.ok(msg)
 
     def _on_error(self, msg: ErrorMsg, recv_ns: int) -> None:
         self.output.error(msg)
+        if msg.code in _TERMINAL_ERRORS and msg.sid is not None:
+            self.invalidate_sid(msg.sid, f"subscription sid {msg.sid} ended by error {msg.code}")
 
     def _on_unknown(self, msg: UnknownMessage, recv_ns: int) -> None:
         self.counters["unknown"] += 1
@@ -246,8 +324,21 @@ class Core:
                 "trades": market.trade_count,
                 "fills": market.fill_count,
                 "position": _opt(size_str, market.position),
+                "usable": market.usable,
             }
-        return {"markets": markets, "counters": {**self.counters, "by_type": dict(sorted(self.by_type.items()))}}
+        return {
+            "markets": markets,
+            "counters": {**self.counters, "by_type": dict(sorted(self.by_type.items()))},
+            "health": self.health(),
+        }
+
+
+def _percentile(ordered: list[int], pct: int) -> float | None:
+    """Nearest-rank percentile of an ascending list; ``None`` when empty."""
+    if not ordered:
+        return None
+    rank = max(1, -(-pct * len(ordered) // 100))
+    return float(ordered[rank - 1])
 
 
 def _opt(fmt: Callable[[int], str], value: int | None) -> str | None:

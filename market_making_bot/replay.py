@@ -107,14 +107,19 @@ def run_replay(paths: Iterable[str | PathLike[str]], core: Core) -> int:
     """Feed every frame of every file in ``paths`` to ``core``; returns the number of frames fed.
 
     A frame without a recorded time gets the previous frame's time plus ``FRAME_SPACING_NS`` (the first one 0), so
-    time-dependent statistics are deterministic.
+    time-dependent statistics are deterministic; feed latency is not measured for such frames.
     """
     recv_ns = -FRAME_SPACING_NS
     fed = 0
     feed = core.feed
     for path in paths:
         for recorded_ns, frame in iter_recording(path):
-            recv_ns = recv_ns + FRAME_SPACING_NS if recorded_ns is None else recorded_ns
+            if recorded_ns is None:
+                recv_ns += FRAME_SPACING_NS
+                core.track_latency = False
+            else:
+                recv_ns = recorded_ns
+                core.track_latency = True
             feed(frame, recv_ns)
             fed += 1
     return fed

@@ -62,16 +62,16 @@ class SequenceTracker:
         return SeqResult.GAP if seq > expected else SeqResult.REGRESSION
 
 
-ProblemKind = Literal["gap", "duplicate", "regression", "delta_without_snapshot"]
+ProblemKind = Literal["gap", "duplicate", "regression", "delta_without_snapshot", "crossed_book", "negative_level"]
 
 
 @dataclass(frozen=True, slots=True)
 class SequenceProblem:
-    """Something that makes the books of a subscription untrustworthy, for a recovery layer to act on.
+    """Something that makes books untrustworthy, for a recovery layer to act on.
 
-    ``expected``/``got`` are seq numbers (``None`` for ``delta_without_snapshot`` when the frame has no seq);
-    ``market_ticker`` is the market of the frame that revealed the problem, if it names one. A gap on a
-    multi-market sid may have hit any market of that sid.
+    Sequence kinds (``gap``, ``duplicate``, ``regression``) concern every market of the subscription ``sid``: a gap
+    on a multi-market sid may have hit any of them. Book kinds (``delta_without_snapshot``, ``crossed_book``,
+    ``negative_level``) concern ``market_ticker`` only. ``expected``/``got`` are seq numbers where they apply.
     """
 
     kind: ProblemKind

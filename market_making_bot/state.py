@@ -20,6 +20,7 @@ __all__ = [
     "TRADE_HISTORY",
     "MarketDataState",
     "MarketState",
+    "RecentIds",
     "SpreadStats",
     "VolumeStats",
     "VolumeTotals",
@@ -27,6 +28,7 @@ __all__ = [
 
 TRADE_HISTORY = 100
 FILL_HISTORY = 50
+SEEN_IDS = 1024  # trade ids remembered per market to drop trades and fills delivered twice (e.g. around reconnects)
 DEFAULT_VOLUME_WINDOW_NS = 60 * 1_000_000_000
 
 
@@ -137,15 +139,44 @@ def _plus(total: int | None, change: int | None) -> int | None:
     return total if total is None or change is None else total + change
 
 
+class RecentIds:
+    """A bounded set of the last ``capacity`` ids (oldest forgotten first)."""
+
+    __slots__ = ("_capacity", "_ids")
+
+    def __init__(self, capacity: int = SEEN_IDS) -> None:
+        self._capacity = capacity
+        self._ids: dict[str, None] = {}
+
+    def add(self, key: str) -> bool:
+        """Remember ``key``; ``False`` if it was already there."""
+        ids = self._ids
+        if key in ids:
+            return False
+        ids[key] = None
+        if len(ids) > self._capacity:
+            del ids[next(iter(ids))]
+        return True
+
+
 class MarketState:
-    """Everything known about one market."""
+    """Everything known about one market.
+
+    ``usable`` says whether the book can be trusted right now: it has a snapshot on the current connection and no
+    problem (sequence gap on its subscription, crossed book, negative level, subscription error) has been seen
+    since. ``unusable_reason`` says why not. The book's levels stay visible while it is not usable.
+    """
 
     __slots__ = (
+        "_fill_ids",
+        "_trade_ids",
         "book",
         "fill_count",
         "fills",
         "has_snapshot",
+        "invalid_reason",
         "last_position",
+        "last_recv_ns",
         "last_ticker",
         "market_ticker",
         "position",
@@ -172,10 +203,27 @@ class MarketState:
         self.last_position: MarketPosition | None = None
         self.volume = VolumeStats(volume_window_ns)
         self.spread = SpreadStats()
+        self.invalid_reason: str | None = None
+        """Why the book is not trusted although it has a snapshot (cleared by the next snapshot)."""
+        self.last_recv_ns = 0
+        """Receive time of the last frame about this market (0: none yet)."""
+        self._trade_ids = RecentIds()
+        self._fill_ids = RecentIds()
+
+    @property
+    def usable(self) -> bool:
+        return self.has_snapshot and self.invalid_reason is None
+
+    @property
+    def unusable_reason(self) -> str | None:
+        if not self.has_snapshot:
+            return "waiting for a snapshot"
+        return self.invalid_reason
 
     def apply_snapshot(self, msg: OrderbookSnapshot, recv_ns: int) -> None:
         self.book.apply_snapshot(msg.yes, msg.no)
         self.has_snapshot = True
+        self.invalid_reason = None
         self.sid = msg.sid
         self.spread.update(self.book.spread(), recv_ns)
 
@@ -205,16 +253,24 @@ class MarketState:
             ts_ms=_newer(msg.ts_ms, last.ts_ms),
         )
 
-    def add_trade(self, msg: Trade, recv_ns: int) -> None:
+    def add_trade(self, msg: Trade, recv_ns: int) -> bool:
+        """Record a public trade; ``False`` (and nothing recorded) if its ``trade_id`` was seen already."""
+        if msg.trade_id is not None and not self._trade_ids.add(msg.trade_id):
+            return False
         self.trades.append(msg)
         self.trade_count += 1
         self.volume.add(msg.taker_side, msg.count, recv_ns)
+        return True
 
-    def add_fill(self, msg: Fill) -> None:
+    def add_fill(self, msg: Fill) -> bool:
+        """Record one of your fills; ``False`` (and nothing recorded) if it was seen already."""
+        if msg.trade_id is not None and not self._fill_ids.add(f"{msg.trade_id}/{msg.order_id}"):
+            return False
         self.fills.append(msg)
         self.fill_count += 1
         if msg.post_position is not None:
             self.position = msg.post_position
+        return True
 
     def apply_position(self, msg: MarketPosition) -> None:
         self.last_position = msg

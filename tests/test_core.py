@@ -61,6 +61,7 @@ def test_fixed_point_session_summary() -> None:
             "trades": 1,
             "fills": 1,
             "position": "2.50",
+            "usable": True,
         },
         B: {
             "yes": [],
@@ -71,6 +72,7 @@ def test_fixed_point_session_summary() -> None:
             "trades": 0,
             "fills": 0,
             "position": None,
+            "usable": True,
         },
     }
     counters = summary["counters"]

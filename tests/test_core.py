@@ -61,7 +61,7 @@ def test_fixed_point_session_summary() -> None:
             "trades": 1,
             "fills": 1,
             "position": "2.50",
-            "usable": True,
+            "usable": False,  # the session ends with the order book sid unsubscribed
         },
         B: {
             "yes": [],
@@ -72,7 +72,7 @@ def test_fixed_point_session_summary() -> None:
             "trades": 0,
             "fills": 0,
             "position": None,
-            "usable": True,
+            "usable": False,  # the session ends with the order book sid unsubscribed
         },
     }
     counters = summary["counters"]

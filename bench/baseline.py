@@ -118,8 +118,12 @@ class BaselinePipeline:
                 if value:
                     ticker[key] = Decimal(value)
             market.last_ticker = ticker
-            log.info("[TICKER] %s | Bid: %s | Ask: %s", msg["market_ticker"], ticker.get("yes_bid_dollars"),
-                     ticker.get("yes_ask_dollars"))
+            log.info(
+                "[TICKER] %s | Bid: %s | Ask: %s",
+                msg["market_ticker"],
+                ticker.get("yes_bid_dollars"),
+                ticker.get("yes_ask_dollars"),
+            )
         elif kind == "trade":
             market = self._market(msg["market_ticker"])
             trade = dict(msg)

@@ -21,9 +21,7 @@ def _importable(python: str, module: str, cwd: Path, env: dict[str, str]) -> boo
 
 def run_e2e(python: str, repo: Path, env: dict[str, str], seconds: float) -> dict[str, Any]:
     missing = [
-        m
-        for m in ("market_making_bot.simulator", "market_making_bot.client")
-        if not _importable(python, m, repo, env)
+        m for m in ("market_making_bot.simulator", "market_making_bot.client") if not _importable(python, m, repo, env)
     ]
     if missing:
         return {"skipped": f"not yet measured: {', '.join(missing)} not available"}

@@ -180,7 +180,13 @@ class DecimalBookRow(Row):
             msg = data.get("msg")
             if data.get("type") == "orderbook_delta":
                 out.append(
-                    ("delta", msg["market_ticker"], msg["side"], Decimal(msg["price_dollars"]), Decimal(msg["delta_fp"]))
+                    (
+                        "delta",
+                        msg["market_ticker"],
+                        msg["side"],
+                        Decimal(msg["price_dollars"]),
+                        Decimal(msg["delta_fp"]),
+                    )
                 )
             elif data.get("type") == "orderbook_snapshot":
                 out.append(("snapshot", msg["market_ticker"], msg))

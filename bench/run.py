@@ -264,34 +264,61 @@ def _summary(results: dict[str, Any]) -> list[str]:
         checks.append(("kalshi-sdk / pipeline", f"{ratio:.2f}x", _verdict(ratio, TARGET_SDK, ACCEPT_SDK)))
     elif sdk:
         checks.append(("kalshi-sdk / pipeline", "not measured", sdk.get("skipped", "")))
-    checks.append(("pipeline p99 per frame", f"{_us(pipe['p99_ns'])} us", _verdict(pipe["p99_ns"], TARGET_P99_NS,
-                                                                                    None, False)))
+    checks.append(
+        ("pipeline p99 per frame", f"{_us(pipe['p99_ns'])} us", _verdict(pipe["p99_ns"], TARGET_P99_NS, None, False))
+    )
     cli = rows.get("replay_cli")
     if cli and "frames_per_s" in cli:
         if base and "ns_per_frame" in base:
             ratio = cli["frames_per_s"] * base["ns_per_frame"] / 1e9
-            checks.append(("baseline (in-process) / --replay (whole process)", f"{ratio:.2f}x",
-                           _verdict(ratio, TARGET_BASELINE, ACCEPT_BASELINE)))
+            checks.append(
+                (
+                    "baseline (in-process) / --replay (whole process)",
+                    f"{ratio:.2f}x",
+                    _verdict(ratio, TARGET_BASELINE, ACCEPT_BASELINE),
+                )
+            )
         rb = rows.get("replay_baseline")
         if rb and "frames_per_s" in rb:
             ratio = cli["frames_per_s"] / rb["frames_per_s"]
-            checks.append(("whole process: --replay vs baseline replay", f"{ratio:.2f}x",
-                           _verdict(ratio, TARGET_BASELINE, ACCEPT_BASELINE)))
+            checks.append(
+                (
+                    "whole process: --replay vs baseline replay",
+                    f"{ratio:.2f}x",
+                    _verdict(ratio, TARGET_BASELINE, ACCEPT_BASELINE),
+                )
+            )
         rs = rows.get("replay_sdk")
         if rs and "frames_per_s" in rs:
             ratio = cli["frames_per_s"] / rs["frames_per_s"]
-            checks.append(("whole process: --replay vs kalshi-sdk replay", f"{ratio:.2f}x",
-                           _verdict(ratio, TARGET_SDK, ACCEPT_SDK)))
+            checks.append(
+                (
+                    "whole process: --replay vs kalshi-sdk replay",
+                    f"{ratio:.2f}x",
+                    _verdict(ratio, TARGET_SDK, ACCEPT_SDK),
+                )
+            )
     mem = rows.get("memory")
     if mem and "rss_after" in mem:
-        checks.append((f"RSS at {mem['markets']:,} markets x 50 levels/side", _mb(mem["rss_after"]),
-                       _verdict(mem["rss_after"] / 1e6, TARGET_RSS_MB, None, False)))
+        checks.append(
+            (
+                f"RSS at {mem['markets']:,} markets x 50 levels/side",
+                _mb(mem["rss_after"]),
+                _verdict(mem["rss_after"] / 1e6, TARGET_RSS_MB, None, False),
+            )
+        )
     e2e = rows.get("e2e")
     if e2e and "rate" in e2e:
-        checks.append(("loopback sustained rate", f"{e2e['rate']:,.0f} frames/s",
-                       _verdict(e2e["rate"], TARGET_E2E_RATE)))
-        checks.append(("loopback lag p99", f"{e2e['lag_p99_ms']:.1f} ms",
-                       _verdict(e2e["lag_p99_ms"], TARGET_E2E_P99_MS, None, False)))
+        checks.append(
+            ("loopback sustained rate", f"{e2e['rate']:,.0f} frames/s", _verdict(e2e["rate"], TARGET_E2E_RATE))
+        )
+        checks.append(
+            (
+                "loopback lag p99",
+                f"{e2e['lag_p99_ms']:.1f} ms",
+                _verdict(e2e["lag_p99_ms"], TARGET_E2E_P99_MS, None, False),
+            )
+        )
     elif e2e:
         checks.append(("loopback end to end", "not measured", e2e.get("skipped", "")))
     width = max(len(c[0]) for c in checks)
@@ -305,11 +332,15 @@ def _print_report(results: dict[str, Any]) -> None:
     print()
     print(f"Machine: {results['machine']}")
     rec = results["recording"]
-    print(f"Recording: {rec['frames']:,} frames over {rec['markets']} markets, {rec['bytes'] / 1e6:.0f} MB, "
-          f"source: {rec['source']} ({rec['path']})")
+    print(
+        f"Recording: {rec['frames']:,} frames over {rec['markets']} markets, {rec['bytes'] / 1e6:.0f} MB, "
+        f"source: {rec['source']} ({rec['path']})"
+    )
     print()
-    print(f"{'row':<14} {'frames':>9} {'ns/frame':>9} {'frames/s':>11} {'p50 us':>7} {'p99 us':>7} {'p99.9 us':>8}"
-          f" {'peak RSS':>8}  python")
+    print(
+        f"{'row':<14} {'frames':>9} {'ns/frame':>9} {'frames/s':>11} {'p50 us':>7} {'p99 us':>7} {'p99.9 us':>8}"
+        f" {'peak RSS':>8}  python"
+    )
     for name in IN_PROCESS:
         r = rows.get(name)
         if r is None:
@@ -326,12 +357,16 @@ def _print_report(results: dict[str, Any]) -> None:
         if "skipped" in r:
             print(f"{name:<16} skipped: {r['skipped']}")
         elif name == "startup":
-            print(f"{name:<16} interpreter start + import of the listener: {r['wall_ns'] / 1e6:.0f} ms wall, "
-                  f"peak RSS {_mb(r['peak_rss'])}")
+            print(
+                f"{name:<16} interpreter start + import of the listener: {r['wall_ns'] / 1e6:.0f} ms wall, "
+                f"peak RSS {_mb(r['peak_rss'])}"
+            )
         else:
-            print(f"{name:<16} {r['frames']:,} frames in {r['wall_ns'] / 1e9:.2f} s wall = {r['frames_per_s']:,.0f} "
-                  f"frames/s ({r['wall_ns'] / r['frames']:.0f} ns/frame), peak RSS {_mb(r['peak_rss'])}"
-                  f"{', python ' + r['python'] if r.get('python') else ''}")
+            print(
+                f"{name:<16} {r['frames']:,} frames in {r['wall_ns'] / 1e9:.2f} s wall = {r['frames_per_s']:,.0f} "
+                f"frames/s ({r['wall_ns'] / r['frames']:.0f} ns/frame), peak RSS {_mb(r['peak_rss'])}"
+                f"{', python ' + r['python'] if r.get('python') else ''}"
+            )
     mem = rows.get("memory")
     if mem:
         print()
@@ -341,8 +376,10 @@ def _print_report(results: dict[str, Any]) -> None:
             for key in ("memory", "memory_baseline", "memory_sdk"):
                 m = rows.get(key)
                 if m and "rss_after" in m:
-                    print(f"{key:<16} {m['markets']:,} markets, {m['levels']:,} levels: process RSS {_mb(m['rss_after'])}"
-                          f" (state {_mb(m['state_bytes'])}, before {_mb(m['rss_before'])})")
+                    print(
+                        f"{key:<16} {m['markets']:,} markets, {m['levels']:,} levels: process RSS {_mb(m['rss_after'])}"
+                        f" (state {_mb(m['state_bytes'])}, before {_mb(m['rss_before'])})"
+                    )
     e2e = rows.get("e2e")
     if e2e:
         print()
@@ -350,8 +387,11 @@ def _print_report(results: dict[str, Any]) -> None:
             print(f"e2e: skipped: {e2e['skipped']}")
         else:
             print(f"e2e: {e2e.get('text', e2e)}")
-    digests = {n: rows[n]["extra"]["digest"] for n in ("pipeline", "baseline", "sdk", "book", "book_baseline")
-               if n in rows and "digest" in rows[n].get("extra", {})}
+    digests = {
+        n: rows[n]["extra"]["digest"]
+        for n in ("pipeline", "baseline", "sdk", "book", "book_baseline")
+        if n in rows and "digest" in rows[n].get("extra", {})
+    }
     if digests:
         same = len(set(digests.values())) == 1
         print()
@@ -471,12 +511,19 @@ def main(argv: list[str] | None = None) -> int:
     have_core = _can_import(python, "market_making_bot.core")
     sdk_python: str | None = python if _can_import(python, "kalshi.ws.orderbook") else None
     sdk_note = ""
-    if sdk_python is None and args.sdk_python:
-        if _can_import(args.sdk_python, "kalshi.ws.orderbook") and _can_import(args.sdk_python, "msgspec"):
-            sdk_python = args.sdk_python
-            sdk_note = f"run by {args.sdk_python} (Python {_python_version(args.sdk_python)})"
-    print(f"Python {platform.python_version()} ({python}); project core importable: {have_core}; kalshi-sdk: "
-          f"{'yes' if sdk_python else 'not installed'} {sdk_note}", flush=True)
+    if (
+        sdk_python is None
+        and args.sdk_python
+        and _can_import(args.sdk_python, "kalshi.ws.orderbook")
+        and _can_import(args.sdk_python, "msgspec")
+    ):
+        sdk_python = args.sdk_python
+        sdk_note = f"run by {args.sdk_python} (Python {_python_version(args.sdk_python)})"
+    print(
+        f"Python {platform.python_version()} ({python}); project core importable: {have_core}; kalshi-sdk: "
+        f"{'yes' if sdk_python else 'not installed'} {sdk_note}",
+        flush=True,
+    )
 
     t0 = time.perf_counter()
     path, meta = ensure_recording(args.frames, args.markets, args.seed, args.source)
@@ -500,22 +547,32 @@ def main(argv: list[str] | None = None) -> int:
         if row.needs == "core" and not have_core:
             rows[name] = {"skipped": "market_making_bot core not importable"}
         elif row.needs == "sdk" and sdk_python is None:
-            rows[name] = {"skipped": "kalshi-sdk is not installed (pip install kalshi-sdk==22.4.0, Python >= 3.12; "
-                                     "or pass --sdk-python)"}
+            rows[name] = {
+                "skipped": "kalshi-sdk is not installed (pip install kalshi-sdk==22.4.0, Python >= 3.12; "
+                "or pass --sdk-python)"
+            }
         else:
             interp = sdk_python if row.needs == "sdk" and sdk_python else python
             t1 = time.perf_counter()
             rows[name] = _run_child(interp, ["row", name, str(path), "latency"])
-            print(f"  {name}: {rows[name]['ns_per_frame']:.0f} ns/frame ({time.perf_counter() - t1:.0f} s)",
-                  flush=True)
+            print(f"  {name}: {rows[name]['ns_per_frame']:.0f} ns/frame ({time.perf_counter() - t1:.0f} s)", flush=True)
 
     if "startup" in selected and have_core:
         rows["startup"] = _timed_process([python, "-c", "import market_making_bot.mm_ws_listener"])
     if "replay_cli" in selected and have_core:
         with tempfile.TemporaryDirectory() as tmp:
             summary = Path(tmp) / "summary.json"
-            cmd = [python, "-m", "market_making_bot.mm_ws_listener", "--replay", str(path), "--log-level", "WARNING",
-                   "--summary-json", str(summary)]
+            cmd = [
+                python,
+                "-m",
+                "market_making_bot.mm_ws_listener",
+                "--replay",
+                str(path),
+                "--log-level",
+                "WARNING",
+                "--summary-json",
+                str(summary),
+            ]
             r = _timed_process(cmd)
             if r["returncode"] != 0:
                 raise RuntimeError(f"replay failed: {r['stderr']}")

@@ -90,7 +90,7 @@ def run_throughput(step: Step, frames: Sequence[Any], recv_times: Sequence[int])
     """Feed every frame once; returns the elapsed ns (no timer inside the loop)."""
     clock = time.perf_counter_ns
     t0 = clock()
-    for frame, recv_ns in zip(frames, recv_times):
+    for frame, recv_ns in zip(frames, recv_times, strict=True):
         step(frame, recv_ns)
     return clock() - t0
 
@@ -99,12 +99,10 @@ def run_latency(step: Step, frames: Sequence[Any], recv_times: Sequence[int], ov
     """Feed every frame once, timing each call; returns the per-frame samples in ns, timer overhead removed."""
     clock = time.perf_counter_ns
     samples = array("q", bytes(8 * len(frames)))
-    i = 0
-    for frame, recv_ns in zip(frames, recv_times):
+    for i, (frame, recv_ns) in enumerate(zip(frames, recv_times, strict=True)):
         t0 = clock()
         step(frame, recv_ns)
         samples[i] = clock() - t0 - overhead_ns
-        i += 1
     return samples
 
 

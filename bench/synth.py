@@ -85,8 +85,13 @@ def snapshot_frames(count: int, levels: int, seed: int = 7) -> list[str]:
             "type": "orderbook_snapshot",
             "sid": 1,
             "seq": seq,
-            "msg": {"market_ticker": ticker, "market_id": market_id, "clock": seq, "yes_dollars_fp": yes,
-                    "no_dollars_fp": no},
+            "msg": {
+                "market_ticker": ticker,
+                "market_id": market_id,
+                "clock": seq,
+                "yes_dollars_fp": yes,
+                "no_dollars_fp": no,
+            },
         }
         frames.append(_dumps(frame))
     return frames

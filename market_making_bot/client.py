@@ -23,7 +23,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from market_making_bot.auth import Signer, shorten_key_id
 from market_making_bot.core import Core
-from market_making_bot.session import Session
+from market_making_bot.sequence import SequenceProblem
+from market_making_bot.session import Notice, Session
 
 __all__ = ["AuthenticationError", "ConnectionPolicy", "KalshiWebSocketClient"]
 
@@ -55,6 +56,9 @@ class ConnectionPolicy:
     open_timeout: float = 10.0
     close_timeout: float = 2.0
     max_reconnects: int | None = None  # None: forever (until stopped)
+    resync_timeout: float = 5.0  # a requested snapshot that has not come by then: resubscribe the order book
+    health_interval: float | None = 60.0  # periodic [HEALTH] line at INFO (None: never)
+    tick: float = 0.5  # housekeeping period
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
@@ -90,6 +94,9 @@ class KalshiWebSocketClient:
         self.reconnects = 0
         self.state = "idle"
         self._ws: ClientConnection | None = None
+        self._started = time.monotonic()
+        self._last_health = self._started
+        core.on_sequence_problem.append(self._on_problem)
 
     # ------------------------------------------------------------------------------------------------ run
     async def run(self, stop: asyncio.Event) -> None:
@@ -121,6 +128,7 @@ class KalshiWebSocketClient:
             delay = self.policy.backoff(attempt, self._rng)
             attempt += 1
             self.reconnects += 1
+            self.core.counters["reconnects"] = self.reconnects
             self._set_state("reconnecting")
             log.info("reconnecting in %.2f s (attempt %d)", delay, attempt)
             with contextlib.suppress(TimeoutError):
@@ -150,10 +158,12 @@ class KalshiWebSocketClient:
             self.session.connected()
             await self._flush(ws, conn)
             watcher = asyncio.create_task(self._close_on(stop, ws))
+            housekeeper = asyncio.create_task(self._housekeeping(ws, conn))
             try:
                 await self._stream(ws, conn)
             finally:
                 watcher.cancel()
+                housekeeper.cancel()
                 self._ws = None
 
     async def _stream(self, ws: ClientConnection, conn: int) -> None:
@@ -169,7 +179,55 @@ class KalshiWebSocketClient:
             if session.outbox:
                 await self._flush(ws, conn)
 
+    async def _housekeeping(self, ws: ClientConnection, conn: int) -> None:
+        """Periodic: fall back to resubscribing when a requested snapshot does not come; the health line."""
+        policy = self.policy
+        while True:
+            await asyncio.sleep(policy.tick)
+            now = time.monotonic()
+            self._log(self.session.check_resyncs(now, policy.resync_timeout))
+            if self.session.outbox:
+                await self._flush(ws, conn)
+            if policy.health_interval is not None and now - self._last_health >= policy.health_interval:
+                self._last_health = now
+                self.log_health()
+
+    def log_health(self) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        h = self.core.health()
+        markets = self.core.state.markets
+        unusable = [f"{t} ({m.unusable_reason})" for t, m in markets.items() if not m.usable]
+        lat = h["feed_latency_ms"]
+        log.info(
+            "[HEALTH] %s | up %.0f s | frames %d | reconnects %d | gaps %d | resyncs %d | duplicates %d | "
+            "malformed %d | handler errors %d | latency p50 %s ms p99 %s ms | books usable %d/%d%s",
+            self.state,
+            time.monotonic() - self._started,
+            self.core.counters["frames"],
+            h["reconnects"],
+            h["gaps"],
+            h["resyncs"],
+            h["duplicates_dropped"],
+            h["malformed"],
+            h["handler_errors"],
+            _ms(lat["p50"]),
+            _ms(lat["p99"]),
+            len(markets) - len(unusable),
+            len(markets),
+            (" | not usable: " + ", ".join(unusable)) if unusable else "",
+        )
+
+    def _on_problem(self, problem: SequenceProblem) -> None:
+        """Core hook: books went bad; ask the session to re-baseline them on the live connection."""
+        if problem.kind in ("gap", "duplicate", "regression"):
+            markets = self.core.markets_on_sid(problem.sid)
+        else:
+            markets = [problem.market_ticker] if problem.market_ticker else []
+        self._log(self.session.resync(problem.sid, markets, time.monotonic()))
+
     async def _flush(self, ws: ClientConnection, conn: int) -> None:
+        self.core.counters["resyncs"] = self.session.resyncs
         for cmd in self.session.take_outbox():
             text = json.dumps(cmd, separators=(",", ":"))
             if self._on_send is not None:
@@ -186,6 +244,9 @@ class KalshiWebSocketClient:
     def _handle_control(self, msg: Any) -> None:
         session = self.session
         t = msg.type
+        if t == "orderbook_snapshot":
+            session.snapshot_received(msg.market_ticker)
+            return
         if t == "subscribed":
             notices = session.on_subscribed(msg.id, msg.channel, msg.sid)
         elif t == "error":
@@ -195,6 +256,10 @@ class KalshiWebSocketClient:
         else:
             session.on_ok(msg.id)
             return
+        self._log(notices)
+
+    @staticmethod
+    def _log(notices: list[Notice]) -> None:
         for n in notices:
             log.log(n.level, "%s", n.text)
 
@@ -204,7 +269,11 @@ class KalshiWebSocketClient:
             self.state = state
 
 
-_CONTROL_TYPES = frozenset({"subscribed", "unsubscribed", "error", "ok"})
+_CONTROL_TYPES = frozenset({"subscribed", "unsubscribed", "error", "ok", "orderbook_snapshot"})
+
+
+def _ms(value: float | None) -> str:
+    return "--" if value is None else f"{value:.0f}"
 
 
 def _describe(exc: BaseException) -> str:

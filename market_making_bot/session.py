@@ -65,6 +65,8 @@ class Session:
     _next_id: int = 1
     _pending: dict[int, tuple[str, str]] = field(default_factory=dict)  # cmd id -> (purpose, channel)
     _refused: dict[str, str] = field(default_factory=dict)  # channel -> reason, kept across reconnects
+    _resyncing: dict[str, float] = field(default_factory=dict)  # market -> when its snapshot was requested
+    resyncs: int = 0  # recovery actions taken: get_snapshot requests and resubscriptions
 
     def __post_init__(self) -> None:
         self.tickers = list(dict.fromkeys(self.tickers))
@@ -97,6 +99,7 @@ class Session:
         """A new connection is open: forget old sids and queue one subscribe per channel."""
         self.subs.clear()
         self._pending.clear()
+        self._resyncing.clear()
         for ch in self.channels:
             if ch in self._refused:
                 continue
@@ -136,6 +139,40 @@ class Session:
             ch,
         )
 
+    # ------------------------------------------------------------------------------------------ recovery
+    def resync(self, sid: int | None, markets: Iterable[str], now: float) -> list[Notice]:
+        """Re-baseline ``markets`` (books that came on ``sid`` and can no longer be trusted) with ``get_snapshot``.
+
+        Markets already waiting for a snapshot are not asked for again; ``now`` (monotonic seconds) starts the
+        clock that :meth:`check_resyncs` uses to fall back to a fresh subscription."""
+        if sid is None or self.channel_of(sid) != "orderbook_delta":
+            return []
+        wanted = [m for m in dict.fromkeys(markets) if m not in self._resyncing]
+        if not wanted or self.request_snapshot(sid, wanted) is None:
+            return []
+        self.resyncs += 1
+        for m in wanted:
+            self._resyncing[m] = now
+        return [Notice(logging.INFO, f"resync: requested fresh snapshots of {', '.join(wanted)} (sid {sid})", "resync")]
+
+    def snapshot_received(self, market: str) -> None:
+        self._resyncing.pop(market, None)
+
+    @property
+    def resyncing(self) -> list[str]:
+        return list(self._resyncing)
+
+    def check_resyncs(self, now: float, timeout: float) -> list[Notice]:
+        """A snapshot asked for more than ``timeout`` seconds ago has not come: resubscribe the order book."""
+        late = [m for m, t in self._resyncing.items() if now - t > timeout]
+        if not late or "orderbook_delta" not in self.subs:
+            return []
+        self._resyncing.clear()
+        self.resyncs += 1
+        self.resubscribe("orderbook_delta")
+        text = f"no snapshot within {timeout:g} s for {', '.join(late)}; resubscribing"
+        return [Notice(logging.WARNING, text, "resub")]
+
     def resubscribe(self, channel: str) -> None:
         """Drop the channel's subscription (if the server still has it) and subscribe afresh."""
         sub = self.subs.get(channel)
@@ -174,6 +211,7 @@ class Session:
             if sub is not None:
                 sub.status = "dead"
             self._subscribe(channel)  # the server already dropped it: no unsubscribe needed
+            self.resyncs += 1
             return [Notice(logging.WARNING, f"{channel} subscription killed by {desc}; resubscribing", "resub")]
         if purpose == "subscribe":
             sub = self.subs.get(channel)
@@ -189,6 +227,8 @@ class Session:
             return [Notice(logging.ERROR, f"channel {channel} refused by the server: {desc}{hint}", "refused")]
         if purpose == "get_snapshot" and channel:
             # Snapshot request failed: fall back to a fresh subscription of the channel.
+            self._resyncing.clear()
+            self.resyncs += 1
             self.resubscribe(channel)
             return [Notice(logging.WARNING, f"get_snapshot failed with {desc}; resubscribing {channel}", "resub")]
         where = f" for {purpose} {channel}" if purpose else ""

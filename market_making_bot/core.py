@@ -1,0 +1,345 @@
+"""The pipeline every frame goes through: decode -> count -> sequence check -> state -> output.
+
+``Core`` is sans-I/O: the asyncio client and the replay hand it frames with the time they were received, and it
+never raises because of a frame. Sequence problems (gap, duplicate, regression, delta without snapshot) are counted,
+logged and passed to the callables in ``on_sequence_problem`` so that a recovery layer can act on them.
+
+Policy for problems (the recovery layer, ``session.Session`` driven by ``client.py``, then re-baselines):
+
+* duplicate ``seq`` on a sid: the frame is dropped (it was already applied);
+* gap or regression: the frame is applied (a regression is a restarted stream; the frame belongs to it);
+* a delta for a market with no snapshot: dropped (there is no book to apply it to);
+* a delta that takes a level below zero: the level is removed and ``negative_levels`` is counted;
+* error 10/25 on a sid: that subscription is dead.
+
+In every case the books concerned are marked not usable (``MarketState.usable``, with the reason) until a fresh
+snapshot replaces them: the book is either right or visibly marked not usable, never quietly wrong.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .output import Output
+from .protocol.decode import DecodeError, decode_frame
+from .protocol.messages import (
+    ErrorMsg,
+    Fill,
+    MarketPosition,
+    Message,
+    Ok,
+    OrderbookDelta,
+    OrderbookSnapshot,
+    Subscribed,
+    Ticker,
+    TickerV2,
+    Trade,
+    UnknownMessage,
+    Unsubscribed,
+)
+from .sequence import ProblemKind, SeqResult, SequenceProblem, SequenceTracker
+from .state import DEFAULT_VOLUME_WINDOW_NS, MarketDataState
+from .units import price_str, size_str
+
+__all__ = ["Core", "SequenceProblem"]
+
+_OK = SeqResult.OK
+_FIRST = SeqResult.FIRST
+_DUPLICATE = SeqResult.DUPLICATE
+_PROBLEM_KIND: dict[SeqResult, ProblemKind] = {
+    SeqResult.GAP: "gap",
+    SeqResult.DUPLICATE: "duplicate",
+    SeqResult.REGRESSION: "regression",
+}
+_PROBLEM_COUNTER: dict[ProblemKind, str] = {
+    "gap": "gaps",
+    "duplicate": "duplicates",
+    "regression": "regressions",
+    "delta_without_snapshot": "deltas_without_snapshot",
+    "crossed_book": "crossed_books",
+    "negative_level": "negative_levels",
+}
+_TERMINAL_ERRORS = frozenset({10, 25})
+LATENCY_SAMPLES = 10_000  # feed-latency samples kept for percentiles
+
+_EVENT_COUNTERS = (
+    "frames",
+    "decode_errors",
+    "handler_errors",
+    "unknown",
+    "gaps",
+    "duplicates",
+    "regressions",
+    "deltas_without_snapshot",
+    "negative_levels",
+    "crossed_books",
+    "trade_duplicates",
+    "reconnects",
+    "resyncs",
+)
+
+
+class Core:
+    """Feeds frames into ``state`` (a ``MarketDataState``) and ``output``; see the module docstring.
+
+    ``counters`` holds ``frames``, ``decode_errors``, ``handler_errors``, ``unknown`` (frames of unmodelled
+    types), ``gaps``, ``duplicates``, ``regressions``, ``deltas_without_snapshot`` and ``negative_levels``;
+    ``by_type`` counts the decoded frames per wire ``type`` (only types that were received). ``crossed_books`` and
+    ``trade_duplicates`` (trades and fills dropped by ``trade_id``) are counted here too; ``reconnects`` and
+    ``resyncs`` are counted by the client layer, which owns those actions.
+
+    ``latencies_ms`` keeps the last feed latencies: receive time minus Kalshi's ``sending_ts_ms`` (or the
+    message's ``ts_ms``), in milliseconds.
+    """
+
+    def __init__(
+        self,
+        tickers: Iterable[str] | None = None,
+        output: Output | None = None,
+        *,
+        volume_window_ns: int = DEFAULT_VOLUME_WINDOW_NS,
+    ) -> None:
+        self.state = MarketDataState(tickers, volume_window_ns)
+        self.output = output or Output()
+        self.sequence = SequenceTracker()
+        self.counters: dict[str, int] = dict.fromkeys(_EVENT_COUNTERS, 0)
+        self.by_type: dict[str, int] = {}
+        self.on_sequence_problem: list[Callable[[SequenceProblem], None]] = []
+        self.latencies_ms: deque[int] = deque(maxlen=LATENCY_SAMPLES)
+        self.track_latency = True
+        """Measure feed latency (off while replaying frames that have no recorded receive time)."""
+        self._handlers: dict[type, Callable[[Any, int], None]] = {
+            OrderbookDelta: self._on_delta,
+            OrderbookSnapshot: self._on_snapshot,
+            Ticker: self._on_ticker,
+            Trade: self._on_trade,
+            Ok: self._on_ok,
+            Subscribed: self._on_subscribed,
+            Unsubscribed: self._on_unsubscribed,
+            ErrorMsg: self._on_error,
+            Fill: self._on_fill,
+            MarketPosition: self._on_position,
+            TickerV2: self._on_ticker_v2,
+            UnknownMessage: self._on_unknown,
+        }
+
+    # -- entry points ----------------------------------------------------------------------------------------
+
+    def feed(self, data: str | bytes, recv_ns: int) -> Message | None:
+        """Decode and process one frame received at ``recv_ns``; ``None`` if it could not be decoded."""
+        counters = self.counters
+        counters["frames"] += 1
+        try:
+            msg = decode_frame(data)
+        except DecodeError as exc:
+            counters["decode_errors"] += 1
+            self.output.decode_error(str(exc), data)
+            return None
+        self.process(msg, recv_ns)
+        return msg
+
+    def process(self, msg: Message, recv_ns: int) -> None:
+        """Count, sequence-check and apply one decoded message. Never raises: a failure is counted and logged."""
+        counters = self.counters
+        kind = msg.type
+        by_type = self.by_type
+        by_type[kind] = by_type.get(kind, 0) + 1
+        try:
+            if self.track_latency:
+                sent_ms = msg.sending_ts_ms
+                if sent_ms is None:
+                    sent_ms = getattr(msg, "ts_ms", None)
+                if sent_ms is not None:
+                    self.latencies_ms.append(recv_ns // 1_000_000 - sent_ms)
+            sid, seq = msg.sid, msg.seq
+            if sid is not None:
+                if msg.__class__ is Subscribed:
+                    self.sequence.reset(sid)
+                elif seq is not None:
+                    result = self.sequence.check(sid, seq)
+                    if result is not _OK and result is not _FIRST:
+                        self._report(_PROBLEM_KIND[result], sid, self.sequence.expected, seq, msg)
+                        if result is _DUPLICATE:
+                            return
+            self._handlers[msg.__class__](msg, recv_ns)
+        except Exception:
+            counters["handler_errors"] += 1
+            self.output.handler_error(kind)
+
+    def connection_opened(self, recv_ns: int) -> None:
+        """A new connection starts: its subscriptions get new sids (possibly reusing old numbers), so sequence
+        tracking starts afresh, and every book waits for a snapshot on the new connection before deltas apply
+        (``has_snapshot`` is cleared; the old levels stay visible until the snapshot replaces them)."""
+        self.sequence = SequenceTracker()
+        for market in self.state.markets.values():
+            market.has_snapshot = False
+            market.sid = None
+
+    # -- problems --------------------------------------------------------------------------------------------
+
+    def _report(self, kind: ProblemKind, sid: int | None, expected: int | None, got: int | None, msg: Message) -> None:
+        self.counters[_PROBLEM_COUNTER[kind]] += 1
+        ticker: str | None = getattr(msg, "market_ticker", None)
+        problem = SequenceProblem(kind, sid, expected, got, ticker)
+        if kind in ("gap", "duplicate", "regression"):
+            self.invalidate_sid(sid, f"sequence {kind} on sid {sid} (expected {expected}, got {got})")
+        elif ticker is not None and kind != "delta_without_snapshot":
+            market = self.state.get(ticker)
+            if market is not None:
+                market.invalid_reason = kind.replace("_", " ")
+        self.output.sequence_problem(problem)
+        for callback in self.on_sequence_problem:
+            try:
+                callback(problem)
+            except Exception:  # a failing hook must not cost the frame that revealed the problem
+                self.counters["handler_errors"] += 1
+                self.output.handler_error(f"{kind} hook")
+
+    def invalidate_sid(self, sid: int | None, reason: str) -> list[str]:
+        """Mark every book whose snapshot came on ``sid`` as not usable; returns their tickers."""
+        hit = self.markets_on_sid(sid)
+        for ticker in hit:
+            market = self.state.markets[ticker]
+            if market.invalid_reason is None:
+                market.invalid_reason = reason
+        return hit
+
+    def markets_on_sid(self, sid: int | None) -> list[str]:
+        """Tickers whose current book came from subscription ``sid``."""
+        return [t for t, m in self.state.markets.items() if m.sid == sid and m.has_snapshot]
+
+    def health(self) -> dict[str, Any]:
+        """The ``"health"`` block of the summary."""
+        c = self.counters
+        lat = sorted(self.latencies_ms)
+        return {
+            "reconnects": c["reconnects"],
+            "gaps": c["gaps"] + c["regressions"],
+            "resyncs": c["resyncs"],
+            "duplicates_dropped": c["duplicates"] + c["trade_duplicates"],
+            "malformed": c["decode_errors"],
+            "handler_errors": c["handler_errors"],
+            "feed_latency_ms": {"p50": _percentile(lat, 50), "p99": _percentile(lat, 99)},
+        }
+
+    # -- handlers --------------------------------------------------------------------------------------------
+
+    def _on_delta(self, msg: OrderbookDelta, recv_ns: int) -> None:
+        market = self.state.markets.get(msg.market_ticker)
+        if market is None or not market.has_snapshot:
+            if self.state.wants(msg.market_ticker):
+                self._report("delta_without_snapshot", msg.sid, None, msg.seq, msg)
+            return
+        market.last_recv_ns = recv_ns
+        size = market.apply_delta(msg.side, msg.price, msg.delta, recv_ns)
+        if size < 0:
+            self.output.book_out_of_sync(msg, size)
+            self._report("negative_level", msg.sid, None, msg.seq, msg)
+        elif market.book.is_crossed():
+            self._report("crossed_book", msg.sid, None, msg.seq, msg)
+        self.output.orderbook_delta(msg, market.book)
+
+    def _on_snapshot(self, msg: OrderbookSnapshot, recv_ns: int) -> None:
+        market = self.state.market(msg.market_ticker)
+        if market is not None:
+            market.last_recv_ns = recv_ns
+            market.apply_snapshot(msg, recv_ns)
+            self.output.orderbook_snapshot(msg, market.book)
+            if market.book.is_crossed():
+                self._report("crossed_book", msg.sid, None, msg.seq, msg)
+
+    def _on_ticker(self, msg: Ticker, recv_ns: int) -> None:
+        market = self.state.market(msg.market_ticker)
+        if market is not None:
+            market.last_recv_ns = recv_ns
+            market.apply_ticker(msg)
+            self.output.ticker(msg)
+
+    def _on_ticker_v2(self, msg: TickerV2, recv_ns: int) -> None:
+        market = self.state.market(msg.market_ticker)
+        if market is not None:
+            market.apply_ticker_v2(msg)
+            self.output.ticker_v2(msg)
+
+    def _on_trade(self, msg: Trade, recv_ns: int) -> None:
+        market = self.state.market(msg.market_ticker)
+        if market is not None:
+            market.last_recv_ns = recv_ns
+            if market.add_trade(msg, recv_ns):
+                self.output.trade(msg)
+            else:
+                self.counters["trade_duplicates"] += 1
+
+    def _on_fill(self, msg: Fill, recv_ns: int) -> None:
+        market = self.state.market(msg.market_ticker)
+        if market is not None:
+            market.last_recv_ns = recv_ns
+            if market.add_fill(msg):
+                self.output.fill(msg)
+            else:
+                self.counters["trade_duplicates"] += 1
+
+    def _on_position(self, msg: MarketPosition, recv_ns: int) -> None:
+        market = self.state.market(msg.market_ticker)
+        if market is not None:
+            market.apply_position(msg)
+            self.output.market_position(msg)
+
+    def _on_subscribed(self, msg: Subscribed, recv_ns: int) -> None:
+        self.output.subscribed(msg)
+
+    def _on_unsubscribed(self, msg: Unsubscribed, recv_ns: int) -> None:
+        self.output.unsubscribed(msg)
+        self.invalidate_sid(msg.sid, f"subscription sid {msg.sid} ended")
+
+    def _on_ok(self, msg: Ok, recv_ns: int) -> None:
+        self.output.ok(msg)
+
+    def _on_error(self, msg: ErrorMsg, recv_ns: int) -> None:
+        self.output.error(msg)
+        if msg.code in _TERMINAL_ERRORS and msg.sid is not None:
+            self.invalidate_sid(msg.sid, f"subscription sid {msg.sid} ended by error {msg.code}")
+
+    def _on_unknown(self, msg: UnknownMessage, recv_ns: int) -> None:
+        self.counters["unknown"] += 1
+        self.output.unknown(msg)
+
+    # -- summary ---------------------------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """Final state in the documented JSON shape (README, "Summary format"): prices as 4-decimal dollar
+        strings, sizes as 2-decimal strings, levels ascending by price, ``None`` for values that do not exist."""
+        markets: dict[str, Any] = {}
+        for ticker in sorted(self.state.markets):
+            market = self.state.markets[ticker]
+            book = market.book
+            markets[ticker] = {
+                "yes": [[price_str(p), size_str(s)] for p, s in book.levels("yes")],
+                "no": [[price_str(p), size_str(s)] for p, s in book.levels("no")],
+                "best_yes_bid": _opt(price_str, book.best_yes_bid()),
+                "best_yes_ask": _opt(price_str, book.best_yes_ask()),
+                "spread": _opt(price_str, book.spread()),
+                "trades": market.trade_count,
+                "fills": market.fill_count,
+                "position": _opt(size_str, market.position),
+                "usable": market.usable,
+            }
+        return {
+            "markets": markets,
+            "counters": {**self.counters, "by_type": dict(sorted(self.by_type.items()))},
+            "health": self.health(),
+        }
+
+
+def _percentile(ordered: list[int], pct: int) -> float | None:
+    """Nearest-rank percentile of an ascending list; ``None`` when empty."""
+    if not ordered:
+        return None
+    rank = max(1, -(-pct * len(ordered) // 100))
+    return float(ordered[rank - 1])
+
+
+def _opt(fmt: Callable[[int], str], value: int | None) -> str | None:
+    return None if value is None else fmt(value)

@@ -1,0 +1,151 @@
+"""Command line: ``python -m market_making_bot.mm_ws_listener``. Only wires the pieces together.
+
+* live: ``--ticker T [--ticker U ...] [--with-private]`` connects to Kalshi with the key from ``.env``;
+* demo: ``--simulate`` starts the built-in exchange simulator in-process and connects to it (no account needed);
+* replay: ``--replay FILE [FILE ...]`` feeds recorded frames through the same pipeline, with no network,
+  credentials or ``.env``, and exits 0 at the end of the recording (decode errors and sequence problems are counted
+  and logged, not fatal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable
+
+from .core import Core
+from .output import setup_logging
+from .replay import run_replay
+
+__all__ = ["build_arg_parser", "main", "parse_tickers"]
+
+log = logging.getLogger("market_making_bot")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+EPILOG = """examples:
+  # built-in exchange simulator, no account needed
+  %(prog)s --simulate --duration 20
+  # live public data for one market (key from .env)
+  %(prog)s --ticker KXEPSTEINLIST-26-HKIS
+  # demo environment, two markets, with your fills and positions
+  %(prog)s --ticker A,B --with-private --demo
+  # write the final state on exit (also on Ctrl-C / SIGTERM)
+  %(prog)s --ticker A --summary-json state.json
+  # replay a recording through the same handlers
+  %(prog)s --replay recording.jsonl --log-level WARNING --summary-json state.json
+
+exit codes: 0 normal end (duration, Ctrl-C, SIGTERM, end of replay); 1 replay file unreadable;
+  2 bad command line; 3 configuration or key file problem; 4 authentication refused by the server
+"""
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m market_making_bot.mm_ws_listener",
+        description="Kalshi market data listener: order books, trades, fills and positions.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--replay",
+        nargs="+",
+        metavar="FILE",
+        help="replay recorded frames (JSONL, ';;'-separated, a JSON array, or {'frames': [...]}) instead of connecting",
+    )
+    parser.add_argument(
+        "--ticker",
+        action="append",
+        metavar="T",
+        help="market ticker to keep (repeatable, or comma-separated); default: every market in the stream",
+    )
+    parser.add_argument(
+        "--with-private", action="store_true", help="also subscribe to your fills and positions (private channels)"
+    )
+    env = parser.add_mutually_exclusive_group()
+    env.add_argument("--demo", dest="demo", action="store_true", default=None, help="use the demo environment")
+    env.add_argument("--prod", dest="demo", action="store_false", help="use production (overrides KALSHI_DEMO_MODE)")
+    parser.add_argument("--ws-url", metavar="URL", help="WebSocket URL override (default: from KALSHI_WS_URL or env)")
+    parser.add_argument("--env-file", metavar="PATH", help="read settings from PATH instead of ./.env")
+    parser.add_argument("--duration", type=float, metavar="S", help="stop cleanly after S seconds")
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="start the built-in exchange simulator and connect to it (no account; private channels on)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="simulator seed for --simulate (default 1)")
+    parser.add_argument("--sim-markets", type=int, default=3, metavar="N", help="markets for --simulate (default 3)")
+    parser.add_argument(
+        "--sim-rate", type=float, default=20.0, metavar="FPS", help="simulator data frames/s for --simulate"
+    )
+    parser.add_argument(
+        "--ping-interval", type=float, default=10.0, metavar="S", help="WebSocket ping interval (default 10)"
+    )
+    parser.add_argument(
+        "--ping-timeout", type=float, default=10.0, metavar="S", help="no pong within S seconds: reconnect"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="logging level (default INFO; WARNING shows only problems)",
+    )
+    parser.add_argument(
+        "--summary-json",
+        metavar="PATH",
+        help="write the final state (books, counts, positions, counters) as JSON to PATH",
+    )
+    return parser
+
+
+def parse_tickers(values: Iterable[str] | None) -> list[str] | None:
+    """``["A,B", "C"]`` -> ``["A", "B", "C"]``; ``None`` (no filter) when no ticker was given."""
+    if not values:
+        return None
+    tickers = [t.strip() for value in values for t in value.split(",") if t.strip()]
+    return tickers or None
+
+
+def write_summary(core: Core, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(core.summary(), f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_arg_parser()
+    args = parser.parse_args(argv)
+    tickers = parse_tickers(args.ticker)
+    if not args.replay and not args.simulate and not tickers:
+        parser.error("--ticker is required (or use --simulate for the built-in simulator, --replay FILE to replay)")
+    setup_logging(args.log_level)
+    core = Core(tickers)
+    if not args.replay:
+        from .live import run_live  # the network stack loads only when used
+
+        path = args.summary_json
+        return run_live(args, core, tickers or [], (lambda: write_summary(core, path)) if path else (lambda: None))
+    try:
+        frames = run_replay(args.replay, core)
+        if args.summary_json:
+            write_summary(core, args.summary_json)
+    except OSError as exc:
+        print(f"mm-ws-listener: {exc}", file=sys.stderr)
+        return 1
+    counters = core.counters
+    log.info(
+        "Replay done: %d frames, %d markets, %d decode errors, %d gaps",
+        frames,
+        len(core.state.markets),
+        counters["decode_errors"],
+        counters["gaps"],
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

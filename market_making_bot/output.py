@@ -1,0 +1,248 @@
+"""Human-readable log lines, one method per message type, in the seed's format; and ``setup_logging``.
+
+Every line is formatted only when its level is enabled, so a quiet run (``--log-level WARNING``) pays nothing for
+output. Sample (INFO)::
+
+    [ORDERBOOK SNAPSHOT] KXEPSTEINLIST-26-HKIS
+      YES Orders: 12 levels
+        Level 1: 45¢ x 1000
+      NO Orders: 8 levels
+        Level 1: 55¢ x 750
+    [ORDERBOOK DELTA] KXEPSTEINLIST-26-HKIS | YES | Price: 45¢ | Delta: -100
+      Current YES: 44¢ / 46¢ (spread: 2¢)
+      Current NO: 54¢ / 56¢ (spread: 2¢)
+    [TRADE] KXEPSTEINLIST-26-HKIS | YES | YES: 45¢ | NO: 55¢ | Size: 50
+    [TICKER] KXEPSTEINLIST-26-HKIS | Bid: 44¢ | Ask: 46¢ | Last: 45¢ | Volume: 1234
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .orderbook import OrderBook
+from .protocol.messages import (
+    ErrorMsg,
+    Fill,
+    MarketPosition,
+    Ok,
+    OrderbookDelta,
+    OrderbookSnapshot,
+    Subscribed,
+    Ticker,
+    TickerV2,
+    Trade,
+    UnknownMessage,
+    Unsubscribed,
+)
+from .sequence import SequenceProblem
+from .units import format_cents, format_money, format_size
+
+__all__ = ["DATE_FORMAT", "LOG_FORMAT", "Output", "setup_logging"]
+
+LOG_FORMAT = "%(asctime)s - %(levelname)s - %(filename)s:%(lineno)d - %(message)s"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+NONE = "--"
+"""Shown for a value that does not exist (e.g. the ask when the NO ladder is empty)."""
+
+_INFO = logging.INFO
+_DEBUG = logging.DEBUG
+_WARNING = logging.WARNING
+
+
+def setup_logging(level: int | str = logging.INFO) -> None:
+    """Log to stderr in the seed's format at ``level`` (an int or a name such as ``"DEBUG"``).
+
+    Calling it again replaces the handler it installed; handlers installed by others are left alone.
+    """
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        if getattr(handler, "_market_making_bot", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
+    handler._market_making_bot = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+
+
+def _cents(price: int | None) -> str:
+    return NONE if price is None else format_cents(price)
+
+
+def _side(side: str | None) -> str:
+    return side.upper() if side else "?"
+
+
+class Output:
+    """Writes the listener's log lines to ``logger`` (default: ``logging.getLogger("market_making_bot")``)."""
+
+    def __init__(self, logger: logging.Logger | None = None, snapshot_levels: int = 5) -> None:
+        self.log = logger or logging.getLogger("market_making_bot")
+        self.snapshot_levels = snapshot_levels
+        """How many levels per side a snapshot prints, best first."""
+
+    # -- control -------------------------------------------------------------------------------------------
+
+    def subscribed(self, msg: Subscribed) -> None:
+        if self.log.isEnabledFor(_INFO):
+            self.log.info("[SUBSCRIBED] %s | sid: %s | id: %s", msg.channel, msg.sid, msg.id)
+
+    def unsubscribed(self, msg: Unsubscribed) -> None:
+        if self.log.isEnabledFor(_INFO):
+            self.log.info("[UNSUBSCRIBED] sid: %s | seq: %s | id: %s", msg.sid, msg.seq, msg.id)
+
+    def ok(self, msg: Ok) -> None:
+        if not self.log.isEnabledFor(_INFO):
+            return
+        if msg.subscriptions is not None:
+            subs = ", ".join(f"{s.get('channel')}={s.get('sid')}" for s in msg.subscriptions)
+            self.log.info("[OK] id: %s | subscriptions: %s", msg.id, subs or NONE)
+        elif msg.market_tickers is not None:
+            self.log.info("[OK] id: %s | sid: %s | markets: %d", msg.id, msg.sid, len(msg.market_tickers))
+        else:
+            self.log.info("[OK] id: %s | sid: %s", msg.id, msg.sid)
+
+    def error(self, msg: ErrorMsg) -> None:
+        if not self.log.isEnabledFor(logging.ERROR):
+            return
+        market = msg.market_ticker or (",".join(msg.market_tickers) if msg.market_tickers else NONE)
+        self.log.error(
+            "[ERROR] code %d: %s | id: %s | sid: %s | market: %s", msg.code, msg.message, msg.id, msg.sid, market
+        )
+
+    def unknown(self, msg: UnknownMessage) -> None:
+        if self.log.isEnabledFor(_DEBUG):
+            self.log.debug("[UNKNOWN] %s | sid: %s | seq: %s", msg.type, msg.sid, msg.seq)
+
+    # -- market data -----------------------------------------------------------------------------------------
+
+    def orderbook_snapshot(self, msg: OrderbookSnapshot, book: OrderBook) -> None:
+        log = self.log
+        if not log.isEnabledFor(_INFO):
+            return
+        log.info("[ORDERBOOK SNAPSHOT] %s", msg.market_ticker)
+        for name, side in (("YES", "yes"), ("NO", "no")):
+            levels = book.levels(side)
+            log.info("  %s Orders: %d levels", name, len(levels))
+            for n, (price, size) in enumerate(reversed(levels[-self.snapshot_levels :]), 1):
+                log.info("    Level %d: %s x %s", n, format_cents(price), format_size(size))
+
+    def orderbook_delta(self, msg: OrderbookDelta, book: OrderBook) -> None:
+        log = self.log
+        if not log.isEnabledFor(_INFO):
+            return
+        log.info(
+            "[ORDERBOOK DELTA] %s | %s | Price: %s | Delta: %s",
+            msg.market_ticker,
+            msg.side.upper(),
+            format_cents(msg.price),
+            format_size(msg.delta),
+        )
+        spread = _cents(book.spread())
+        yes_bid, yes_ask = _cents(book.best_yes_bid()), _cents(book.best_yes_ask())
+        log.info("  Current YES: %s / %s (spread: %s)", yes_bid, yes_ask, spread)
+        log.info("  Current NO: %s / %s (spread: %s)", _cents(book.best_no_bid()), _cents(book.best_no_ask()), spread)
+
+    def book_out_of_sync(self, msg: OrderbookDelta, size: int) -> None:
+        if self.log.isEnabledFor(_WARNING):
+            self.log.warning(
+                "[BOOK OUT OF SYNC] %s | %s level %s went to %s: removed",
+                msg.market_ticker,
+                msg.side.upper(),
+                format_cents(msg.price),
+                format_size(size),
+            )
+
+    def ticker(self, msg: Ticker) -> None:
+        if self.log.isEnabledFor(_INFO):
+            self.log.info(
+                "[TICKER] %s | Bid: %s | Ask: %s | Last: %s | Volume: %s",
+                msg.market_ticker,
+                _cents(msg.yes_bid),
+                _cents(msg.yes_ask),
+                _cents(msg.price),
+                NONE if msg.volume is None else format_size(msg.volume),
+            )
+
+    def ticker_v2(self, msg: TickerV2) -> None:
+        if not self.log.isEnabledFor(_INFO):
+            return
+        parts = [f"[TICKER V2] {msg.market_ticker}"]
+        if msg.yes_bid is not None:
+            parts.append(f"Bid: {format_cents(msg.yes_bid)}")
+        if msg.yes_ask is not None:
+            parts.append(f"Ask: {format_cents(msg.yes_ask)}")
+        if msg.price is not None:
+            parts.append(f"Last: {format_cents(msg.price)}")
+        if msg.volume_delta is not None:
+            parts.append(f"Volume change: {format_size(msg.volume_delta)}")
+        self.log.info("%s", " | ".join(parts))
+
+    def trade(self, msg: Trade) -> None:
+        if self.log.isEnabledFor(_INFO):
+            self.log.info(
+                "[TRADE] %s | %s | YES: %s | NO: %s | Size: %s",
+                msg.market_ticker,
+                _side(msg.taker_side),
+                format_cents(msg.yes_price),
+                format_cents(msg.no_price),
+                format_size(msg.count),
+            )
+
+    def fill(self, msg: Fill) -> None:
+        if not self.log.isEnabledFor(_INFO):
+            return
+        what = " ".join(part.upper() for part in (msg.action, msg.side) if part) or "?"
+        parts = [
+            f"[FILL] {msg.market_ticker}",
+            what,
+            f"Price: {format_cents(msg.yes_price)}",
+            f"Size: {format_size(msg.count)}",
+        ]
+        if msg.fee is not None:
+            parts.append(f"Fee: {format_money(msg.fee)}")
+        if msg.is_taker is not None:
+            parts.append("Taker" if msg.is_taker else "Maker")
+        if msg.post_position is not None:
+            parts.append(f"Position: {format_size(msg.post_position)}")
+        self.log.info("%s", " | ".join(parts))
+
+    def market_position(self, msg: MarketPosition) -> None:
+        if not self.log.isEnabledFor(_INFO):
+            return
+        parts = [f"[POSITION] {msg.market_ticker}", f"Position: {format_size(msg.position)}"]
+        for label, money in (
+            ("Cost", msg.position_cost),
+            ("Realized P&L", msg.realized_pnl),
+            ("Fees", msg.fees_paid),
+        ):
+            if money is not None:
+                parts.append(f"{label}: {format_money(money)}")
+        self.log.info("%s", " | ".join(parts))
+
+    # -- problems --------------------------------------------------------------------------------------------
+
+    def sequence_problem(self, problem: SequenceProblem) -> None:
+        if not self.log.isEnabledFor(_WARNING):
+            return
+        if problem.kind == "delta_without_snapshot":
+            self.log.warning(
+                "[DELTA WITHOUT SNAPSHOT] %s | sid: %s | seq: %s", problem.market_ticker, problem.sid, problem.got
+            )
+        else:
+            self.log.warning(
+                "[SEQUENCE %s] sid: %s | expected: %s | got: %s | market: %s",
+                problem.kind.upper(),
+                problem.sid,
+                problem.expected,
+                problem.got,
+                problem.market_ticker or NONE,
+            )
+
+    def decode_error(self, reason: str, data: str | bytes) -> None:
+        if self.log.isEnabledFor(_WARNING):
+            self.log.warning("[DECODE ERROR] %s | frame: %.200r", reason, data)
+
+    def handler_error(self, msg_type: str) -> None:
+        """Called from inside an ``except`` block: logs the traceback."""
+        self.log.exception("[HANDLER ERROR] while processing a %s frame", msg_type)

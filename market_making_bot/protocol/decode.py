@@ -1,0 +1,605 @@
+"""Frame -> typed message. One entry point, ``decode_frame``, and one error type, ``DecodeError``.
+
+The JSON is decoded by msgspec straight into private wire structs (a tagged union on ``type``), which validates JSON
+types on the way; a converter per type then turns wire values into integer units and builds the public message.
+
+Both wire formats are read: today's fixed-point strings (``price_dollars``, ``delta_fp``, ``yes_dollars_fp``, ...)
+and the legacy integer cents and counts (``price``, ``delta``, ``yes``, ...). When both are present the fixed-point
+field wins. The unit is decided by the field name only: an integer is never read as dollars and a dollar string is
+never read as cents (msgspec rejects the wrong JSON type for each field).
+
+Required are only the fields the listener uses (e.g. a delta's market, side, price and change); real frames lack
+fields that the newest spec marks required (``clock``, ``exchange_index``), so everything else is optional.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, Union
+
+import msgspec
+
+from ..units import (
+    PRICE_SCALE,
+    centicents_to_money,
+    cents_to_price,
+    count_to_size,
+    parse_money_dollars,
+    parse_price_dollars,
+    parse_size_fp,
+)
+from .messages import (
+    KNOWN_TYPES,
+    ErrorMsg,
+    Fill,
+    MarketPosition,
+    Message,
+    Ok,
+    OrderbookDelta,
+    OrderbookSnapshot,
+    Side,
+    Subscribed,
+    Ticker,
+    TickerV2,
+    Trade,
+    UnknownMessage,
+    Unsubscribed,
+)
+
+__all__ = ["DecodeError", "decode_frame"]
+
+
+class DecodeError(ValueError):
+    """A frame that is not JSON, not an object, misses a required field or holds an ill-typed or off-grid value."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Wire shapes (private). Unknown keys are ignored; ``None`` means absent (or JSON null).
+
+
+class _Wire(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
+    sid: int | None = None
+    seq: int | None = None
+    id: int | None = None
+    sending_ts_ms: int | None = None
+
+
+class _SubscribedBody(msgspec.Struct, gc=False):
+    channel: str
+    sid: int
+
+
+class _WireSubscribed(_Wire, tag="subscribed", kw_only=True, gc=False):
+    msg: _SubscribedBody
+
+
+class _WireUnsubscribed(_Wire, tag="unsubscribed", kw_only=True, gc=False):
+    pass
+
+
+class _OkBody(msgspec.Struct, gc=False):
+    market_tickers: list[str] | None = None
+
+
+class _WireOk(_Wire, tag="ok", kw_only=True, gc=False):
+    # The market list sits in ``msg`` (current spec) or at the top level (Feb-2026 spec); list_subscriptions
+    # replies with an array in ``msg`` (current) or in ``subscriptions`` (Feb-2026).
+    msg: _OkBody | list[dict[str, Any]] | None = None
+    market_tickers: list[str] | None = None
+    subscriptions: list[dict[str, Any]] | None = None
+
+
+class _ErrorBody(msgspec.Struct, gc=False):
+    code: int
+    msg: str = ""
+    market_ticker: str | None = None
+    market_tickers: list[str] | None = None
+
+
+class _WireError(_Wire, tag="error", kw_only=True, gc=False):
+    msg: _ErrorBody
+
+
+class _SnapshotBody(msgspec.Struct, gc=False):
+    market_ticker: str
+    market_id: str | None = None
+    clock: int | None = None
+    yes_dollars_fp: list[tuple[str, str]] | None = None
+    no_dollars_fp: list[tuple[str, str]] | None = None
+    # Short-lived intermediate format (Jan-Mar 2026): dollar-string price, integer contract count.
+    yes_dollars: list[tuple[str, int]] | None = None
+    no_dollars: list[tuple[str, int]] | None = None
+    # Legacy: integer cents, integer contract count.
+    yes: list[tuple[int, int]] | None = None
+    no: list[tuple[int, int]] | None = None
+
+
+class _WireSnapshot(_Wire, tag="orderbook_snapshot", kw_only=True, gc=False):
+    msg: _SnapshotBody
+
+
+class _DeltaBody(msgspec.Struct, gc=False):
+    market_ticker: str
+    side: Literal["yes", "no"]
+    price_dollars: str | None = None
+    delta_fp: str | None = None
+    price: int | None = None
+    delta: int | None = None
+    ts_ms: int | None = None
+    clock: int | None = None
+    client_order_id: str | None = None
+
+
+class _WireDelta(_Wire, tag="orderbook_delta", kw_only=True, gc=False):
+    msg: _DeltaBody
+
+
+class _TickerBody(msgspec.Struct, gc=False):
+    market_ticker: str
+    price_dollars: str | None = None
+    price: int | None = None
+    yes_bid_dollars: str | None = None
+    yes_bid: int | None = None
+    yes_ask_dollars: str | None = None
+    yes_ask: int | None = None
+    volume_fp: str | None = None
+    volume: int | None = None
+    open_interest_fp: str | None = None
+    open_interest: int | None = None
+    dollar_volume: int | None = None
+    dollar_open_interest: int | None = None
+    yes_bid_size_fp: str | None = None
+    yes_ask_size_fp: str | None = None
+    last_trade_size_fp: str | None = None
+    ts_ms: int | None = None
+    ts: int | None = None
+
+
+class _WireTicker(_Wire, tag="ticker", kw_only=True, gc=False):
+    msg: _TickerBody
+
+
+class _TickerV2Body(msgspec.Struct, gc=False):
+    market_ticker: str
+    price_dollars: str | None = None
+    price: int | None = None
+    yes_bid_dollars: str | None = None
+    yes_bid: int | None = None
+    yes_ask_dollars: str | None = None
+    yes_ask: int | None = None
+    volume_delta_fp: str | None = None
+    volume_delta: int | None = None
+    open_interest_delta_fp: str | None = None
+    open_interest_delta: int | None = None
+    dollar_volume_delta: int | None = None
+    dollar_open_interest_delta: int | None = None
+    ts_ms: int | None = None
+    ts: int | None = None
+
+
+class _WireTickerV2(_Wire, tag="ticker_v2", kw_only=True, gc=False):
+    msg: _TickerV2Body
+
+
+class _TradeBody(msgspec.Struct, gc=False):
+    market_ticker: str
+    trade_id: str | None = None
+    yes_price_dollars: str | None = None
+    no_price_dollars: str | None = None
+    yes_price: int | None = None
+    no_price: int | None = None
+    count_fp: str | None = None
+    count: int | None = None
+    taker_outcome_side: str | None = None
+    taker_side: str | None = None
+    taker_book_side: str | None = None
+    ts_ms: int | None = None
+    ts: int | None = None
+
+
+class _WireTrade(_Wire, tag="trade", kw_only=True, gc=False):
+    msg: _TradeBody
+
+
+class _FillBody(msgspec.Struct, gc=False):
+    market_ticker: str
+    trade_id: str | None = None
+    order_id: str | None = None
+    client_order_id: str | None = None
+    outcome_side: str | None = None
+    purchased_side: str | None = None
+    side: str | None = None
+    action: str | None = None
+    yes_price_dollars: str | None = None
+    # The seed README's example fill: ``price_dollars`` and ``fee_dollars`` as JSON numbers.
+    price_dollars: str | float | None = None
+    yes_price: int | None = None
+    count_fp: str | None = None
+    count: int | None = None
+    fee_cost: str | None = None
+    fee_dollars: str | float | None = None
+    is_taker: bool | None = None
+    post_position_fp: str | None = None
+    post_position: int | None = None
+    ts_ms: int | None = None
+    ts: int | None = None
+
+
+class _WireFill(_Wire, tag="fill", kw_only=True, gc=False):
+    msg: _FillBody
+
+
+class _PositionBody(msgspec.Struct, gc=False):
+    market_ticker: str
+    position_fp: str | None = None
+    position: int | None = None
+    position_cost_dollars: str | None = None
+    position_cost: int | None = None
+    realized_pnl_dollars: str | None = None
+    realized_pnl: int | None = None
+    fees_paid_dollars: str | None = None
+    fees_paid: int | None = None
+    position_fee_cost_dollars: str | None = None
+    position_fee_cost: int | None = None
+    volume_fp: str | None = None
+    volume: int | None = None
+
+
+class _WirePosition(_Wire, tag="market_position", kw_only=True, gc=False):
+    msg: _PositionBody
+
+
+_WireFrame = Union[  # noqa: UP007 - msgspec needs a runtime Union object here
+    _WireDelta,
+    _WireSnapshot,
+    _WireTicker,
+    _WireTrade,
+    _WireOk,
+    _WireSubscribed,
+    _WireUnsubscribed,
+    _WireError,
+    _WireFill,
+    _WirePosition,
+    _WireTickerV2,
+]
+
+_frame_decoder = msgspec.json.Decoder(_WireFrame)
+_any_decoder = msgspec.json.Decoder()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Field helpers: fixed-point field first, legacy integer field second.
+
+
+def _price(new: str | None, legacy: int | None) -> int | None:
+    # An empty string was seen on never-traded markets (price_dollars "" with price 0): treat it as absent.
+    if new:
+        return parse_price_dollars(new)
+    if legacy is not None:
+        return cents_to_price(legacy)
+    return None
+
+
+def _size(new: str | None, legacy: int | None) -> int | None:
+    if new is not None:
+        return parse_size_fp(new)
+    if legacy is not None:
+        return count_to_size(legacy)
+    return None
+
+
+def _money(new: str | None, legacy_centicents: int | None) -> int | None:
+    if new is not None:
+        return parse_money_dollars(new)
+    if legacy_centicents is not None:
+        return centicents_to_money(legacy_centicents)
+    return None
+
+
+def _ts_ms(ts_ms: int | None, ts_seconds: int | None) -> int | None:
+    if ts_ms is not None:
+        return ts_ms
+    return None if ts_seconds is None else ts_seconds * 1000
+
+
+def _required(value: int | None, what: str) -> int:
+    if value is None:
+        raise ValueError(f"missing {what}")
+    return value
+
+
+_YES_NO = {"yes": "yes", "no": "no"}
+_BOOK_SIDE = {"bid": "yes", "ask": "no"}
+
+
+def _levels(
+    fp: list[tuple[str, str]] | None,
+    mixed: list[tuple[str, int]] | None,
+    legacy: list[tuple[int, int]] | None,
+) -> list[tuple[int, int]]:
+    if fp is not None:
+        levels = [(parse_price_dollars(p), parse_size_fp(s)) for p, s in fp]
+    elif mixed is not None:
+        levels = [(parse_price_dollars(p), count_to_size(c)) for p, c in mixed]
+    elif legacy is not None:
+        levels = [(cents_to_price(p), count_to_size(c)) for p, c in legacy]
+    else:
+        return []
+    for price, size in levels:
+        if size < 0:
+            raise ValueError(f"negative size at level {price}")
+    return levels
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Converters, one per wire type.
+
+
+def _subscribed(w: _WireSubscribed) -> Subscribed:
+    return Subscribed(sid=w.msg.sid, seq=w.seq, id=w.id, sending_ts_ms=w.sending_ts_ms, channel=w.msg.channel)
+
+
+def _unsubscribed(w: _WireUnsubscribed) -> Unsubscribed:
+    if w.sid is None:
+        raise ValueError("missing sid")
+    return Unsubscribed(sid=w.sid, seq=w.seq, id=w.id, sending_ts_ms=w.sending_ts_ms)
+
+
+def _ok(w: _WireOk) -> Ok:
+    tickers = w.market_tickers
+    subscriptions = w.subscriptions
+    if isinstance(w.msg, _OkBody):
+        if w.msg.market_tickers is not None:
+            tickers = w.msg.market_tickers
+    elif w.msg is not None:
+        subscriptions = w.msg
+    return Ok(
+        sid=w.sid,
+        seq=w.seq,
+        id=w.id,
+        sending_ts_ms=w.sending_ts_ms,
+        market_tickers=tickers,
+        subscriptions=subscriptions,
+    )
+
+
+def _error(w: _WireError) -> ErrorMsg:
+    b = w.msg
+    return ErrorMsg(
+        sid=w.sid,
+        seq=w.seq,
+        id=w.id,
+        sending_ts_ms=w.sending_ts_ms,
+        code=b.code,
+        message=b.msg,
+        market_ticker=b.market_ticker,
+        market_tickers=b.market_tickers,
+    )
+
+
+def _snapshot(w: _WireSnapshot) -> OrderbookSnapshot:
+    b = w.msg
+    return OrderbookSnapshot(
+        sid=w.sid,
+        seq=w.seq,
+        id=w.id,
+        sending_ts_ms=w.sending_ts_ms,
+        market_ticker=b.market_ticker,
+        yes=_levels(b.yes_dollars_fp, b.yes_dollars, b.yes),
+        no=_levels(b.no_dollars_fp, b.no_dollars, b.no),
+        market_id=b.market_id,
+        clock=b.clock,
+    )
+
+
+def _delta(w: _WireDelta) -> OrderbookDelta:
+    # The hot path: no helper calls beyond the cached unit parsers.
+    b = w.msg
+    if b.price_dollars is not None:
+        price = parse_price_dollars(b.price_dollars)
+    elif b.price is not None:
+        price = cents_to_price(b.price)
+    else:
+        raise ValueError("missing price_dollars/price")
+    if b.delta_fp is not None:
+        delta = parse_size_fp(b.delta_fp)
+    elif b.delta is not None:
+        delta = count_to_size(b.delta)
+    else:
+        raise ValueError("missing delta_fp/delta")
+    return OrderbookDelta(
+        sid=w.sid,
+        seq=w.seq,
+        id=w.id,
+        sending_ts_ms=w.sending_ts_ms,
+        market_ticker=b.market_ticker,
+        side=b.side,
+        price=price,
+        delta=delta,
+        ts_ms=b.ts_ms,
+        clock=b.clock,
+        client_order_id=b.client_order_id,
+    )
+
+
+def _ticker(w: _WireTicker) -> Ticker:
+    b = w.msg
+    return Ticker(
+        sid=w.sid,
+        seq=w.seq,
+        id=w.id,
+        sending_ts_ms=w.sending_ts_ms,
+        market_ticker=b.market_ticker,
+        price=_price(b.price_dollars, b.price),
+        yes_bid=_price(b.yes_bid_dollars, b.yes_bid),
+        yes_ask=_price(b.yes_ask_dollars, b.yes_ask),
+        volume=_size(b.volume_fp, b.volume),
+        open_interest=_size(b.open_interest_fp, b.open_interest),
+        dollar_volume=b.dollar_volume,
+        dollar_open_interest=b.dollar_open_interest,
+        yes_bid_size=_size(b.yes_bid_size_fp, None),
+        yes_ask_size=_size(b.yes_ask_size_fp, None),
+        last_trade_size=_size(b.last_trade_size_fp, None),
+        ts_ms=_ts_ms(b.ts_ms, b.ts),
+    )
+
+
+def _ticker_v2(w: _WireTickerV2) -> TickerV2:
+    b = w.msg
+    return TickerV2(
+        sid=w.sid,
+        seq=w.seq,
+        id=w.id,
+        sending_ts_ms=w.sending_ts_ms,
+        market_ticker=b.market_ticker,
+        price=_price(b.price_dollars, b.price),
+        yes_bid=_price(b.yes_bid_dollars, b.yes_bid),
+        yes_ask=_price(b.yes_ask_dollars, b.yes_ask),
+        volume_delta=_size(b.volume_delta_fp, b.volume_delta),
+        open_interest_delta=_size(b.open_interest_delta_fp, b.open_interest_delta),
+        dollar_volume_delta=b.dollar_volume_delta,
+        dollar_open_interest_delta=b.dollar_open_interest_delta,
+        ts_ms=_ts_ms(b.ts_ms, b.ts),
+    )
+
+
+def _taker_side(b: _TradeBody) -> Side | None:
+    side = _YES_NO.get(b.taker_outcome_side or "") or _YES_NO.get(b.taker_side or "")
+    if side is None:
+        side = _BOOK_SIDE.get(b.taker_book_side or "")
+    return side  # type: ignore[return-value]  # values of the two maps are "yes"/"no"
+
+
+def _trade(w: _WireTrade) -> Trade:
+    b = w.msg
+    yes_price = _price(b.yes_price_dollars, b.yes_price)
+    no_price = _price(b.no_price_dollars, b.no_price)
+    if yes_price is None:
+        yes_price = PRICE_SCALE - _required(no_price, "yes_price_dollars/yes_price")
+    if no_price is None:
+        no_price = PRICE_SCALE - yes_price
+    return Trade(
+        sid=w.sid,
+        seq=w.seq,
+        id=w.id,
+        sending_ts_ms=w.sending_ts_ms,
+        market_ticker=b.market_ticker,
+        yes_price=yes_price,
+        no_price=no_price,
+        count=_required(_size(b.count_fp, b.count), "count_fp/count"),
+        taker_side=_taker_side(b),
+        trade_id=b.trade_id,
+        ts_ms=_ts_ms(b.ts_ms, b.ts),
+    )
+
+
+def _fill(w: _WireFill) -> Fill:
+    b = w.msg
+    if b.yes_price_dollars:
+        yes_price: int | None = parse_price_dollars(b.yes_price_dollars)
+    elif b.price_dollars is not None and b.price_dollars != "":
+        yes_price = parse_price_dollars(b.price_dollars)
+    else:
+        yes_price = _price(None, b.yes_price)
+    side = b.outcome_side or b.purchased_side or b.side
+    action = b.action
+    if action is None and side in ("buy", "sell"):
+        # The seed README's example puts the action in ``side``.
+        action, side = side, None
+    if b.fee_cost is not None:
+        fee: int | None = parse_money_dollars(b.fee_cost)
+    elif b.fee_dollars is not None:
+        fee = parse_money_dollars(b.fee_dollars)
+    else:
+        fee = None
+    return Fill(
+        sid=w.sid,
+        seq=w.seq,
+        id=w.id,
+        sending_ts_ms=w.sending_ts_ms,
+        market_ticker=b.market_ticker,
+        yes_price=_required(yes_price, "yes_price_dollars/yes_price"),
+        count=_required(_size(b.count_fp, b.count), "count_fp/count"),
+        side=side,
+        action=action,
+        fee=fee,
+        is_taker=b.is_taker,
+        post_position=_size(b.post_position_fp, b.post_position),
+        trade_id=b.trade_id,
+        order_id=b.order_id,
+        client_order_id=b.client_order_id,
+        ts_ms=_ts_ms(b.ts_ms, b.ts),
+    )
+
+
+def _position(w: _WirePosition) -> MarketPosition:
+    b = w.msg
+    return MarketPosition(
+        sid=w.sid,
+        seq=w.seq,
+        id=w.id,
+        sending_ts_ms=w.sending_ts_ms,
+        market_ticker=b.market_ticker,
+        position=_required(_size(b.position_fp, b.position), "position_fp/position"),
+        position_cost=_money(b.position_cost_dollars, b.position_cost),
+        realized_pnl=_money(b.realized_pnl_dollars, b.realized_pnl),
+        fees_paid=_money(b.fees_paid_dollars, b.fees_paid),
+        position_fee_cost=_money(b.position_fee_cost_dollars, b.position_fee_cost),
+        volume=_size(b.volume_fp, b.volume),
+    )
+
+
+_CONVERTERS: dict[type, Callable[[Any], Message]] = {
+    _WireDelta: _delta,
+    _WireSnapshot: _snapshot,
+    _WireTicker: _ticker,
+    _WireTrade: _trade,
+    _WireOk: _ok,
+    _WireSubscribed: _subscribed,
+    _WireUnsubscribed: _unsubscribed,
+    _WireError: _error,
+    _WireFill: _fill,
+    _WirePosition: _position,
+    _WireTickerV2: _ticker_v2,
+}
+
+
+def _optional_int(value: object) -> int | None:
+    return value if type(value) is int else None
+
+
+def _not_modelled(data: str | bytes, reason: msgspec.ValidationError) -> UnknownMessage:
+    """Slow path after a validation failure: an unknown ``type`` becomes UnknownMessage, anything else an error."""
+    try:
+        obj = _any_decoder.decode(data)
+    except msgspec.DecodeError as exc:  # pragma: no cover - the typed decode already parsed the JSON
+        raise DecodeError(f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise DecodeError(f"frame is a JSON {type(obj).__name__}, not an object")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise DecodeError("frame has no string 'type'")
+    if kind in KNOWN_TYPES:
+        raise DecodeError(f"{kind}: {reason}")
+    return UnknownMessage(
+        type=kind,
+        raw=obj,
+        sid=_optional_int(obj.get("sid")),
+        seq=_optional_int(obj.get("seq")),
+        id=_optional_int(obj.get("id")),
+        sending_ts_ms=_optional_int(obj.get("sending_ts_ms")),
+    )
+
+
+def decode_frame(data: str | bytes) -> Message:
+    """Decode one WebSocket text frame. Raises ``DecodeError`` (a ``ValueError``) with a short reason."""
+    try:
+        wire = _frame_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        return _not_modelled(data, exc)
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"not JSON: {exc}") from None
+    try:
+        return _CONVERTERS[wire.__class__](wire)
+    except ValueError as exc:
+        raise DecodeError(f"{wire.__struct_config__.tag}: {exc}") from None

@@ -229,8 +229,11 @@ class MarketState:
 
     def apply_delta(self, side: str, price: int, delta: int, recv_ns: int) -> int:
         """Apply a book delta; returns the level's new size (negative = book out of sync, level removed)."""
-        size = self.book.apply_delta(side, price, delta)
-        self.spread.update(self.book.spread(), recv_ns)
+        book = self.book
+        size = book.apply_delta(side, price, delta)
+        spread = book.spread()
+        if spread != self.spread.current:  # most deltas leave the top of the book alone
+            self.spread.update(spread, recv_ns)
         return size
 
     def apply_ticker(self, msg: Ticker) -> None:

@@ -140,22 +140,26 @@ def _plus(total: int | None, change: int | None) -> int | None:
 
 
 class RecentIds:
-    """A bounded set of the last ``capacity`` ids (oldest forgotten first)."""
+    """A bounded set of the last ``capacity`` ids (oldest forgotten first). O(1) per ``add``: a set for membership
+    and a deque for the order (deleting a dict's first key instead makes each ``add`` scan the deleted slots)."""
 
-    __slots__ = ("_capacity", "_ids")
+    __slots__ = ("_capacity", "_ids", "_order")
 
     def __init__(self, capacity: int = SEEN_IDS) -> None:
         self._capacity = capacity
-        self._ids: dict[str, None] = {}
+        self._ids: set[str] = set()
+        self._order: deque[str] = deque()
 
     def add(self, key: str) -> bool:
         """Remember ``key``; ``False`` if it was already there."""
         ids = self._ids
         if key in ids:
             return False
-        ids[key] = None
-        if len(ids) > self._capacity:
-            del ids[next(iter(ids))]
+        ids.add(key)
+        order = self._order
+        order.append(key)
+        if len(order) > self._capacity:
+            ids.discard(order.popleft())
         return True
 
 

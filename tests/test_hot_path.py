@@ -117,3 +117,15 @@ def test_feed_latency_is_sampled() -> None:
     assert len(core.latencies_ms) == -(-len(frames) // LATENCY_EVERY)
     assert set(core.latencies_ms) == {5}
     assert core.health()["feed_latency_ms"] == {"p50": 5.0, "p99": 5.0}
+
+
+def test_recent_ids_forget_the_oldest_first() -> None:
+    from market_making_bot.state import RecentIds
+
+    ids = RecentIds(capacity=3)
+    assert [ids.add(k) for k in "abc"] == [True, True, True]
+    assert not ids.add("a")
+    assert ids.add("d")  # forgets "a"
+    assert ids.add("a")  # forgets "b"
+    assert not ids.add("c") and not ids.add("d")
+    assert ids.add("b")

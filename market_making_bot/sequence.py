@@ -32,21 +32,23 @@ class SequenceTracker:
     """Last ``seq`` per sid. After every ``check``, ``expected`` holds the seq that was expected (``None`` when the
     sid had no baseline), so a caller can report what a GAP, DUPLICATE or REGRESSION should have been."""
 
-    __slots__ = ("_last", "expected")
+    __slots__ = ("expected", "last_seq")
 
     def __init__(self) -> None:
-        self._last: dict[int, int] = {}
+        self.last_seq: dict[int, int] = {}
+        """sid -> last seq accepted (read-only for callers; a caller may store ``seq`` for ``sid`` itself only when
+        ``seq == last_seq[sid] + 1``, the OK case of ``check``)."""
         self.expected: int | None = None
 
     def reset(self, sid: int) -> None:
         """Forget ``sid``: its next ``check`` is FIRST."""
-        self._last.pop(sid, None)
+        self.last_seq.pop(sid, None)
 
     def last(self, sid: int) -> int | None:
-        return self._last.get(sid)
+        return self.last_seq.get(sid)
 
     def check(self, sid: int, seq: int) -> SeqResult:
-        last_seen = self._last
+        last_seen = self.last_seq
         last = last_seen.get(sid)
         if last is None:
             self.expected = None

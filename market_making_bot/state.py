@@ -140,22 +140,26 @@ def _plus(total: int | None, change: int | None) -> int | None:
 
 
 class RecentIds:
-    """A bounded set of the last ``capacity`` ids (oldest forgotten first)."""
+    """A bounded set of the last ``capacity`` ids (oldest forgotten first). O(1) per ``add``: a set for membership
+    and a deque for the order (deleting a dict's first key instead makes each ``add`` scan the deleted slots)."""
 
-    __slots__ = ("_capacity", "_ids")
+    __slots__ = ("_capacity", "_ids", "_order")
 
     def __init__(self, capacity: int = SEEN_IDS) -> None:
         self._capacity = capacity
-        self._ids: dict[str, None] = {}
+        self._ids: set[str] = set()
+        self._order: deque[str] = deque()
 
     def add(self, key: str) -> bool:
         """Remember ``key``; ``False`` if it was already there."""
         ids = self._ids
         if key in ids:
             return False
-        ids[key] = None
-        if len(ids) > self._capacity:
-            del ids[next(iter(ids))]
+        ids.add(key)
+        order = self._order
+        order.append(key)
+        if len(order) > self._capacity:
+            ids.discard(order.popleft())
         return True
 
 
@@ -229,8 +233,11 @@ class MarketState:
 
     def apply_delta(self, side: str, price: int, delta: int, recv_ns: int) -> int:
         """Apply a book delta; returns the level's new size (negative = book out of sync, level removed)."""
-        size = self.book.apply_delta(side, price, delta)
-        self.spread.update(self.book.spread(), recv_ns)
+        book = self.book
+        size = book.apply_delta(side, price, delta)
+        spread = book.spread()
+        if spread != self.spread.current:  # most deltas leave the top of the book alone
+            self.spread.update(spread, recv_ns)
         return size
 
     def apply_ticker(self, msg: Ticker) -> None:

@@ -69,12 +69,26 @@ def _float_text(value: float, what: str) -> str:
     return f"{sign}{digits[:point]}.{digits[point:] or '0'}"
 
 
+def _parse_canonical(text: str, places: int) -> int | None:
+    """Fast exact parse of the canonical wire shape: optional ``-``, ASCII digits, ``.``, exactly ``places`` digits
+    (``"0.4500"``, ``"-54.00"``); ``None`` for any other shape (the regular expression then decides)."""
+    point = len(text) - places - 1
+    if point > 0 and text[point] == "." and text.isascii():
+        whole = text[:point]
+        frac = text[point + 1 :]
+        if frac.isdigit() and (whole.isdigit() or (whole[0] == "-" and whole[1:].isdigit())):
+            return int(whole + frac)
+    return None
+
+
 def _parse_cached(value: str | float, places: int, what: str, cache: dict[str, int]) -> int:
     if isinstance(value, str):
         hit = cache.get(value)
         if hit is not None:
             return hit
-        parsed = _parse_decimal(value, places, what)
+        parsed = _parse_canonical(value, places)
+        if parsed is None:
+            parsed = _parse_decimal(value, places, what)
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         cache[value] = parsed
@@ -90,10 +104,31 @@ def parse_price_dollars(value: str | float) -> int:
     A float (only the seed README's hand-written fill uses them) is read by its exact decimal text, so 0.45 is
     4500 and 0.45001 is an error. Integers are refused: an integer price on the wire is in cents, never dollars.
     """
-    price = _parse_cached(value, _PRICE_PLACES, "price", _price_cache)
+    if isinstance(value, str):
+        hit = _price_cache.get(value)
+        if hit is not None:
+            return hit
+        price = _parse_canonical(value, _PRICE_PLACES)
+        if price is None:
+            price = _parse_decimal(value, _PRICE_PLACES, "price")
+    else:
+        price = _parse_cached(value, _PRICE_PLACES, "price", _price_cache)
     if not 0 <= price <= PRICE_SCALE:
         raise ValueError(f"price {value!r} is outside $0..$1")
+    if isinstance(value, str):
+        # Only prices inside $0..$1 are cached, so that a cache hit is a valid price (``cached_price``).
+        if len(_price_cache) >= _CACHE_LIMIT:
+            _price_cache.clear()
+        _price_cache[value] = price
     return price
+
+
+cached_price = _price_cache.get
+"""``cached_price(text)``: the price units of a price string parsed before (always a valid price), else ``None``.
+A dictionary lookup for the hot path; fall back to ``parse_price_dollars`` on ``None``."""
+
+cached_size = _size_cache.get
+"""``cached_size(text)``: the size units of a size string parsed before, else ``None`` (see ``cached_price``)."""
 
 
 def parse_size_fp(value: str | float) -> int:

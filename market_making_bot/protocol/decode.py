@@ -21,6 +21,8 @@ import msgspec
 
 from ..units import (
     PRICE_SCALE,
+    cached_price,
+    cached_size,
     centicents_to_money,
     cents_to_price,
     count_to_size,
@@ -274,7 +276,8 @@ _any_decoder = msgspec.json.Decoder()
 def _price(new: str | None, legacy: int | None) -> int | None:
     # An empty string was seen on never-traded markets (price_dollars "" with price 0): treat it as absent.
     if new:
-        return parse_price_dollars(new)
+        hit = cached_price(new)
+        return parse_price_dollars(new) if hit is None else hit
     if legacy is not None:
         return cents_to_price(legacy)
     return None
@@ -282,7 +285,8 @@ def _price(new: str | None, legacy: int | None) -> int | None:
 
 def _size(new: str | None, legacy: int | None) -> int | None:
     if new is not None:
-        return parse_size_fp(new)
+        hit = cached_size(new)
+        return parse_size_fp(new) if hit is None else hit
     if legacy is not None:
         return count_to_size(legacy)
     return None
@@ -395,14 +399,20 @@ def _snapshot(w: _WireSnapshot) -> OrderbookSnapshot:
 def _delta(w: _WireDelta) -> OrderbookDelta:
     # The hot path: no helper calls beyond the cached unit parsers.
     b = w.msg
-    if b.price_dollars is not None:
-        price = parse_price_dollars(b.price_dollars)
+    text = b.price_dollars
+    if text is not None:
+        price = cached_price(text)
+        if price is None:
+            price = parse_price_dollars(text)
     elif b.price is not None:
         price = cents_to_price(b.price)
     else:
         raise ValueError("missing price_dollars/price")
-    if b.delta_fp is not None:
-        delta = parse_size_fp(b.delta_fp)
+    text = b.delta_fp
+    if text is not None:
+        delta = cached_size(text)
+        if delta is None:
+            delta = parse_size_fp(text)
     elif b.delta is not None:
         delta = count_to_size(b.delta)
     else:
@@ -599,6 +609,25 @@ def decode_frame(data: str | bytes) -> Message:
         return _not_modelled(data, exc)
     except msgspec.DecodeError as exc:
         raise DecodeError(f"not JSON: {exc}") from None
+    if wire.__class__ is _WireDelta:
+        # Hot path, most frames: a delta whose price and size strings were seen before (then both are known valid).
+        b = wire.msg
+        price = cached_price(b.price_dollars)  # type: ignore[arg-type]  # None is simply not in the cache
+        delta = cached_size(b.delta_fp)  # type: ignore[arg-type]
+        if price is not None and delta is not None:
+            return OrderbookDelta(
+                sid=wire.sid,
+                seq=wire.seq,
+                id=wire.id,
+                sending_ts_ms=wire.sending_ts_ms,
+                market_ticker=b.market_ticker,
+                side=b.side,
+                price=price,
+                delta=delta,
+                ts_ms=b.ts_ms,
+                clock=b.clock,
+                client_order_id=b.client_order_id,
+            )
     try:
         return _CONVERTERS[wire.__class__](wire)
     except ValueError as exc:

@@ -1,0 +1,632 @@
+"""Run every benchmark of issue 7 and print the figures: ``python -m bench.run`` from the repository root.
+
+Each row runs in its own child process (same interpreter unless said otherwise), over the same cached recording, so
+that one row's heap, caches and garbage do not disturb the next, and so that each row's peak RSS is its own:
+
+* in-process rows (``bench/pipelines.py``): decode floor, project decoder, book update only (project and baseline),
+  the project's full pipeline, the baseline, and kalshi-sdk 22.4.0 (skipped, saying so, when it cannot be imported);
+  each measured twice over fresh state: throughput with no timer in the loop, then per-frame latency;
+* whole-process rows: ``python -m market_making_bot.mm_ws_listener --replay FILE --log-level WARNING --summary-json P``
+  as users run it, interpreter start and imports included, next to the baseline and kalshi-sdk replaying the same
+  file in their own processes;
+* memory: RSS with 1,000 markets, 50 levels per side;
+* end to end over loopback (``bench/e2e.py``): the simulator in another process sending as fast as it can.
+
+Options: ``--frames N`` (default 1,000,000), ``--markets N`` (50), ``--quick`` (100,000 frames, fewer checks),
+``--only ROW[,ROW]``, ``--sdk-python PATH`` (an interpreter that has kalshi-sdk, used for the kalshi-sdk rows when
+this one does not), ``--json PATH``, ``--markdown PATH``. Results are also written to ``bench/.cache/last-run.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .recording import CACHE_DIR, ensure_recording, load_frames
+
+REPO = Path(__file__).resolve().parent.parent
+IN_PROCESS = ("floor", "decode", "book", "book_baseline", "pipeline", "baseline", "sdk")
+PROCESS_ROWS = ("startup", "replay_cli", "replay_baseline", "replay_sdk")
+ALL_ROWS = (*IN_PROCESS, *PROCESS_ROWS, "memory", "e2e")
+
+# --------------------------------------------------------------------------------------------------------------
+# Targets (issue 7), as ratios from one run.
+
+TARGET_FLOOR_RATIO = 2.0
+TARGET_BASELINE = 8.0
+TARGET_SDK = 6.0
+ACCEPT_BASELINE = 4.0
+ACCEPT_SDK = 3.0
+TARGET_P99_NS = 20_000
+TARGET_E2E_RATE = 50_000
+TARGET_E2E_P99_MS = 100
+TARGET_RSS_MB = 150
+
+
+def _env_for_children() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("PYTHONHASHSEED", "0")
+    return env
+
+
+def _can_import(python: str, module: str) -> bool:
+    code = f"import {module}"
+    proc = subprocess.run([python, "-c", code], env=_env_for_children(), cwd=REPO, capture_output=True)
+    return proc.returncode == 0
+
+
+def _python_version(python: str) -> str:
+    out = subprocess.run(
+        [python, "-c", "import platform; print(platform.python_version())"], capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Children
+
+
+def _child_in_process(row_name: str, recording: str, latency: bool) -> dict[str, Any]:
+    from .pipelines import ROWS
+    from .stats import measure, rss_bytes
+
+    row = ROWS[row_name]
+    frames = load_frames(Path(recording))
+    items = row.prepare(frames)
+    if items is not frames:
+        del frames
+    holder: dict[str, Any] = {}
+
+    def make() -> Any:
+        holder["last"] = pipeline = row.make()
+        return pipeline.feed
+
+    rss_loaded = rss_bytes()
+    result = measure(row_name, make, items, latency=latency)
+    pipeline = holder.get("last") or row.make()
+    result.extra["rss_input_loaded"] = rss_loaded
+    result.extra["python"] = platform.python_version()
+    if hasattr(pipeline, "digest"):
+        result.extra["digest"] = pipeline.digest()
+    if hasattr(pipeline, "counters"):
+        result.extra["counters"] = pipeline.counters()
+    return result.to_dict()
+
+
+def _replay_feed(kind: str, path: str) -> int:
+    """Body of the baseline / kalshi-sdk whole-process replays: read the JSONL file line by line and feed it."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    if kind == "baseline":
+        from .baseline import BaselinePipeline
+
+        feed = BaselinePipeline().feed
+    else:
+        from .sdk import SdkPipeline
+
+        feed = SdkPipeline().feed
+    n = 0
+    recv_ns = 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                feed(line, recv_ns)
+                recv_ns += 1_000_000
+                n += 1
+    return n
+
+
+def _child_memory(markets: int, levels: int, kind: str) -> dict[str, Any]:
+    import gc
+
+    from .stats import peak_rss_bytes, rss_bytes
+    from .synth import snapshot_frames
+
+    frames = snapshot_frames(markets, levels)
+    text_bytes = sum(len(f) for f in frames)
+    if kind == "pipeline":
+        import market_making_bot.mm_ws_listener  # noqa: F401  - what the listener process imports
+        from market_making_bot.core import Core
+        from market_making_bot.output import setup_logging
+
+        setup_logging("WARNING")
+        target: Any = Core()
+    elif kind == "baseline":
+        from .baseline import BaselinePipeline
+
+        target = BaselinePipeline()
+    else:
+        from .sdk import SdkPipeline
+
+        target = SdkPipeline()
+    gc.collect()
+    rss_before = rss_bytes()
+    recv = 0
+    for frame in frames:
+        target.feed(frame, recv)
+        recv += 1_000_000
+    del frames
+    gc.collect()
+    rss_after = rss_bytes()
+    if kind == "pipeline":
+        count = len(target.state.markets)
+        levels_total = sum(len(m.book.yes) + len(m.book.no) for m in target.state.markets.values())
+    elif kind == "baseline":
+        count = len(target.markets)
+        levels_total = sum(len(m.book.yes) + len(m.book.no) for m in target.markets.values())
+    else:
+        books = target.books._books
+        count = len(books)
+        levels_total = sum(len(b.yes) + len(b.no) for b in books.values())
+    return {
+        "name": f"memory_{kind}",
+        "markets": count,
+        "levels": levels_total,
+        "snapshot_text_bytes": text_bytes,
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+        "state_bytes": rss_after - rss_before,
+        "peak_rss": peak_rss_bytes(),
+        "python": platform.python_version(),
+    }
+
+
+def _run_child(python: str, args: list[str], timeout: float = 900) -> dict[str, Any]:
+    cmd = [python, "-m", "bench.run", "--child", *args]
+    proc = subprocess.run(cmd, env=_env_for_children(), cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _timed_process(cmd: list[str], timeout: float = 900) -> dict[str, Any]:
+    """Run ``cmd``; wall time, exit code and peak RSS (from wait4) of that process."""
+    t0 = time.perf_counter_ns()
+    proc = subprocess.Popen(
+        cmd, env=_env_for_children(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter_ns() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out, err = proc.communicate(timeout=timeout)
+    return {
+        "wall_ns": wall,
+        "returncode": proc.returncode,
+        "peak_rss": usage.ru_maxrss * 1024,
+        "user_s": usage.ru_utime,
+        "sys_s": usage.ru_stime,
+        "stdout": out[-2000:],
+        "stderr": err[-2000:],
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Report
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.0f} MB"
+
+
+def _us(ns: float) -> str:
+    return f"{ns / 1000:.2f}"
+
+
+def _fmt_row(r: dict[str, Any]) -> str:
+    lat = f"{_us(r['p50_ns']):>7} {_us(r['p99_ns']):>7} {_us(r['p999_ns']):>8}" if r.get("p50_ns") else " " * 24
+    return (
+        f"{r['name']:<14} {r['frames']:>9,} {r['ns_per_frame']:>9.0f} {r['frames_per_s']:>11,.0f} {lat}"
+        f" {_mb(r['peak_rss']):>8}  {r.get('extra', {}).get('python', '')}"
+    )
+
+
+def _verdict(value: float, target: float, accept: float | None = None, higher_is_better: bool = True) -> str:
+    def ok(limit: float) -> bool:
+        return value >= limit if higher_is_better else value <= limit
+
+    if ok(target):
+        return "MET"
+    if accept is not None and ok(accept):
+        return "MISSED target, above accepted floor"
+    return "MISSED"
+
+
+def _summary(results: dict[str, Any]) -> list[str]:
+    rows = results["rows"]
+    lines: list[str] = []
+    pipe = rows.get("pipeline")
+    if not pipe or "ns_per_frame" not in pipe:
+        return ["(no pipeline row: ratios not computed)"]
+    p = pipe["ns_per_frame"]
+    checks: list[tuple[str, str, str]] = []
+    floor = rows.get("floor")
+    if floor and "ns_per_frame" in floor:
+        ratio = p / floor["ns_per_frame"]
+        checks.append(("pipeline / decode floor", f"{ratio:.2f}x", _verdict(ratio, TARGET_FLOOR_RATIO, None, False)))
+    base = rows.get("baseline")
+    if base and "ns_per_frame" in base:
+        ratio = base["ns_per_frame"] / p
+        checks.append(("baseline / pipeline", f"{ratio:.2f}x", _verdict(ratio, TARGET_BASELINE, ACCEPT_BASELINE)))
+    sdk = rows.get("sdk")
+    if sdk and "ns_per_frame" in sdk:
+        ratio = sdk["ns_per_frame"] / p
+        checks.append(("kalshi-sdk / pipeline", f"{ratio:.2f}x", _verdict(ratio, TARGET_SDK, ACCEPT_SDK)))
+    elif sdk:
+        checks.append(("kalshi-sdk / pipeline", "not measured", sdk.get("skipped", "")))
+    checks.append(
+        ("pipeline p99 per frame", f"{_us(pipe['p99_ns'])} us", _verdict(pipe["p99_ns"], TARGET_P99_NS, None, False))
+    )
+    cli = rows.get("replay_cli")
+    if cli and "frames_per_s" in cli:
+        if base and "ns_per_frame" in base:
+            ratio = cli["frames_per_s"] * base["ns_per_frame"] / 1e9
+            checks.append(
+                (
+                    "baseline (in-process) / --replay (whole process)",
+                    f"{ratio:.2f}x",
+                    _verdict(ratio, TARGET_BASELINE, ACCEPT_BASELINE),
+                )
+            )
+        rb = rows.get("replay_baseline")
+        if rb and "frames_per_s" in rb:
+            ratio = cli["frames_per_s"] / rb["frames_per_s"]
+            checks.append(
+                (
+                    "whole process: --replay vs baseline replay",
+                    f"{ratio:.2f}x",
+                    _verdict(ratio, TARGET_BASELINE, ACCEPT_BASELINE),
+                )
+            )
+        rs = rows.get("replay_sdk")
+        if rs and "frames_per_s" in rs:
+            ratio = cli["frames_per_s"] / rs["frames_per_s"]
+            checks.append(
+                (
+                    "whole process: --replay vs kalshi-sdk replay",
+                    f"{ratio:.2f}x",
+                    _verdict(ratio, TARGET_SDK, ACCEPT_SDK),
+                )
+            )
+    mem = rows.get("memory")
+    if mem and "rss_after" in mem:
+        checks.append(
+            (
+                f"RSS at {mem['markets']:,} markets x 50 levels/side",
+                _mb(mem["rss_after"]),
+                _verdict(mem["rss_after"] / 1e6, TARGET_RSS_MB, None, False),
+            )
+        )
+    e2e = rows.get("e2e")
+    if e2e and "rate" in e2e:
+        checks.append(
+            ("loopback sustained rate", f"{e2e['rate']:,.0f} frames/s", _verdict(e2e["rate"], TARGET_E2E_RATE))
+        )
+        checks.append(
+            (
+                "loopback lag p99",
+                f"{e2e['lag_p99_ms']:.1f} ms",
+                _verdict(e2e["lag_p99_ms"], TARGET_E2E_P99_MS, None, False),
+            )
+        )
+    elif e2e:
+        checks.append(("loopback end to end", "not measured", e2e.get("skipped", "")))
+    width = max(len(c[0]) for c in checks)
+    for name, value, verdict in checks:
+        lines.append(f"  {name:<{width}}  {value:>14}  {verdict}")
+    return lines
+
+
+def _print_report(results: dict[str, Any]) -> None:
+    rows = results["rows"]
+    print()
+    print(f"Machine: {results['machine']}")
+    rec = results["recording"]
+    print(
+        f"Recording: {rec['frames']:,} frames over {rec['markets']} markets, {rec['bytes'] / 1e6:.0f} MB, "
+        f"source: {rec['source']} ({rec['path']})"
+    )
+    print()
+    print(
+        f"{'row':<14} {'frames':>9} {'ns/frame':>9} {'frames/s':>11} {'p50 us':>7} {'p99 us':>7} {'p99.9 us':>8}"
+        f" {'peak RSS':>8}  python"
+    )
+    for name in IN_PROCESS:
+        r = rows.get(name)
+        if r is None:
+            continue
+        if "skipped" in r:
+            print(f"{name:<14} skipped: {r['skipped']}")
+        else:
+            print(_fmt_row(r))
+    print()
+    for name in PROCESS_ROWS:
+        r = rows.get(name)
+        if r is None:
+            continue
+        if "skipped" in r:
+            print(f"{name:<16} skipped: {r['skipped']}")
+        elif name == "startup":
+            print(
+                f"{name:<16} interpreter start + import of the listener: {r['wall_ns'] / 1e6:.0f} ms wall, "
+                f"peak RSS {_mb(r['peak_rss'])}"
+            )
+        else:
+            print(
+                f"{name:<16} {r['frames']:,} frames in {r['wall_ns'] / 1e9:.2f} s wall = {r['frames_per_s']:,.0f} "
+                f"frames/s ({r['wall_ns'] / r['frames']:.0f} ns/frame), peak RSS {_mb(r['peak_rss'])}"
+                f"{', python ' + r['python'] if r.get('python') else ''}"
+            )
+    mem = rows.get("memory")
+    if mem:
+        print()
+        if "skipped" in mem:
+            print(f"memory: skipped: {mem['skipped']}")
+        else:
+            for key in ("memory", "memory_baseline", "memory_sdk"):
+                m = rows.get(key)
+                if m and "rss_after" in m:
+                    print(
+                        f"{key:<16} {m['markets']:,} markets, {m['levels']:,} levels: process RSS {_mb(m['rss_after'])}"
+                        f" (state {_mb(m['state_bytes'])}, before {_mb(m['rss_before'])})"
+                    )
+    e2e = rows.get("e2e")
+    if e2e:
+        print()
+        if "skipped" in e2e:
+            print(f"e2e: skipped: {e2e['skipped']}")
+        else:
+            print(f"e2e: {e2e.get('text', e2e)}")
+    digests = {
+        n: rows[n]["extra"]["digest"]
+        for n in ("pipeline", "baseline", "sdk", "book", "book_baseline")
+        if n in rows and "digest" in rows[n].get("extra", {})
+    }
+    if digests:
+        same = len(set(digests.values())) == 1
+        print()
+        print(f"Final books identical across rows: {'yes' if same else 'NO'} {digests}")
+    print()
+    print("Targets (issue 7):")
+    for line in _summary(results):
+        print(line)
+    print(f"\nTotal benchmark time: {results['elapsed_s']:.0f} s")
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results as a Markdown table, for the README's performance section."""
+    rows = results["rows"]
+    out = [
+        "| row | frames | ns/frame | frames/s | p50 µs | p99 µs | p99.9 µs | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    from .pipelines import ROWS
+
+    for name in IN_PROCESS:
+        r = rows.get(name)
+        if r is None:
+            continue
+        title = ROWS[name].title
+        if "skipped" in r:
+            out.append(f"| {title} | not measured: {r['skipped']} | | | | | | |")
+            continue
+        out.append(
+            f"| {title} | {r['frames']:,} | {r['ns_per_frame']:,.0f} | {r['frames_per_s']:,.0f} | {_us(r['p50_ns'])} | "
+            f"{_us(r['p99_ns'])} | {_us(r['p999_ns'])} | {_mb(r['peak_rss'])} |"
+        )
+    for name in ("replay_cli", "replay_baseline", "replay_sdk"):
+        r = rows.get(name)
+        if r is None or "skipped" in r:
+            continue
+        out.append(
+            f"| {r['title']} (whole process) | {r['frames']:,} | {r['wall_ns'] / r['frames']:,.0f} | "
+            f"{r['frames_per_s']:,.0f} | | | | {_mb(r['peak_rss'])} |"
+        )
+    out.append("")
+    out.append("| target | measured | verdict |")
+    out.append("|---|---:|---|")
+    for line in _summary(results):
+        parts = [p for p in line.strip().split("  ") if p.strip()]
+        if len(parts) >= 3:
+            out.append(f"| {parts[0].strip()} | {parts[1].strip()} | {' '.join(p.strip() for p in parts[2:])} |")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Main
+
+
+def _machine() -> str:
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            mem = f"{int(f.readline().split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    return f"{cpu or platform.processor()}, {os.cpu_count()} cores, {mem}, {platform.system()} {platform.release()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=1_000_000)
+    parser.add_argument("--markets", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="100,000 frames, no whole-process kalshi-sdk replay")
+    parser.add_argument("--only", help="comma-separated rows: " + ",".join(ALL_ROWS))
+    parser.add_argument("--skip", help="comma-separated rows to leave out")
+    parser.add_argument("--source", choices=("auto", "simulator", "synthetic"), default="auto")
+    parser.add_argument("--sdk-python", help="interpreter with kalshi-sdk installed (for the kalshi-sdk rows)")
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--markdown", help="write the Markdown table here")
+    parser.add_argument("--memory-markets", type=int, default=1000)
+    parser.add_argument("--memory-levels", type=int, default=50)
+    parser.add_argument("--e2e-seconds", type=float, default=20.0)
+    parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        kind, *rest = args.child
+        if kind == "row":
+            out = _child_in_process(rest[0], rest[1], rest[2] == "latency")
+        elif kind == "memory":
+            out = _child_memory(int(rest[0]), int(rest[1]), rest[2])
+        elif kind == "replay":
+            t0 = time.perf_counter_ns()
+            n = _replay_feed(rest[0], rest[1])
+            out = {"frames": n, "loop_ns": time.perf_counter_ns() - t0, "python": platform.python_version()}
+        else:
+            raise SystemExit(f"unknown child {kind}")
+        print(json.dumps(out))
+        return 0
+
+    if args.quick:
+        args.frames = min(args.frames, 100_000)
+    selected = list(ALL_ROWS)
+    if args.only:
+        selected = [r.strip() for r in args.only.split(",") if r.strip()]
+    if args.skip:
+        skip = {r.strip() for r in args.skip.split(",")}
+        selected = [r for r in selected if r not in skip]
+    started = time.perf_counter()
+    python = sys.executable
+    have_core = _can_import(python, "market_making_bot.core")
+    sdk_python: str | None = python if _can_import(python, "kalshi.ws.orderbook") else None
+    sdk_note = ""
+    if (
+        sdk_python is None
+        and args.sdk_python
+        and _can_import(args.sdk_python, "kalshi.ws.orderbook")
+        and _can_import(args.sdk_python, "msgspec")
+    ):
+        sdk_python = args.sdk_python
+        sdk_note = f"run by {args.sdk_python} (Python {_python_version(args.sdk_python)})"
+    print(
+        f"Python {platform.python_version()} ({python}); project core importable: {have_core}; kalshi-sdk: "
+        f"{'yes' if sdk_python else 'not installed'} {sdk_note}",
+        flush=True,
+    )
+
+    t0 = time.perf_counter()
+    path, meta = ensure_recording(args.frames, args.markets, args.seed, args.source)
+    meta["path"] = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+    print(f"Recording ready in {time.perf_counter() - t0:.1f} s: {meta}", flush=True)
+
+    results: dict[str, Any] = {
+        "machine": _machine(),
+        "python": platform.python_version(),
+        "recording": meta,
+        "rows": {},
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    rows = results["rows"]
+    from .pipelines import ROWS
+
+    for name in IN_PROCESS:
+        if name not in selected:
+            continue
+        row = ROWS[name]
+        if row.needs == "core" and not have_core:
+            rows[name] = {"skipped": "market_making_bot core not importable"}
+        elif row.needs == "sdk" and sdk_python is None:
+            rows[name] = {
+                "skipped": "kalshi-sdk is not installed (pip install kalshi-sdk==22.4.0, Python >= 3.12; "
+                "or pass --sdk-python)"
+            }
+        else:
+            interp = sdk_python if row.needs == "sdk" and sdk_python else python
+            t1 = time.perf_counter()
+            rows[name] = _run_child(interp, ["row", name, str(path), "latency"])
+            print(f"  {name}: {rows[name]['ns_per_frame']:.0f} ns/frame ({time.perf_counter() - t1:.0f} s)", flush=True)
+
+    if "startup" in selected and have_core:
+        rows["startup"] = _timed_process([python, "-c", "import market_making_bot.mm_ws_listener"])
+    if "replay_cli" in selected and have_core:
+        with tempfile.TemporaryDirectory() as tmp:
+            summary = Path(tmp) / "summary.json"
+            cmd = [
+                python,
+                "-m",
+                "market_making_bot.mm_ws_listener",
+                "--replay",
+                str(path),
+                "--log-level",
+                "WARNING",
+                "--summary-json",
+                str(summary),
+            ]
+            r = _timed_process(cmd)
+            if r["returncode"] != 0:
+                raise RuntimeError(f"replay failed: {r['stderr']}")
+            doc = json.loads(summary.read_text())
+            r["frames"] = doc["counters"]["frames"]
+            r["markets"] = len(doc["markets"])
+            r["frames_per_s"] = r["frames"] * 1e9 / r["wall_ns"]
+            r["title"] = "mm_ws_listener --replay --log-level WARNING --summary-json"
+            rows["replay_cli"] = r
+            print(f"  replay_cli: {r['frames_per_s']:,.0f} frames/s whole process", flush=True)
+    for name, kind, interp in (("replay_baseline", "baseline", python), ("replay_sdk", "sdk", sdk_python)):
+        if name not in selected:
+            continue
+        if interp is None:
+            rows[name] = {"skipped": "kalshi-sdk is not installed"}
+            continue
+        if args.quick and kind == "sdk":
+            continue
+        r = _timed_process([interp, "-m", "bench.run", "--child", "replay", kind, str(path)])
+        if r["returncode"] != 0:
+            raise RuntimeError(f"{name} failed: {r['stderr']}")
+        child = json.loads(r["stdout"].strip().splitlines()[-1])
+        r["frames"] = child["frames"]
+        r["python"] = child["python"]
+        r["frames_per_s"] = r["frames"] * 1e9 / r["wall_ns"]
+        r["title"] = "baseline replay" if kind == "baseline" else "kalshi-sdk replay"
+        rows[name] = r
+        print(f"  {name}: {r['frames_per_s']:,.0f} frames/s whole process", flush=True)
+
+    if "memory" in selected:
+        if not have_core:
+            rows["memory"] = {"skipped": "market_making_bot core not importable"}
+        else:
+            m_args = [str(args.memory_markets), str(args.memory_levels)]
+            rows["memory"] = _run_child(python, ["memory", *m_args, "pipeline"])
+            rows["memory_baseline"] = _run_child(python, ["memory", *m_args, "baseline"])
+            if sdk_python:
+                rows["memory_sdk"] = _run_child(sdk_python, ["memory", *m_args, "sdk"])
+    if "e2e" in selected:
+        from .e2e import run_e2e
+
+        rows["e2e"] = run_e2e(python, REPO, _env_for_children(), args.e2e_seconds)
+
+    results["elapsed_s"] = time.perf_counter() - started
+    _print_report(results)
+    CACHE_DIR.mkdir(exist_ok=True)
+    text = json.dumps(results, indent=2, default=str)
+    (CACHE_DIR / "last-run.json").write_text(text)
+    if args.json:
+        Path(args.json).write_text(text)
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""The hot-path shortcuts (issue 7) give exactly what the general code gives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from market_making_bot.core import LATENCY_EVERY, Core
+from market_making_bot.protocol import OrderbookDelta, decode_frame
+from market_making_bot.protocol.decode import _CONVERTERS, _frame_decoder
+from market_making_bot.units import (
+    _parse_canonical,
+    _parse_decimal,
+    cached_price,
+    cached_size,
+    parse_price_dollars,
+    parse_size_fp,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+WEIRD = [
+    "0.4500",
+    "-54.00",
+    "54.00",
+    "0.00",
+    "-0.00",
+    "-.00",
+    ".00",
+    "-",
+    "",
+    "1.0",
+    "1.000",
+    "+1.00",
+    "--1.00",
+    "1_0.00",
+    " 1.00",
+    "1.00 ",
+    "1.0 ",
+    "\u0661.00",  # Arabic-Indic digit one: int() would accept it
+    "1.\u00b2\u00b2",  # superscript two: str.isdigit() would accept it
+    "1e2.00",
+    "0x1.00",
+    "12.3a",
+    "007.50",
+    "966425.00",
+]
+
+
+@pytest.mark.parametrize("text", WEIRD)
+@pytest.mark.parametrize("places", [2, 4])
+def test_canonical_parse_agrees_with_the_regular_expression(text: str, places: int) -> None:
+    fast = _parse_canonical(text, places)
+    try:
+        slow: int | None = _parse_decimal(text, places, "value")
+    except ValueError:
+        slow = None
+    if fast is not None:
+        assert fast == slow, text
+    # The fast path may decline (None) a valid value, never accept an invalid one.
+
+
+def test_price_cache_holds_only_valid_prices() -> None:
+    with pytest.raises(ValueError):
+        parse_price_dollars("1.5000")
+    assert cached_price("1.5000") is None
+    with pytest.raises(ValueError):
+        parse_price_dollars("1.5000")  # still refused the second time
+    assert parse_price_dollars("0.4321") == 4321
+    assert cached_price("0.4321") == 4321
+    assert parse_size_fp("-12.34") == -1234
+    assert cached_size("-12.34") == -1234
+
+
+def _general_decode(text: str) -> object:
+    return _CONVERTERS[type(wire := _frame_decoder.decode(text))](wire)
+
+
+@pytest.mark.parametrize("name", ["fixed_point_session.jsonl", "legacy_cents_session.jsonl"])
+def test_delta_fast_path_equals_general_converter(name: str) -> None:
+    frames = [line for line in (FIXTURES / name).read_text().splitlines() if line.strip()]
+    deltas = [f for f in frames if json.loads(f).get("type") == "orderbook_delta"]
+    assert deltas
+    for frame in deltas:
+        first = decode_frame(frame)  # may fill the caches
+        second = decode_frame(frame)  # now the fast path when the strings were seen
+        assert isinstance(second, OrderbookDelta)
+        assert first == second == _general_decode(frame)
+
+
+def test_delta_with_both_formats_prefers_fixed_point_on_the_fast_path() -> None:
+    frame = (
+        '{"type":"orderbook_delta","sid":1,"seq":2,"msg":{"market_ticker":"M","side":"no",'
+        '"price_dollars":"0.4100","delta_fp":"3.00","price":40,"delta":9}}'
+    )
+    for _ in range(2):
+        msg = decode_frame(frame)
+        assert isinstance(msg, OrderbookDelta)
+        assert (msg.price, msg.delta) == (4100, 300)
+
+
+def test_feed_latency_is_sampled() -> None:
+    core = Core()
+    frames = [
+        '{"type":"orderbook_snapshot","sid":1,"seq":1,"sending_ts_ms":1000,'
+        '"msg":{"market_ticker":"M","yes_dollars_fp":[["0.4000","10.00"]],"no_dollars_fp":[]}}'
+    ]
+    delta = {"market_ticker": "M", "side": "yes", "price_dollars": "0.3000", "delta_fp": "1.00"}
+    frames += [
+        json.dumps({"type": "orderbook_delta", "sid": 1, "seq": seq, "sending_ts_ms": 1000, "msg": delta})
+        for seq in range(2, 2 + 4 * LATENCY_EVERY)
+    ]
+    for frame in frames:
+        core.feed(frame, 1_005_000_000)  # received 5 ms after it was sent
+    assert len(core.latencies_ms) == -(-len(frames) // LATENCY_EVERY)
+    assert set(core.latencies_ms) == {5}
+    assert core.health()["feed_latency_ms"] == {"p50": 5.0, "p99": 5.0}
+
+
+def test_recent_ids_forget_the_oldest_first() -> None:
+    from market_making_bot.state import RecentIds
+
+    ids = RecentIds(capacity=3)
+    assert [ids.add(k) for k in "abc"] == [True, True, True]
+    assert not ids.add("a")
+    assert ids.add("d")  # forgets "a"
+    assert ids.add("a")  # forgets "b"
+    assert not ids.add("c") and not ids.add("d")
+    assert ids.add("b")

@@ -561,15 +561,20 @@ _KEYS = {"\t": "next", "n": "next", "j": "next", " ": "next", "p": "prev", "k": 
 def parse_keys(data: bytes) -> list[str]:
     """Actions for the bytes read from the terminal: ``next``, ``prev``, ``quit``, ``select:<index>`` (keys 1-9)."""
     actions = []
-    i = 0
-    while i < len(data):
+    i, n = 0, len(data)
+    while i < n:
         seq = data[i : i + 3]
         if seq in _ESCAPES:
             actions.append(_ESCAPES[seq])
             i += 3
             continue
-        if data[i] == 0x1B:  # an escape sequence we do not know: skip it
-            i += 3 if data[i + 1 : i + 2] in (b"[", b"O") else 1
+        if data[i] == 0x1B:  # another escape sequence (function keys...): skip it up to its final byte
+            i += 1
+            if i < n and data[i] in b"[O":
+                i += 1
+                while i < n and 0x20 <= data[i] <= 0x3F:
+                    i += 1
+                i += 1
             continue
         ch = chr(data[i])
         if "1" <= ch <= "9":
@@ -718,11 +723,13 @@ def _ladder(detail: MarketDetail) -> Panel:
         info.append(f"\nspread min {_c(detail.spread_min)} max {_c(detail.spread_max)}")
         info.append(f" mean {_c(detail.spread_mean)}")
     title = Text(row.ticker, "bold")
+    body: list[RenderableType] = [table, info]
     if row.usable:
         title.append("  ok", "green")
     else:
-        title.append(f"  NOT USABLE: {row.reason or '?'}", "bold red")
-    return Panel(Group(table, info), title=title, title_align="left", border_style="cyan" if row.usable else "red")
+        title.append("  NOT USABLE", "bold red")
+        body.insert(0, Text(f"NOT USABLE: {row.reason or '?'}", "bold red"))
+    return Panel(Group(*body), title=title, title_align="left", border_style="cyan" if row.usable else "red")
 
 
 def _level_size(level: LevelView | None) -> Text:
@@ -784,7 +791,8 @@ def _position_line(snap: Snapshot) -> Text:
     if snap.positions:
         unrealized = [p.pnl for p in snap.positions if p.pnl is not None]
         realized = [p.realized for p in snap.positions if p.realized is not None]
-        line.append(f"\nall markets: {len(snap.positions)} positions  P&L @mid ")
+        n = len(snap.positions)
+        line.append(f"\ntotal of {n} position{'' if n == 1 else 's'}: P&L @mid ")
         line.append_text(_pnl(sum(unrealized) if unrealized else None))
         line.append("  realized ")
         line.append_text(_pnl(sum(realized) if realized else None))

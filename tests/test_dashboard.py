@@ -10,13 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-pytest.importorskip("rich")
-
-from rich.console import Console  # noqa: E402
-
-from market_making_bot.core import Core  # noqa: E402
-from market_making_bot.dashboard import (  # noqa: E402
+from market_making_bot.core import Core
+from market_making_bot.dashboard import (
     HIGHLIGHT_S,
     MAX_REFRESH_HZ,
     Dashboard,
@@ -25,10 +22,10 @@ from market_making_bot.dashboard import (  # noqa: E402
     position_view,
     render,
 )
-from market_making_bot.mm_ws_listener import main  # noqa: E402
+from market_making_bot.mm_ws_listener import main
 
-from .market_frames import A, B, T0_MS, T0_NS, delta, fake_client, known_core  # noqa: E402
-from .paths import FIXTURES  # noqa: E402
+from .market_frames import T0_MS, T0_NS, A, B, delta, fake_client, frame, known_core
+from .paths import FIXTURES
 
 NOW_NS = T0_NS + 3_000_000_000
 
@@ -148,11 +145,7 @@ def test_no_position_is_marked_with_the_no_price() -> None:
     market.last_position = None
     view = position_view(market)
     assert view is not None and view.mark == 5400 and view.avg_cost is None and view.pnl is None
-    core.feed(
-        '{"type":"market_position","sid":6,"msg":{"market_ticker":"%s","position_fp":"-4.00",'
-        '"position_cost_dollars":"2.0000"}}' % A,
-        NOW_NS,
-    )
+    core.feed(frame("market_position", {"market_ticker": A, "position_fp": "-4.00", "position_cost_dollars": "2"}), 0)
     view = position_view(core.state.markets[A])
     # 4 NO at 50¢ average; NO mark = 100 - 46 = 54¢ -> worth $2.16 -> +$0.16
     assert view is not None and (view.avg_cost, view.mark, view.pnl) == (5000, 5400, 160_000)
@@ -207,11 +200,7 @@ def test_many_markets_scroll_around_the_selection() -> None:
     core = Core()
     tickers = [f"KXM-{i:02d}" for i in range(20)]
     for i, t in enumerate(tickers):
-        core.feed(
-            '{"type":"orderbook_snapshot","sid":1,"seq":%d,"msg":{"market_ticker":"%s","yes_dollars_fp":[["0.4000","1.00"]]}}'
-            % (i + 1, t),
-            T0_NS,
-        )
+        core.feed(frame("orderbook_snapshot", {"market_ticker": t, "yes_dollars_fp": [["0.4000", "1.00"]]}, 1, i + 1), 0)
     dash = Dashboard(core, clock=Clock())
     dash.select("KXM-15")
     snap = dash.snapshot(NOW_NS)
@@ -274,7 +263,7 @@ def test_refresh_rate_is_fixed_and_capped() -> None:
         return times
 
     times = asyncio.run(run())
-    gaps = [b - a for a, b in zip(times[1:], times[2:])]  # times[0]: the Live's initial renderable
+    gaps = [b - a for a, b in zip(times[1:], times[2:], strict=False)]  # times[0]: the Live's initial renderable
     assert len(gaps) == 3 and all(g >= 1 / MAX_REFRESH_HZ - 0.01 for g in gaps), gaps
 
 

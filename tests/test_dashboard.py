@@ -200,7 +200,8 @@ def test_many_markets_scroll_around_the_selection() -> None:
     core = Core()
     tickers = [f"KXM-{i:02d}" for i in range(20)]
     for i, t in enumerate(tickers):
-        core.feed(frame("orderbook_snapshot", {"market_ticker": t, "yes_dollars_fp": [["0.4000", "1.00"]]}, 1, i + 1), 0)
+        body = {"market_ticker": t, "yes_dollars_fp": [["0.4000", "1.00"]]}
+        core.feed(frame("orderbook_snapshot", body, 1, i + 1), 0)
     dash = Dashboard(core, clock=Clock())
     dash.select("KXM-15")
     snap = dash.snapshot(NOW_NS)

@@ -15,7 +15,7 @@ from market_making_bot.core import Core
 from market_making_bot.metrics import METRIC_NAMES, KalshiCollector, MetricsServer
 from market_making_bot.monitor import start_monitoring
 
-from .market_frames import A, B, T0_MS, T0_NS, fake_client, frame, known_core
+from .market_frames import T0_MS, T0_NS, A, B, fake_client, frame, known_core
 
 
 def scrape(url: str) -> str:
@@ -122,7 +122,7 @@ def test_latency_samples_older_than_the_deque_are_not_double_counted() -> None:
     core = Core()
     collector = KalshiCollector(core)
     samples_deque = core.latencies_ms
-    for v in range(samples_deque.maxlen + 5):  # type: ignore[operator]
+    for _ in range(samples_deque.maxlen + 5):  # type: ignore[operator]
         samples_deque.append(1)
     collector.ingest()
     hist = collector._latency

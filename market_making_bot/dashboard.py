@@ -463,7 +463,7 @@ class Dashboard:
                 Live(
                     self.render_now(),
                     console=self.console,
-                    screen=self.screen,
+                    screen=self.screen and self.console.is_terminal,  # a file gets the final screen
                     auto_refresh=False,  # refreshed from this loop only: no thread reads the state
                     redirect_stdout=False,
                     redirect_stderr=False,

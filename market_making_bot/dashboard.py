@@ -33,7 +33,7 @@ from itertools import islice
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
@@ -667,31 +667,50 @@ def _status_text(status: StatusView) -> Text:
     return text
 
 
-def _markets_table(snap: Snapshot) -> Table:
+_MARKET_COLUMNS = ("Bid", "Ask", "Spread", "Mid", "Last", "Trades", "Vol 60s", "Position", "P&L @mid", "Age")
+_NARROW_DROPS = frozenset({"Last", "Trades", "Age"})  # left out below NARROW_WIDTH so the tickers stay readable
+NARROW_WIDTH = 120
+
+
+class _Fit:
+    """Builds its renderable for the width it is given (a table that drops columns on a narrow terminal)."""
+
+    def __init__(self, build: Callable[[int], RenderableType]) -> None:
+        self.build = build
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.build(options.max_width)
+
+
+def _markets_table(snap: Snapshot, width: int) -> Table:
+    shown = [c for c in _MARKET_COLUMNS if width >= NARROW_WIDTH or c not in _NARROW_DROPS]
     table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False)
     table.add_column("", no_wrap=True, width=1)
-    table.add_column("Market", no_wrap=True, min_width=14, ratio=2)
-    table.add_column("Book", no_wrap=True, min_width=4, max_width=34, ratio=2, overflow="ellipsis")
-    for name in ("Bid", "Ask", "Spread", "Mid", "Last", "Trades", "Vol 60s", "Position", "P&L @mid", "Age"):
+    table.add_column("Market", no_wrap=True, min_width=14)
+    table.add_column("Book", no_wrap=True, min_width=4, max_width=34, ratio=1, overflow="ellipsis")
+    for name in shown:
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for offset, row in enumerate(snap.rows):
         chosen = snap.first_row + offset == snap.selected
         book = Text("ok", "green") if row.usable else Text(f"NO: {row.reason or '?'}", "bold red")
         pos = row.position
+        cells: dict[str, RenderableType] = {
+            "Bid": _c(row.best_bid),
+            "Ask": _c(row.best_ask),
+            "Spread": _c(row.spread),
+            "Mid": _c(row.mid),
+            "Last": _c(row.last_price),
+            "Trades": str(row.trades),
+            "Vol 60s": format_size(row.volume_window),
+            "Position": NONE if pos is None else _position(pos.position),
+            "P&L @mid": _pnl(None if pos is None else pos.pnl),
+            "Age": _age(row.age_s),
+        }
         table.add_row(
             "▶" if chosen else " ",
             Text(row.ticker, "bold" if chosen else ""),
             book,
-            _c(row.best_bid),
-            _c(row.best_ask),
-            _c(row.spread),
-            _c(row.mid),
-            _c(row.last_price),
-            str(row.trades),
-            format_size(row.volume_window),
-            NONE if pos is None else _position(pos.position),
-            _pnl(None if pos is None else pos.pnl),
-            _age(row.age_s),
+            *(cells[name] for name in shown),
             style="on grey23" if chosen and snap.total_markets > 1 else None,
         )
     return table
@@ -835,7 +854,12 @@ def render(snap: Snapshot, now: float) -> RenderableType:
     parts: list[RenderableType] = [Panel(bar, title="Kalshi market data", title_align="left", border_style="blue")]
     shown = f"{snap.first_row + 1}-{snap.first_row + len(snap.rows)} of {snap.total_markets}"
     parts.append(
-        Panel(_markets_table(snap), title=f"Markets ({shown})", title_align="left", border_style="blue")
+        Panel(
+            _Fit(lambda width: _markets_table(snap, width)),
+            title=f"Markets ({shown})",
+            title_align="left",
+            border_style="blue",
+        )
         if snap.rows
         else Panel(Text("waiting for market data…", "yellow"), title="Markets", title_align="left")
     )
@@ -853,4 +877,3 @@ def render(snap: Snapshot, now: float) -> RenderableType:
         footer.append(f" · log: {snap.log_file}", "dim")
     parts.append(footer)
     return Group(*parts)
-

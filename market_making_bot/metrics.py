@@ -292,18 +292,14 @@ class KalshiCollector(Collector):
         yield errors
         yield counter("kalshi_reconnects", "Reconnections after a lost or failed connection.", c.get("reconnects", 0))
         yield counter("kalshi_connections", "Successful WebSocket handshakes.", r.connections)
-        yield counter(
-            "kalshi_gaps", "Sequence gaps and regressions seen.", c.get("gaps", 0) + c.get("regressions", 0)
-        )
+        yield counter("kalshi_gaps", "Sequence gaps and regressions seen.", c.get("gaps", 0) + c.get("regressions", 0))
         yield counter("kalshi_resyncs", "Recovery actions: snapshot requests and resubscriptions.", c.get("resyncs", 0))
         yield counter(
             "kalshi_duplicates_dropped",
             "Duplicate frames (same seq) and trades or fills (same trade id) dropped.",
             c.get("duplicates", 0) + c.get("trade_duplicates", 0),
         )
-        problems = CounterMetricFamily(
-            "kalshi_book_problems", "Sequence and book problems by kind.", labels=["kind"]
-        )
+        problems = CounterMetricFamily("kalshi_book_problems", "Sequence and book problems by kind.", labels=["kind"])
         for kind, key in _PROBLEM_KINDS:
             problems.add_metric([kind], c.get(key, 0))
         yield problems

@@ -73,7 +73,8 @@ class Monitoring:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
             dash = self.dashboard
-            print(f"mm-ws-listener: {dash.status_line()}", file=sys.stderr)
+            with contextlib.suppress(Exception):  # a last status line is a courtesy, never a new failure
+                print(f"mm-ws-listener: {dash.status_line()}", file=sys.stderr)
             if dash.log_file:
                 print(f"mm-ws-listener: log written to {dash.log_file}", file=sys.stderr)
         metrics, self.metrics = self.metrics, None

@@ -592,10 +592,6 @@ def _c(price: int | None) -> str:
     return NONE if price is None else format_cents(price)
 
 
-def _sz(size: int | None) -> str:
-    return NONE if size is None else format_size(size)
-
-
 def _money(money: int | None) -> str:
     return NONE if money is None else format_money(money)
 

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterable
 from decimal import Decimal
@@ -693,7 +694,7 @@ class ExchangeSimulator:
         else:
             self.private_key = auth.generate_private_key(config.key_type)
             self._keys.append(self.private_key.public_key())
-        self.key_id = "simulator-key"
+        self.key_id = str(uuid.uuid4())
         self._auth: dict[ServerConnection, str | None] = {}
         self._conn_ids = itertools.count(1)
         self._server: Server | None = None

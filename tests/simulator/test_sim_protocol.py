@@ -28,7 +28,9 @@ def assert_seq_continuous(frames: list[dict[str, Any]], sid: int) -> None:
 async def test_subscribe_one_ack_per_channel_same_id(make_sim, open_client):
     sim = await make_sim(rate=50)
     c = await open_client(sim)
-    await c.send("subscribe", {"channels": ["orderbook_delta", "ticker", "trade"], "market_tickers": [M1, M2]}, id_=7)
+    await c.send(
+        "subscribe", {"channels": ["orderbook_delta", "ticker", "trade"], "market_tickers": [M1, M2]}, id_=7
+    )
     acks = []
     while len(acks) < 3:
         f = await c.recv()
@@ -75,14 +77,34 @@ async def test_snapshot_then_deltas_with_continuous_seq_equal_truth(make_sim, op
         ('{"id": 7, "cmd": "unsubscribe", "params": {"sids": [42]}}', 7, True),
         ('{"id": 8, "cmd": "update_subscription", "params": {"sid": 42, "action": "add_markets"}}', 7, True),
         ('{"id": 9, "cmd": "subscribe", "params": {"channels": ["ticker:KXSIM-26DEC31-M1"]}}', 8, True),
-        ('{"id": 10, "cmd": "update_subscription", "params": {"sids": [1, 2], "action": "add_markets"}}', 12, True),
+        (
+            '{"id": 10, "cmd": "update_subscription", "params": {"sids": [1, 2], "action": "add_markets"}}',
+            12,
+            True,
+        ),
         ('{"id": 11, "cmd": "update_subscription", "params": {"action": "add_markets"}}', 12, True),
         ('{"id": 12, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"]}}', 14, True),
         ('{"id": 13, "cmd": "update_subscription", "params": {"sid": 1}}', 15, True),
-        ('{"id": 14, "cmd": "subscribe", "params": {"channels": ["ticker"], "market_tickers": ["NOPE-1"]}}', 11, True),
-        ('{"id": 15, "cmd": "subscribe", "params": {"channels": ["communications"], "shard_key": 1}}', 20, True),
-        ('{"id": 16, "cmd": "subscribe", "params": {"channels": ["communications"], "shard_factor": 0}}', 19, True),
-        ('{"id": 17, "cmd": "subscribe", "params": {"channels": ["communications"], "shard_factor": 101}}', 22, True),
+        (
+            '{"id": 14, "cmd": "subscribe", "params": {"channels": ["ticker"], "market_tickers": ["NO-1"]}}',
+            11,
+            True,
+        ),
+        (
+            '{"id": 15, "cmd": "subscribe", "params": {"channels": ["communications"], "shard_key": 1}}',
+            20,
+            True,
+        ),
+        (
+            '{"id": 16, "cmd": "subscribe", "params": {"channels": ["communications"], "shard_factor": 0}}',
+            19,
+            True,
+        ),
+        (
+            '{"id": 17, "cmd": "subscribe", "params": {"channels": ["communications"], "shard_factor": 101}}',
+            22,
+            True,
+        ),
         (
             '{"id": 18, "cmd": "subscribe", "params": {"channels": ["communications"], "shard_factor": 2, '
             '"shard_key": 2}}',
@@ -108,7 +130,9 @@ async def test_error_codes(make_sim, open_client, raw, code, has_id):
 async def test_update_subscription_errors_13_and_14(make_sim, open_client):
     sim = await make_sim(rate=1, start_paused=True)
     c = await open_client(sim)
-    await c.send("subscribe", {"channels": ["ticker", "market_lifecycle_v2", "orderbook_delta"], "market_ticker": M1})
+    await c.send(
+        "subscribe", {"channels": ["ticker", "market_lifecycle_v2", "orderbook_delta"], "market_ticker": M1}
+    )
     await c.recv_until(lambda f: f.get("type") == "orderbook_snapshot")
     # get_snapshot only exists on orderbook_delta
     await c.send("update_subscription", {"sid": 1, "action": "get_snapshot", "market_tickers": [M1]}, id_=50)
@@ -142,8 +166,12 @@ async def test_add_and_delete_markets(make_sim, open_client):
     c = await open_client(sim)
     await c.send("subscribe", {"channels": ["orderbook_delta"], "market_tickers": [M1]})
     await c.recv_until(lambda f: f.get("type") == "orderbook_delta")
-    await c.send("update_subscription", {"sids": [1], "action": "add_markets", "market_tickers": [M3, M2]}, id_=20)
-    got = await c.recv_until(lambda f: f.get("type") == "orderbook_snapshot" and f["msg"]["market_ticker"] == M2)
+    await c.send(
+        "update_subscription", {"sids": [1], "action": "add_markets", "market_tickers": [M3, M2]}, id_=20
+    )
+    got = await c.recv_until(
+        lambda f: f.get("type") == "orderbook_snapshot" and f["msg"]["market_ticker"] == M2
+    )
     ok = [f for f in got if f["type"] == "ok"]
     assert len(ok) == 1
     assert ok[0]["id"] == 20 and ok[0]["sid"] == 1
@@ -151,7 +179,9 @@ async def test_add_and_delete_markets(make_sim, open_client):
     after_ok = got[got.index(ok[0]) + 1 :]
     snaps = [f["msg"]["market_ticker"] for f in after_ok if f["type"] == "orderbook_snapshot"]
     assert snaps == [M3, M2]
-    await c.send("update_subscription", {"sid": 1, "action": "delete_markets", "market_tickers": [M1]}, id_=21)
+    await c.send(
+        "update_subscription", {"sid": 1, "action": "delete_markets", "market_tickers": [M1]}, id_=21
+    )
     got = await c.recv_until(lambda f: f.get("type") == "ok" and f.get("id") == 21)
     assert got[-1]["msg"] == {"market_tickers": [M2, M3]}
     sim.stop_flow()
@@ -169,7 +199,9 @@ async def test_get_snapshot_equals_rebuilt_book_and_echoes_id(make_sim, open_cli
     c = await open_client(sim)
     await c.send("subscribe", {"channels": ["orderbook_delta"], "market_tickers": [M1, M2]})
     await c.recv_until(lambda f: f.get("seq", 0) > 200)
-    await c.send("update_subscription", {"sids": [1], "action": "get_snapshot", "market_tickers": [M2, M1]}, id_=33)
+    await c.send(
+        "update_subscription", {"sids": [1], "action": "get_snapshot", "market_tickers": [M2, M1]}, id_=33
+    )
     books: dict[str, DecBook] = rebuild(c.frames)
     checked = 0
     while checked < 2:
@@ -195,8 +227,12 @@ async def test_use_yes_price_reports_no_side_on_yes_scale(make_sim, open_client)
     await yes_scale.send(
         "subscribe", {"channels": ["orderbook_delta"], "market_tickers": [M1, M2], "use_yes_price": True}
     )
-    await plain.recv_until(lambda f: f.get("type") == "orderbook_snapshot" and f["msg"]["market_ticker"] == M2)
-    await yes_scale.recv_until(lambda f: f.get("type") == "orderbook_snapshot" and f["msg"]["market_ticker"] == M2)
+    await plain.recv_until(
+        lambda f: f.get("type") == "orderbook_snapshot" and f["msg"]["market_ticker"] == M2
+    )
+    await yes_scale.recv_until(
+        lambda f: f.get("type") == "orderbook_snapshot" and f["msg"]["market_ticker"] == M2
+    )
     sim.start_flow()
     await sim.wait_quiet(timeout=10)
     await plain.drain()
@@ -320,7 +356,9 @@ async def test_send_initial_snapshot_on_ticker_channel(make_sim, open_client):
     sim = await make_sim(rate=1, start_paused=True)
     c = await open_client(sim)
     market_id = sim.model.markets[M2].market_id
-    await c.send("subscribe", {"channels": ["ticker"], "market_ids": [market_id], "send_initial_snapshot": True})
+    await c.send(
+        "subscribe", {"channels": ["ticker"], "market_ids": [market_id], "send_initial_snapshot": True}
+    )
     ack = await c.recv()
     tick = await c.recv()
     assert ack["type"] == "subscribed" and tick["type"] == "ticker"

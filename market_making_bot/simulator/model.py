@@ -435,6 +435,12 @@ class ExchangeModel:
             return self.rng.randint(lo * CONTRACT, hi * CONTRACT)
         return self.rng.randint(lo, hi) * CONTRACT
 
+    def _part(self, size: int) -> int:
+        """A random amount in [1 unit, size]; whole contracts unless sizes may be fractional."""
+        if self.fractional_sizes or size % CONTRACT:
+            return self.rng.randint(1, size)
+        return self.rng.randint(1, size // CONTRACT) * CONTRACT
+
     def _offset(self) -> int:
         return 1 + min(int(self.rng.expovariate(1.0 / self.mean_offset)), self.max_offset - 1)
 
@@ -521,7 +527,7 @@ class ExchangeModel:
             if not candidates:
                 return False
             order = candidates[rng.randrange(len(candidates))]
-            amount = order.size if rng.random() < 0.7 else rng.randint(1, order.size)
+            amount = order.size if rng.random() < 0.7 else self._part(order.size)
             ladder.reduce(price, order, amount)
             events.append(BookDelta(m, side, price, -amount, clock, ts, None))
             return False

@@ -880,6 +880,9 @@ class ExchangeSimulator:
                     if end is not None:
                         wait = min(wait, end - now)
                     await asyncio.sleep(max(wait, 0.0002))
+        except Exception:
+            log.exception("order flow failed; the books stop changing")
+            raise
         finally:
             self._on_flow_end()
 

@@ -570,9 +570,10 @@ class ExchangeModel:
             for side, (price, order) in list(user.resting.items()):
                 best = m.ladder(side).best()
                 if best is not None and best - price >= 3 * self.tick:
-                    m.ladder(side).reduce(price, order, order.size)
+                    size = order.size
+                    m.ladder(side).reduce(price, order, size)
                     del user.resting[side]
-                    events.append(BookDelta(m, side, price, -order.size, clock, ts, order.client_order_id))
+                    events.append(BookDelta(m, side, price, -size, clock, ts, order.client_order_id))
                     return False
             return False
         taker = "yes" if rng.random() < 0.5 else "no"

@@ -112,9 +112,11 @@ async def _endpoint(args: argparse.Namespace, tickers: list[str]) -> AsyncIterat
         sim_kwargs["tickers"] = tickers
     else:
         sim_kwargs["markets"] = args.sim_markets
+    if not log.isEnabledFor(logging.DEBUG):  # the simulator's own chatter stays out of the demo's output
+        logging.getLogger("market_making_bot.simulator").setLevel(logging.WARNING)
     async with ExchangeSimulator(SimulatorConfig(**sim_kwargs)) as sim:
         log.info("built-in simulator serving at %s", sim.url)
-        yield sim.url, Signer("simulated-key", key), list(sim.tickers), True
+        yield sim.url, Signer("simulated-key", key), sim.config.resolved_tickers(), True
 
 
 def _log_end_of_run(core: Core, seconds: float) -> None:

@@ -48,15 +48,17 @@ def books(summary: dict[str, Any], tickers: Iterable[str]) -> dict[str, Any]:
     }
 
 
-def converged(core: Core, sim: ExchangeSimulator) -> bool:
-    """The simulator is quiet, and every listener book is usable and equal to the truth."""
+def converged(core: Core, sim: ExchangeSimulator, *, positions: bool = False) -> bool:
+    """The simulator is quiet, and every listener book is usable and equal to the truth (and the positions too,
+    with ``positions``: only meaningful when no fill can have been missed, since Kalshi does not replay fills)."""
     if not sim.flow_done:
         return False
     tickers = sim.config.resolved_tickers()
-    mine = core.summary()
-    if not all(mine["markets"].get(t, {}).get("usable") for t in tickers):
-        return False
-    return books(mine, tickers) == books(sim.truth(), tickers)
+    mine, truth = core.summary()["markets"], sim.truth()["markets"]
+    fields = ("yes", "no", "position") if positions else ("yes", "no")
+    return all(
+        t in mine and mine[t]["usable"] and all(mine[t][f] == truth[t][f] for f in fields) for t in tickers
+    )
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,111 @@
+"""Never silently wrong (issue 5): one test per injected fault. The listener recovers on its own, counts the event,
+and ends with every book usable and equal to the simulator's truth."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from market_making_bot.client import AuthenticationError, ConnectionPolicy
+from market_making_bot.output import Output
+from market_making_bot.simulator import ExchangeSimulator, FaultSpec, SimulatorConfig
+from tests.live.support import WatchedCore, converged, running_client, wait_until
+
+TICKERS = ["KXFAULT-26DEC31-A", "KXFAULT-26DEC31-B"]
+
+
+def _sim(*faults: str, duration: float = 2.5, rate: float = 400, **kw: object) -> ExchangeSimulator:
+    cfg = SimulatorConfig(
+        tickers=TICKERS, rate=rate, seed=11, duration=duration, faults=[FaultSpec.parse(f) for f in faults], **kw
+    )  # type: ignore[arg-type]
+    return ExchangeSimulator(cfg)
+
+
+async def _recovers(fault: str, policy: ConnectionPolicy | None = None) -> tuple[WatchedCore, ExchangeSimulator]:
+    core = WatchedCore()
+    async with _sim(fault) as sim, running_client(sim, core, policy=policy):
+        await sim.wait_quiet(timeout=30)
+        await wait_until(core, lambda: converged(core, sim), timeout=20, what=f"recovery from {fault}")
+        assert sum(sim.truth()["faults"].values()) > 0, "the fault never fired"
+    return core, sim
+
+
+async def test_gap_is_healed_with_get_snapshot_on_the_live_connection() -> None:
+    core, sim = await _recovers("gap:every=60")
+    fired = sim.truth()["faults"]["gap"]
+    h = core.health()
+    assert h["gaps"] >= 1 and h["resyncs"] >= 1
+    assert h["reconnects"] == 0  # a gap is not a reason to reconnect
+    assert core.counters["gaps"] <= fired
+
+
+async def test_duplicate_is_dropped_not_applied() -> None:
+    core, sim = await _recovers("duplicate:every=50")
+    assert core.counters["duplicates"] == sim.truth()["faults"]["duplicate"] >= 1
+    assert core.health()["duplicates_dropped"] >= 1
+
+
+async def test_abrupt_disconnect_reconnects_and_resubscribes() -> None:
+    core, sim = await _recovers("disconnect:every=150")
+    assert core.health()["reconnects"] == sim.truth()["faults"]["disconnect"] >= 1
+
+
+async def test_stall_is_detected_by_ping_timeout_and_recovered() -> None:
+    policy = ConnectionPolicy(
+        backoff_base=0.05, backoff_cap=0.2, ping_interval=0.3, ping_timeout=0.3, close_timeout=0.2
+    )
+    core, sim = await _recovers("stall:at=100:for=30", policy)
+    assert sim.truth()["faults"]["stall"] == 1
+    assert core.health()["reconnects"] >= 1
+
+
+async def test_malformed_frame_is_counted_and_skipped() -> None:
+    core, sim = await _recovers("malformed:every=80")
+    assert core.health()["malformed"] == sim.truth()["faults"]["malformed"] >= 1
+    assert core.health()["handler_errors"] == 0
+
+
+@pytest.mark.parametrize("kind", ["error25", "error10"])
+async def test_terminal_subscription_error_resubscribes(kind: str) -> None:
+    core, sim = await _recovers(f"{kind}:at=120")
+    assert sim.truth()["faults"][kind] == 1
+    assert core.health()["resyncs"] >= 1 and core.health()["reconnects"] == 0
+
+
+async def test_early_data_before_the_ack_is_not_lost() -> None:
+    core, sim = await _recovers("early-data:at=0")
+    assert sim.truth()["faults"]["early-data"] == 1
+    assert core.counters["deltas_without_snapshot"] == 0
+
+
+async def test_refused_private_channel_leaves_public_streams_running() -> None:
+    core = WatchedCore()
+    async with _sim("deny-private") as sim, running_client(sim, core) as (client, _, _):
+        await sim.wait_quiet(timeout=30)
+        await wait_until(core, lambda: converged(core, sim), timeout=20, what="public books")
+        assert client.session.subs["fill"].status == "refused"
+        assert client.session.subs["orderbook_delta"].status == "active"
+
+
+async def test_auth_rejected_on_reconnect_stops_with_a_clear_error() -> None:
+    core = WatchedCore()
+    async with _sim("disconnect:at=100", "auth-reject:at=100:count=all") as sim:
+        async with running_client(sim, core) as (client, task, _):
+            with pytest.raises(AuthenticationError, match="HTTP 401"):
+                await asyncio.wait_for(task, timeout=20)
+        assert client.connections == 1 and sim.handshakes_rejected == 1
+
+
+async def test_handler_exception_is_counted_and_the_loop_goes_on() -> None:
+    class FlakyOutput(Output):
+        def trade(self, msg: object) -> None:  # type: ignore[override]
+            raise RuntimeError("bug in a handler")
+
+    core = WatchedCore(output=FlakyOutput())
+    async with _sim(rate=400) as sim, running_client(sim, core):
+        await sim.wait_quiet(timeout=30)
+        await wait_until(
+            core, lambda: converged(core, sim, positions=True), timeout=20, what="books despite a failing handler"
+        )
+    assert core.health()["handler_errors"] == sim.truth()["trades"] >= 1

@@ -109,3 +109,20 @@ async def test_handler_exception_is_counted_and_the_loop_goes_on() -> None:
             core, lambda: converged(core, sim, positions=True), timeout=20, what="books despite a failing handler"
         )
     assert core.health()["handler_errors"] == sim.truth()["trades"] >= 1
+
+
+async def test_soak_with_gaps_duplicates_malformed_frames_and_disconnects() -> None:
+    """A bounded soak: several fault kinds repeating at once; books end equal and every fault is accounted for."""
+    core = WatchedCore()
+    faults = ("gap:every=70", "duplicate:every=110", "malformed:every=130", "disconnect:every=400")
+    async with _sim(*faults, duration=4.0, rate=600) as sim, running_client(sim, core):
+        await sim.wait_quiet(timeout=60)
+        await wait_until(core, lambda: converged(core, sim), timeout=30, what="convergence after the soak")
+        fired = sim.truth()["faults"]
+    h = core.health()
+    assert fired["disconnect"] >= 2 and fired["gap"] >= 3
+    assert h["reconnects"] == fired["disconnect"]
+    assert h["malformed"] == fired["malformed"]
+    assert 1 <= core.counters["duplicates"] <= fired["duplicate"]
+    assert 1 <= h["gaps"] <= fired["gap"]  # a gap just before a disconnect is never seen, and needs no healing
+    assert h["handler_errors"] == 0 and core.counters["negative_levels"] == 0

@@ -1,0 +1,78 @@
+"""Longer soak run: the simulator and the listener as two processes, with repeating gaps and disconnects.
+
+    python bench/soak.py [--seconds 60] [--rate 2000] [--markets 10]
+
+Starts ``python -m market_making_bot.simulator`` with ``--fault gap:every=300 --fault disconnect:every=3000``
+(and duplicates and malformed frames), runs the listener against it with ``--env-file`` for the same time plus a
+margin, then compares the listener's ``--summary-json`` books with the simulator's ``--truth-json`` and prints the
+health counters next to the faults the simulator injected. Exits 1 if a book differs or is not usable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--rate", type=float, default=2000.0)
+    ap.add_argument("--markets", type=int, default=10)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="mm-soak-"))
+    creds, truth, summary = tmp / "sim.env", tmp / "truth.json", tmp / "summary.json"
+    faults = ["gap:every=300", "duplicate:every=700", "malformed:every=900", "disconnect:every=3000"]
+    sim_cmd = [
+        sys.executable, "-m", "market_making_bot.simulator", "--port", "0", "--markets", str(args.markets),
+        "--rate", str(args.rate), "--duration", str(args.seconds), "--write-credentials", str(creds),
+        "--truth-json", str(truth), *[a for f in faults for a in ("--fault", f)],
+    ]  # fmt: skip
+    sim = subprocess.Popen(sim_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert sim.stdout is not None
+        for line in sim.stdout:
+            if line.startswith("credentials:"):
+                break
+        tickers = [f"KXSIM-26DEC31-M{i}" for i in range(1, args.markets + 1)]
+        started = time.monotonic()
+        listener = subprocess.run(
+            [
+                sys.executable, "-m", "market_making_bot.mm_ws_listener", "--env-file", str(creds),
+                "--ticker", ",".join(tickers), "--with-private", "--duration", str(args.seconds + 5),
+                "--log-level", "WARNING", "--summary-json", str(summary),
+            ],  # fmt: skip
+            capture_output=True,
+            text=True,
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        sim.terminate()
+        sim.wait(30)
+    if listener.returncode != 0:
+        print(listener.stderr[-4000:])
+        return 1
+    t, s = json.loads(truth.read_text()), json.loads(summary.read_text())
+    bad = [
+        m
+        for m in tickers
+        if not s["markets"].get(m, {}).get("usable")
+        or (s["markets"][m]["yes"], s["markets"][m]["no"]) != (t["markets"][m]["yes"], t["markets"][m]["no"])
+    ]
+    print(f"soak: {args.seconds:g} s of flow at {args.rate:g} frames/s over {args.markets} markets ({elapsed:.1f} s)")
+    print(f"  frames received: {s['counters']['frames']}")
+    print(f"  faults injected: {t['faults']}")
+    print(f"  listener health: {s['health']}")
+    print(f"  books equal to truth and usable: {len(tickers) - len(bad)}/{len(tickers)}")
+    if bad:
+        print(f"  MISMATCH: {bad}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

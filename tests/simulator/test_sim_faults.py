@@ -64,9 +64,11 @@ async def test_gap_every_n_skips_a_delta_seq_each_time(make_sim, open_client):
 
 
 async def test_gap_at_n_fires_once(make_sim, open_client):
-    sim = await make_sim(rate=2000, duration=1.3, faults=[FaultSpec.parse("gap:at=30")])
+    sim = await make_sim(rate=2000, faults=[FaultSpec.parse("gap:at=30")])
     c = await open_client(sim)
     await subscribe_book(c)
+    await c.recv_until(lambda f: f.get("seq", 0) >= 100)
+    sim.stop_flow()
     await sim.wait_quiet(timeout=10)
     await c.drain()
     assert len(missing(seqs(c.frames, 1))) == 1
@@ -74,9 +76,11 @@ async def test_gap_at_n_fires_once(make_sim, open_client):
 
 
 async def test_duplicate_repeats_a_sequenced_book_frame(make_sim, open_client):
-    sim = await make_sim(rate=2000, duration=1.2, faults=[FaultSpec.parse("duplicate:at=25")])
+    sim = await make_sim(rate=2000, faults=[FaultSpec.parse("duplicate:at=25")])
     c = await open_client(sim)
     await subscribe_book(c, "ticker")
+    await c.recv_until(lambda f: f.get("sid") == 1 and f.get("seq", 0) >= 100)
+    sim.stop_flow()
     await sim.wait_quiet(timeout=10)
     await c.drain()
     s = seqs(c.frames, 1)

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 log = logging.getLogger("market_making_bot.simulator")
@@ -157,9 +157,8 @@ class FaultController:
     # ---- configuration ---------------------------------------------------------------------------
 
     def add(self, spec: FaultSpec | str) -> FaultSpec:
-        """Add a trigger (at start or at run time)."""
-        if isinstance(spec, str):
-            spec = FaultSpec.parse(spec)
+        """Add a trigger (at start or at run time); returns the controller's own copy of it."""
+        spec = FaultSpec.parse(spec) if isinstance(spec, str) else replace(spec, fired=False)
         self.specs.append(spec)
         self.counts.setdefault(spec.kind, 0)
         if self._started and spec.at == 0 and spec.kind in GLOBAL_KINDS:

@@ -70,10 +70,17 @@ def centi_cents(micro: int) -> int:
     return micro // 100
 
 
+_last_second: list[object] = [None, ""]
+
+
 def rfc3339_ms(ts_ms: int) -> str:
     """Unix milliseconds -> ``"2026-08-07T06:46:28.978Z"``."""
-    dt = _dt.datetime.fromtimestamp(ts_ms // 1000, tz=_dt.timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ts_ms % 1000:03d}Z"
+    second = ts_ms // 1000
+    if _last_second[0] != second:  # one strftime per second of timestamps
+        dt = _dt.datetime.fromtimestamp(second, tz=_dt.timezone.utc)
+        _last_second[0] = second
+        _last_second[1] = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_last_second[1]}.{ts_ms % 1000:03d}Z"
 
 
 def parse_price(text: str) -> int:

@@ -64,9 +64,11 @@ async def test_gap_every_n_skips_a_delta_seq_each_time(make_sim, open_client):
 
 
 async def test_gap_at_n_fires_once(make_sim, open_client):
-    sim = await make_sim(rate=2000, duration=1.3, faults=[FaultSpec.parse("gap:at=30")])
+    sim = await make_sim(rate=2000, faults=[FaultSpec.parse("gap:at=30")])
     c = await open_client(sim)
     await subscribe_book(c)
+    await c.recv_until(lambda f: f.get("seq", 0) >= 100)
+    sim.stop_flow()
     await sim.wait_quiet(timeout=10)
     await c.drain()
     assert len(missing(seqs(c.frames, 1))) == 1
@@ -74,9 +76,11 @@ async def test_gap_at_n_fires_once(make_sim, open_client):
 
 
 async def test_duplicate_repeats_a_sequenced_book_frame(make_sim, open_client):
-    sim = await make_sim(rate=2000, duration=1.2, faults=[FaultSpec.parse("duplicate:at=25")])
+    sim = await make_sim(rate=2000, faults=[FaultSpec.parse("duplicate:at=25")])
     c = await open_client(sim)
     await subscribe_book(c, "ticker")
+    await c.recv_until(lambda f: f.get("sid") == 1 and f.get("seq", 0) >= 100)
+    sim.stop_flow()
     await sim.wait_quiet(timeout=10)
     await c.drain()
     s = seqs(c.frames, 1)
@@ -260,3 +264,72 @@ async def test_books_still_converge_to_the_truth_after_a_resync(make_sim, open_c
     assert sim.truth()["faults"]["gap"] >= 2
     assert not stale
     assert {t: b.as_truth() for t, b in books.items()} == truth_books(sim.truth())
+
+
+async def test_a_reconnecting_client_converges_through_disconnects_gaps_and_errors(make_sim, open_client):
+    """Soak in miniature: random-ish faults on every connection; a client that resyncs on gaps and
+    reconnects on drops ends with the truth, and the truth accounts for what it saw."""
+    sim = await make_sim(
+        rate=2000,
+        duration=2.0,
+        seed=91,
+        faults=[
+            FaultSpec.parse("gap:every=97"),
+            FaultSpec.parse("disconnect:every=450"),
+            FaultSpec.parse("error25:at=300"),
+            FaultSpec.parse("duplicate:every=301"),
+        ],
+    )
+    books: dict[str, DecBook] = {}
+    seen = {"gaps": 0, "drops": 0, "errors": 0, "dups": 0}
+    while True:
+        c = await open_client(sim)
+        await subscribe_book(c)
+        sid, last, stale = 0, 0, set(MARKETS)
+        try:
+            while True:
+                try:
+                    f = await c.recv(0.3)
+                except (TimeoutError, asyncio.TimeoutError):
+                    if sim.flow_done and not stale:
+                        break
+                    continue
+                if f["type"] == "subscribed":
+                    sid, last = f["msg"]["sid"], 0
+                    continue
+                if f["type"] == "error" and f["msg"]["code"] in (10, 25):
+                    seen["errors"] += 1
+                    stale = set(MARKETS)
+                    await subscribe_book(c)
+                    continue
+                if f.get("sid") != sid or "seq" not in f:
+                    continue
+                if f["seq"] == last:
+                    seen["dups"] += 1
+                    continue
+                if f["seq"] != last + 1:
+                    seen["gaps"] += 1
+                    stale = set(MARKETS)
+                    await c.send(
+                        "update_subscription",
+                        {"sid": sid, "action": "get_snapshot", "market_tickers": MARKETS},
+                    )
+                last = f["seq"]
+                t = f["msg"]["market_ticker"] if isinstance(f.get("msg"), dict) else None
+                if f["type"] == "orderbook_snapshot":
+                    books.setdefault(t, DecBook()).snapshot(f["msg"])
+                    stale.discard(t)
+                elif f["type"] == "orderbook_delta" and t not in stale:
+                    books[t].delta(f["msg"])
+        except ConnectionClosedError:
+            seen["drops"] += 1
+            continue
+        break
+    truth = sim.truth()
+    assert {t: b.as_truth() for t, b in books.items()} == truth_books(truth)
+    faults = truth["faults"]
+    assert seen["drops"] == faults["disconnect"] >= 2
+    assert seen["errors"] == faults.get("error25", 0) == 1
+    assert seen["dups"] == faults.get("duplicate", 0)
+    # a gap hidden behind a disconnect is never seen; every gap seen was injected
+    assert 1 <= seen["gaps"] <= faults["gap"]

@@ -35,6 +35,9 @@ _CACHE_LIMIT = 16_384
 _price_cache: dict[str, int] = {}
 _size_cache: dict[str, int] = {}
 _money_cache: dict[str, int] = {}
+_total_cache: dict[str, int] = {}
+"""Running totals (a ticker's volume and open interest) take many distinct values: kept apart from the sizes of
+book levels and deltas so that they do not push those out of ``_size_cache``."""
 
 
 def _parse_decimal(text: str, places: int, what: str) -> int:
@@ -134,6 +137,11 @@ cached_size = _size_cache.get
 def parse_size_fp(value: str | float) -> int:
     """``"12.50"`` -> 1250 (signed). Contracts with at most 2 significant decimals."""
     return _parse_cached(value, _SIZE_PLACES, "size", _size_cache)
+
+
+def parse_total_fp(value: str | float) -> int:
+    """``parse_size_fp`` for running totals (volume, open interest), with a cache of their own."""
+    return _parse_cached(value, _SIZE_PLACES, "size", _total_cache)
 
 
 def parse_money_dollars(value: str | float) -> int:

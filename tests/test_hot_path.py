@@ -129,3 +129,14 @@ def test_recent_ids_forget_the_oldest_first() -> None:
     assert ids.add("a")  # forgets "b"
     assert not ids.add("c") and not ids.add("d")
     assert ids.add("b")
+
+
+def test_running_totals_have_their_own_cache() -> None:
+    from market_making_bot.units import _size_cache, _total_cache, parse_total_fp
+
+    assert parse_total_fp("123456.00") == 12345600
+    assert "123456.00" in _total_cache and "123456.00" not in _size_cache
+    msg = decode_frame(
+        '{"type":"ticker","sid":2,"msg":{"market_ticker":"M","volume_fp":"777.00","open_interest_fp":"5.50"}}'
+    )
+    assert (msg.volume, msg.open_interest) == (77700, 550)  # type: ignore[union-attr]

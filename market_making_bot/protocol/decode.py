@@ -29,6 +29,7 @@ from ..units import (
     parse_money_dollars,
     parse_price_dollars,
     parse_size_fp,
+    parse_total_fp,
 )
 from .messages import (
     KNOWN_TYPES,
@@ -292,6 +293,15 @@ def _size(new: str | None, legacy: int | None) -> int | None:
     return None
 
 
+def _total(new: str | None, legacy: int | None) -> int | None:
+    """A running total (volume, open interest): sizes with a parse cache of their own."""
+    if new is not None:
+        return parse_total_fp(new)
+    if legacy is not None:
+        return count_to_size(legacy)
+    return None
+
+
 def _money(new: str | None, legacy_centicents: int | None) -> int | None:
     if new is not None:
         return parse_money_dollars(new)
@@ -443,8 +453,8 @@ def _ticker(w: _WireTicker) -> Ticker:
         price=_price(b.price_dollars, b.price),
         yes_bid=_price(b.yes_bid_dollars, b.yes_bid),
         yes_ask=_price(b.yes_ask_dollars, b.yes_ask),
-        volume=_size(b.volume_fp, b.volume),
-        open_interest=_size(b.open_interest_fp, b.open_interest),
+        volume=_total(b.volume_fp, b.volume),
+        open_interest=_total(b.open_interest_fp, b.open_interest),
         dollar_volume=b.dollar_volume,
         dollar_open_interest=b.dollar_open_interest,
         yes_bid_size=_size(b.yes_bid_size_fp, None),

@@ -140,3 +140,14 @@ def test_running_totals_have_their_own_cache() -> None:
         '{"type":"ticker","sid":2,"msg":{"market_ticker":"M","volume_fp":"777.00","open_interest_fp":"5.50"}}'
     )
     assert (msg.volume, msg.open_interest) == (77700, 550)  # type: ignore[union-attr]
+
+
+def test_full_cache_forgets_its_older_half() -> None:
+    from market_making_bot import units
+
+    cache: dict[str, int] = {}
+    limit = units._CACHE_LIMIT
+    for i in range(limit + 1):
+        units._parse_cached(f"{i}.00", 2, "size", cache)
+    assert len(cache) == limit - limit // 2 + 1
+    assert f"{limit}.00" in cache and f"{limit - 1}.00" in cache and "0.00" not in cache

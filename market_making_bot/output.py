@@ -63,6 +63,8 @@ def setup_logging(level: int | str = logging.INFO) -> None:
     handler._market_making_bot = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    # websockets logs the handshake headers (our signature) at DEBUG: never let them through.
+    logging.getLogger("websockets").setLevel(max(logging.INFO, root.level))
 
 
 def _cents(price: int | None) -> str:

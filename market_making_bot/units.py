@@ -141,6 +141,12 @@ A dictionary lookup for the hot path; fall back to ``parse_price_dollars`` on ``
 cached_size = _size_cache.get
 """``cached_size(text)``: the size units of a size string parsed before, else ``None`` (see ``cached_price``)."""
 
+cached_total = _total_cache.get
+"""``cached_total(text)``: like ``cached_size``, for running totals parsed by ``parse_total_fp``."""
+
+cached_money = _money_cache.get
+"""``cached_money(text)``: the money units of a money string parsed before, else ``None``."""
+
 
 def parse_size_fp(value: str | float) -> int:
     """``"12.50"`` -> 1250 (signed). Contracts with at most 2 significant decimals."""

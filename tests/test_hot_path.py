@@ -151,3 +151,13 @@ def test_full_cache_forgets_its_older_half() -> None:
         units._parse_cached(f"{i}.00", 2, "size", cache)
     assert len(cache) == limit - limit // 2 + 1
     assert f"{limit}.00" in cache and f"{limit - 1}.00" in cache and "0.00" not in cache
+
+
+def test_ticker_and_fill_keep_the_envelope_id() -> None:
+    ticker = decode_frame('{"type":"ticker","sid":2,"id":7,"msg":{"market_ticker":"M","price_dollars":"0.5000"}}')
+    fill = decode_frame(
+        '{"type":"fill","sid":4,"id":8,"msg":{"market_ticker":"M","yes_price_dollars":"0.5000","count_fp":"1.00"}}'
+    )
+    assert (ticker.id, ticker.price) == (7, 5000)  # type: ignore[union-attr]
+    assert (fill.id, fill.count) == (8, 100)  # type: ignore[union-attr]
+    assert decode_frame('{"type":"ticker","sid":2,"msg":{"market_ticker":"M"}}').id is None

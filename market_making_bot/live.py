@@ -18,6 +18,7 @@ from market_making_bot.auth import PrivateKeyError, Signer
 from market_making_bot.client import AuthenticationError, ConnectionPolicy, KalshiWebSocketClient
 from market_making_bot.config import Config, ConfigError
 from market_making_bot.core import Core
+from market_making_bot.monitor import start_monitoring
 from market_making_bot.session import Session
 
 __all__ = ["EXIT_AUTH", "EXIT_CONFIG", "EXIT_OK", "run_live"]
@@ -54,6 +55,7 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
                 ping_timeout=args.ping_timeout,
             )
             client = KalshiWebSocketClient(url, signer, core, session, policy)
+            views = start_monitoring(args, core, client, stop)  # --dashboard, --metrics-port (monitor.py)
             log.info(
                 "connecting to %s as key %s (%s) for %s%s",
                 url,
@@ -67,6 +69,7 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
             try:
                 await runner
             finally:
+                await views.close()
                 if timer is not None:
                     timer.cancel()
     except (ConfigError, PrivateKeyError) as exc:
@@ -109,9 +112,11 @@ async def _endpoint(args: argparse.Namespace, tickers: list[str]) -> AsyncIterat
         sim_kwargs["tickers"] = tickers
     else:
         sim_kwargs["markets"] = args.sim_markets
+    if not log.isEnabledFor(logging.DEBUG):  # the simulator's own chatter stays out of the demo's output
+        logging.getLogger("market_making_bot.simulator").setLevel(logging.WARNING)
     async with ExchangeSimulator(SimulatorConfig(**sim_kwargs)) as sim:
         log.info("built-in simulator serving at %s", sim.url)
-        yield sim.url, Signer("simulated-key", key), list(sim.tickers), True
+        yield sim.url, Signer("simulated-key", key), sim.config.resolved_tickers(), True
 
 
 def _log_end_of_run(core: Core, seconds: float) -> None:

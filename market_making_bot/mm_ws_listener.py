@@ -35,6 +35,8 @@ EPILOG = """examples:
   %(prog)s --ticker A,B --with-private --demo
   # write the final state on exit (also on Ctrl-C / SIGTERM)
   %(prog)s --ticker A --summary-json state.json
+  # live dashboard on the built-in simulator, Prometheus metrics on 127.0.0.1:9100 (log in a temp file)
+  %(prog)s --simulate --dashboard --metrics-port 9100
   # replay a recording through the same handlers
   %(prog)s --replay recording.jsonl --log-level WARNING --summary-json state.json
 
@@ -99,7 +101,52 @@ def build_arg_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="write the final state (books, counts, positions, counters) as JSON to PATH",
     )
+    views = parser.add_argument_group("dashboard and monitoring (live runs)")
+    views.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="full-screen live view (ladder, trades, fills, status) instead of the log lines; needs the "
+        "'dashboard' extra (rich)",
+    )
+    views.add_argument(
+        "--dashboard-refresh",
+        type=_refresh_rate,
+        default=4.0,
+        metavar="HZ",
+        help="dashboard refreshes per second (default 4, at most 10)",
+    )
+    views.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="write the log to PATH instead of the terminal (with --dashboard: a temporary file by default)",
+    )
+    views.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="N",
+        help="serve Prometheus metrics at http://HOST:N/metrics (0: any free port); needs the 'metrics' extra",
+    )
+    views.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 exposes it to the network)",
+    )
     return parser
+
+
+def _refresh_rate(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 10:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 10, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0..65535, got {text}")
+    return value
 
 
 def parse_tickers(values: Iterable[str] | None) -> list[str] | None:
@@ -116,13 +163,44 @@ def write_summary(core: Core, path: str) -> None:
         f.write("\n")
 
 
+def _log_to_file(args: argparse.Namespace) -> logging.Handler | None:
+    """With ``--log-file`` or ``--dashboard``, send the log to a file (``args.log_file`` is set to its path)."""
+    if not (args.log_file or args.dashboard):
+        return None
+    from .monitor import log_to_file
+
+    args.log_file, handler = log_to_file(args.log_file)
+    return handler
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_arg_parser()
     args = parser.parse_args(argv)
     tickers = parse_tickers(args.ticker)
     if not args.replay and not args.simulate and not tickers:
         parser.error("--ticker is required (or use --simulate for the built-in simulator, --replay FILE to replay)")
+    if args.replay and (args.dashboard or args.metrics_port is not None):
+        parser.error("--dashboard and --metrics-port are for live runs (--ticker or --simulate), not --replay")
+    if not args.replay:
+        from .monitor import missing_extra
+
+        problem = missing_extra(args)
+        if problem:
+            print(f"mm-ws-listener: {problem}", file=sys.stderr)
+            return 3  # live.EXIT_CONFIG
     setup_logging(args.log_level)
+    log_file = _log_to_file(args)
+    try:
+        code = _run(args, tickers)
+    finally:
+        if log_file is not None:
+            log_file.close()
+    if code and args.dashboard:  # the reason is in the log file, not on the screen
+        print(f"mm-ws-listener: stopped with exit code {code}; see the log in {args.log_file}", file=sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace, tickers: list[str] | None) -> int:
     core = Core(tickers)
     if not args.replay:
         from .live import run_live  # the network stack loads only when used

@@ -64,7 +64,8 @@ def setup_logging(level: int | str = logging.INFO) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
     # websockets logs the handshake headers (our signature) at DEBUG: never let them through.
-    logging.getLogger("websockets").setLevel(max(logging.INFO, root.level))
+    # Library chatter (connection open/closed) stays out of the default output; our client logs state changes.
+    logging.getLogger("websockets").setLevel(max(logging.WARNING, root.level))
 
 
 def _cents(price: int | None) -> str:

@@ -1,0 +1,37 @@
+"""A local Kalshi exchange that speaks the real WebSocket protocol (issue 3).
+
+Independent of the listener: nothing here imports from the rest of ``market_making_bot``, so a
+mistake in one is caught by the other. Public API::
+
+    from market_making_bot.simulator import (
+        ExchangeSimulator, FaultSpec, SimulatorConfig, generate_credentials)
+
+    async with ExchangeSimulator(SimulatorConfig(markets=3, rate=200, duration=2)) as sim:
+        sim.url            # ws://127.0.0.1:PORT/trade-api/ws/v2
+        sim.truth()        # {"markets": {T: {"yes": [["0.4500", "100.00"], ...], "no": [...],
+                           #                  "position": "10.00" or None}}, "faults": {...}, "fills": n}
+        sim.faults.inject("disconnect")
+        await sim.wait_quiet()
+"""
+
+from .auth import auth_headers, generate_credentials, generate_private_key, sign
+from .config import SimulatorConfig
+from .faults import KINDS as FAULT_KINDS
+from .faults import FaultController, FaultSpec
+from .model import ExchangeModel, kalshi_fee
+from .server import WS_PATH, ExchangeSimulator
+
+__all__ = [
+    "FAULT_KINDS",
+    "WS_PATH",
+    "ExchangeModel",
+    "ExchangeSimulator",
+    "FaultController",
+    "FaultSpec",
+    "SimulatorConfig",
+    "auth_headers",
+    "generate_credentials",
+    "generate_private_key",
+    "kalshi_fee",
+    "sign",
+]

@@ -1,0 +1,173 @@
+"""Handshake authentication as Kalshi does it, and test credentials.
+
+A client signs ``<timestamp_ms>GET/trade-api/ws/v2`` with its private key (RSA-PSS with SHA-256,
+MGF1-SHA-256 and a salt as long as the digest; or Ed25519) and sends three headers on the HTTP
+upgrade: ``KALSHI-ACCESS-KEY`` (key id), ``KALSHI-ACCESS-TIMESTAMP`` (ms) and
+``KALSHI-ACCESS-SIGNATURE`` (standard base64). The simulator accepts any key id and verifies the
+signature against the public keys it was given.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import uuid
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+
+PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+
+KEY_HEADER = "KALSHI-ACCESS-KEY"
+TS_HEADER = "KALSHI-ACCESS-TIMESTAMP"
+SIG_HEADER = "KALSHI-ACCESS-SIGNATURE"
+
+
+class AuthError(Exception):
+    """Why a handshake is refused (the text goes into the 401 body)."""
+
+
+def load_public_key(pem: bytes) -> PublicKey:
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
+        raise ValueError("only RSA and Ed25519 public keys are supported")
+    return key
+
+
+def verify_signature(key: PublicKey, signature: bytes, message: bytes) -> bool:
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(
+                signature,
+                message,
+                padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH),
+                hashes.SHA256(),
+            )
+        else:
+            key.verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def check_headers(
+    key_id: str | None,
+    timestamp: str | None,
+    signature: str | None,
+    *,
+    path: str,
+    keys: list[PublicKey],
+    now_ms: int,
+    window_ms: int,
+) -> str:
+    """Return the key id if the three headers are valid, else raise :class:`AuthError`."""
+    missing = [h for h, v in ((KEY_HEADER, key_id), (TS_HEADER, timestamp), (SIG_HEADER, signature)) if not v]
+    if missing:
+        raise AuthError(f"missing header(s): {', '.join(missing)}")
+    assert key_id is not None and timestamp is not None and signature is not None
+    if not timestamp.isdigit():
+        raise AuthError(f"{TS_HEADER} must be Unix time in milliseconds")
+    skew = abs(now_ms - int(timestamp))
+    if skew > window_ms:
+        raise AuthError(f"{TS_HEADER} is {skew} ms away from server time (window {window_ms} ms)")
+    try:
+        sig = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise AuthError(f"{SIG_HEADER} is not standard base64") from None
+    message = f"{timestamp}GET{path}".encode()
+    if not any(verify_signature(k, sig, message) for k in keys):
+        raise AuthError("signature does not verify")
+    return key_id
+
+
+# --------------------------------------------------------------------------------------------------
+# Client side (used by the simulator's own tests, the bench and generated credentials)
+
+
+def generate_private_key(key_type: str = "rsa") -> PrivateKey:
+    if key_type == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if key_type == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(f"unknown key type {key_type!r} (rsa or ed25519)")
+
+
+def private_pem(key: PrivateKey) -> bytes:
+    """RSA as PKCS#1 (``BEGIN RSA PRIVATE KEY``) and Ed25519 as PKCS#8, as Kalshi hands them out."""
+    fmt = (
+        serialization.PrivateFormat.TraditionalOpenSSL
+        if isinstance(key, rsa.RSAPrivateKey)
+        else serialization.PrivateFormat.PKCS8
+    )
+    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())
+
+
+def public_pem(key: PrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def sign(key: PrivateKey, timestamp_ms: int, path: str = "/trade-api/ws/v2") -> str:
+    message = f"{timestamp_ms}GET{path}".encode()
+    if isinstance(key, rsa.RSAPrivateKey):
+        sig = key.sign(
+            message,
+            padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH),
+            hashes.SHA256(),
+        )
+    else:
+        sig = key.sign(message)
+    return base64.b64encode(sig).decode()
+
+
+def auth_headers(
+    key_id: str, key: PrivateKey, timestamp_ms: int, path: str = "/trade-api/ws/v2"
+) -> dict[str, str]:
+    return {KEY_HEADER: key_id, TS_HEADER: str(timestamp_ms), SIG_HEADER: sign(key, timestamp_ms, path)}
+
+
+def write_env_file(path: Path, *, key_id: str, private_key_path: Path, url: str) -> None:
+    """Plain ``KEY=value`` lines the listener reads as they are (absolute key path)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = (
+        "# Written by the market_making_bot exchange simulator. Not real Kalshi credentials.\n"
+        f"KALSHI_API_KEY_ID={key_id}\n"
+        f"KALSHI_PRIVATE_KEY_PATH={private_key_path.resolve()}\n"
+        f"KALSHI_WS_URL={url}\n"
+    )
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_private_key(path: Path, key: PrivateKey) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(private_pem(key))
+    return path.resolve()
+
+
+def generate_credentials(
+    dir_path: str | os.PathLike[str],
+    url: str,
+    key_type: str = "rsa",
+    *,
+    env_file: str = ".env",
+) -> tuple[str, Path, bytes]:
+    """Generate a key pair and write ``<dir>/kalshi-sim-<type>.key`` and ``<dir>/<env_file>``.
+
+    Returns ``(key_id, private_key_path, public_key_pem)``; give the public key to the simulator
+    (``SimulatorConfig(public_key=...)`` or ``ExchangeSimulator.add_public_key``).
+    """
+    directory = Path(dir_path)
+    key = generate_private_key(key_type)
+    key_id = str(uuid.uuid4())
+    key_path = write_private_key(directory / f"kalshi-sim-{key_type}.key", key)
+    write_env_file(directory / env_file, key_id=key_id, private_key_path=key_path, url=url)
+    return key_id, key_path, public_pem(key)

@@ -1,0 +1,77 @@
+"""Simulator settings (one dataclass; the command line maps onto it one to one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from .faults import FaultSpec
+from .model import default_tickers
+from .units import TICKS
+
+
+@dataclass
+class SimulatorConfig:
+    markets: int = 3
+    """Number of generated markets (ignored when ``tickers`` is given)."""
+    tickers: list[str] | None = None
+    rate: float = 50.0
+    """Data frames per second over all markets, as seen by a client subscribed to everything."""
+    seed: int = 1
+    tick: str = "cent"
+    """``cent`` ($0.01 steps) or ``deci_cent`` ($0.001 steps)."""
+    legacy_cents: bool = False
+    """Emit the pre-2026 integer-cent shapes (whole contracts, cent ticks only)."""
+    ping_interval: float | None = 10.0
+    """Seconds between ``heartbeat`` pings; None: no pings."""
+    ping_timeout: float | None = None
+    """Close a connection whose pong is this late; None: 3 x ping_interval."""
+    duration: float | None = None
+    """Seconds of order flow from start; then the books stop changing. None: until stopped."""
+    faults: list[FaultSpec] = field(default_factory=list)
+    public_key: bytes | None = None
+    """PEM of the public key handshakes are verified against; None: the simulator makes a key pair."""
+    key_type: str = "rsa"
+    """Type of the key pair made when ``public_key`` is None (``rsa`` or ``ed25519``)."""
+    auth_window_s: float = 10.0
+    """Largest accepted distance between ``KALSHI-ACCESS-TIMESTAMP`` and server time."""
+    allow_anonymous: bool = False
+    """Accept handshakes without auth headers; such sessions get error 9 on private channels."""
+    host: str = "127.0.0.1"
+    port: int = 0
+    empty_sides: str = "omit"
+    """Snapshot side with no bids: ``omit`` the key (spec) or send ``empty`` ``[]``."""
+    start_paused: bool = False
+    """Do not start the order flow until :meth:`ExchangeSimulator.start_flow` (for determinism tests)."""
+    depth: int = 10
+    """Initial price levels per side."""
+    maker_fee_rate: Decimal = Decimal("0.0175")
+    taker_fee_rate: Decimal = Decimal("0.07")
+    truth_json: Path | None = None
+    """Where to write the truth when the duration ends and when the simulator stops."""
+    max_queue: int = 250_000
+    """Frames queued for one connection before its order-book subscriptions die with error 25."""
+
+    def resolved_tickers(self) -> list[str]:
+        return list(self.tickers) if self.tickers else default_tickers(self.markets)
+
+    def validate(self) -> None:
+        if self.tick not in TICKS:
+            raise ValueError(f"unknown tick {self.tick!r} (known: {', '.join(TICKS)})")
+        if self.legacy_cents and self.tick != "cent":
+            raise ValueError("--legacy-cents carries integer cents: it needs --tick cent")
+        if self.rate <= 0:
+            raise ValueError("rate must be > 0")
+        if not self.tickers and self.markets < 1:
+            raise ValueError("at least one market is needed")
+        if self.duration is not None and self.duration < 0:
+            raise ValueError("duration must be >= 0")
+        if self.ping_interval is not None and self.ping_interval <= 0:
+            raise ValueError("ping_interval must be > 0")
+        if self.empty_sides not in ("omit", "empty"):
+            raise ValueError("empty_sides must be 'omit' or 'empty'")
+        if self.key_type not in ("rsa", "ed25519"):
+            raise ValueError("key_type must be 'rsa' or 'ed25519'")
+        if not (0 <= self.maker_fee_rate < 1 and 0 <= self.taker_fee_rate < 1):
+            raise ValueError("fee rates must be in [0, 1)")

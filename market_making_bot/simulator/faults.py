@@ -1,0 +1,289 @@
+"""Fault injection: what can go wrong on a Kalshi WebSocket, on demand.
+
+A fault is written ``KIND[:every=N|:at=N][:count=N|all][:for=S]`` (``--fault`` on the command line,
+:meth:`FaultSpec.parse` from Python):
+
+``every=N``
+    fire after every N-th data frame sent on a connection (each connection counts its own frames);
+``at=N``
+    fire once per run, after the N-th data frame sent on a connection (``at=0``: at once, i.e. on the
+    first connection for connection faults, at start for the handshake/subscription faults);
+neither
+    same as ``at=0``.
+
+Kinds:
+
+=============== ===================================================================================
+``gap``         the next ``orderbook_delta`` of the connection is not sent (its ``seq`` is skipped)
+``duplicate``   the next sequenced order-book frame is sent twice
+``disconnect``  the TCP connection is aborted (no close frame)
+``stall``       the connection stops sending and stops answering pings (reading is paused), socket
+                left open; it resumes after ``for=S`` seconds (default 30)
+``malformed``   a frame that is not valid JSON is sent (in addition to the normal frames)
+``error25``     the connection's order-book subscription is killed with error 25 (buffer overflow)
+``error10``     the same with error 10 (channel error)
+``early-data``  the next subscription to ``orderbook_delta`` (any connection) gets its snapshots
+                before its ``subscribed`` ack
+``auth-reject`` the next ``count`` handshakes (default 1, ``count=all``: every one) are refused with
+                401; combine with ``disconnect`` at the same N to test a refused reconnect
+``deny-private``subscriptions to private channels (fill, market_positions, user_orders,
+                order_group_updates, communications) are answered with error 9, ``count`` times
+                (default: every one from then on)
+=============== ===================================================================================
+
+Counting: ``faults[KIND]`` in the truth is the number of times the fault *reached a client*: a
+dropped delta, a duplicated frame, an aborted connection, a started stall, a malformed frame, a
+terminal error sent, a subscription answered early, a refused handshake, an error 9 sent. Every
+one is logged at INFO on the ``market_making_bot.simulator`` logger.
+
+With a ``duration``, triggers stop firing one second before it ends (and faults armed by triggers
+but not yet delivered are dropped then), so that every injected fault can still be noticed by a
+client while the books are changing. :meth:`FaultController.inject` always acts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+log = logging.getLogger("market_making_bot.simulator")
+
+CONNECTION_KINDS = ("gap", "duplicate", "disconnect", "stall", "malformed", "error25", "error10")
+GLOBAL_KINDS = ("early-data", "auth-reject", "deny-private")
+KINDS = CONNECTION_KINDS + GLOBAL_KINDS
+
+DEFAULT_STALL_S = 30.0
+
+
+@dataclass
+class FaultSpec:
+    """One fault and its trigger. ``count=None`` means unlimited (``count=all``)."""
+
+    kind: str
+    every: int | None = None
+    at: int | None = None
+    count: int | None = -1
+    seconds: float | None = None
+    fired: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r} (known: {', '.join(KINDS)})")
+        if self.every is not None and self.at is not None:
+            raise ValueError("give every=N or at=N, not both")
+        if self.every is not None and self.every < 1:
+            raise ValueError("every=N needs N >= 1")
+        if self.at is not None and self.at < 0:
+            raise ValueError("at=N needs N >= 0")
+        if self.every is None and self.at is None:
+            self.at = 0
+        if self.count == -1:
+            self.count = 1 if self.kind == "auth-reject" else None
+        if self.count is not None and self.count < 1:
+            raise ValueError("count=N needs N >= 1 (or count=all)")
+        if self.seconds is not None and self.seconds <= 0:
+            raise ValueError("for=S needs S > 0")
+
+    @classmethod
+    def parse(cls, text: str) -> FaultSpec:
+        """Parse ``"gap:every=50"``, ``"disconnect:at=1000"``, ``"stall:at=10:for=2"``, ``"auth-reject"``."""
+        kind, *opts = [p.strip() for p in text.strip().split(":")]
+        kwargs: dict[str, int | float | None] = {}
+        for opt in opts:
+            key, eq, value = opt.partition("=")
+            if not eq:
+                raise ValueError(f"bad fault option {opt!r} in {text!r} (expected key=value)")
+            try:
+                if key in ("every", "at"):
+                    kwargs[key] = int(value)
+                elif key == "count":
+                    kwargs["count"] = None if value == "all" else int(value)
+                elif key == "for":
+                    kwargs["seconds"] = float(value)
+                else:
+                    raise ValueError(f"unknown fault option {key!r} in {text!r}")
+            except ValueError as exc:
+                raise ValueError(f"bad fault spec {text!r}: {exc}") from None
+        return cls(kind, **kwargs)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        out = self.kind
+        if self.every is not None:
+            out += f":every={self.every}"
+        else:
+            out += f":at={self.at}"
+        default_count = 1 if self.kind == "auth-reject" else None
+        if self.count != default_count and self.kind in ("auth-reject", "deny-private"):
+            out += f":count={'all' if self.count is None else self.count}"
+        if self.seconds is not None:
+            out += f":for={self.seconds:g}"
+        return out
+
+
+class FaultTarget(Protocol):
+    """What the controller needs from a connection."""
+
+    conn_id: int
+    data_sent: int
+
+    def apply_fault(self, kind: str, spec: FaultSpec) -> None: ...
+
+    def clear_pending_faults(self) -> None: ...
+
+
+class FaultController:
+    """Holds the fault triggers of one simulator run, fires them, and counts what reached clients."""
+
+    def __init__(
+        self,
+        specs: Iterable[FaultSpec] = (),
+        *,
+        connections: Callable[[], Iterable[FaultTarget]] = lambda: (),
+    ) -> None:
+        self.specs: list[FaultSpec] = []
+        self.counts: dict[str, int] = {}
+        self._connections = connections
+        self.enabled = True  # triggers may fire (False in the last second of a duration)
+        self._auth_reject: int | None = 0  # handshakes still to refuse (None: all)
+        self._deny_private: int | None = 0
+        self._early_data = 0
+        self._started = False
+        self._seen_connection = False
+        for spec in specs:
+            self.add(spec)
+
+    # ---- configuration ---------------------------------------------------------------------------
+
+    def add(self, spec: FaultSpec | str) -> FaultSpec:
+        """Add a trigger (at start or at run time)."""
+        if isinstance(spec, str):
+            spec = FaultSpec.parse(spec)
+        self.specs.append(spec)
+        self.counts.setdefault(spec.kind, 0)
+        if self._started and spec.at == 0 and spec.kind in GLOBAL_KINDS:
+            self._fire(spec, None)
+        if self._seen_connection and spec.at == 0 and spec.kind in CONNECTION_KINDS:
+            for conn in list(self._connections()):
+                self._fire(spec, conn)
+                break
+        return spec
+
+    def inject(self, kind: str, *, count: int | None = -1, seconds: float | None = None) -> int:
+        """Fire ``kind`` now, on every open connection for connection faults.
+
+        Returns the number of connections it was applied to (1 for the global kinds).
+        """
+        spec = FaultSpec(kind, at=0, count=count, seconds=seconds)
+        spec.fired = True
+        self.counts.setdefault(kind, 0)
+        if kind in GLOBAL_KINDS:
+            self._arm_global(spec)
+            return 1
+        conns = list(self._connections())
+        for conn in conns:
+            log.info("fault %s injected on connection %d (by API)", kind, conn.conn_id)
+            conn.apply_fault(kind, spec)
+        return len(conns)
+
+    # ---- triggers --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._started = True
+        for spec in self.specs:
+            if spec.at == 0 and spec.kind in GLOBAL_KINDS and not spec.fired:
+                self._fire(spec, None)
+
+    def on_connection_open(self, conn: FaultTarget) -> None:
+        self._seen_connection = True
+        for spec in self.specs:
+            if spec.at == 0 and spec.kind in CONNECTION_KINDS and not spec.fired:
+                self._fire(spec, conn)
+
+    def after_data_frame(self, conn: FaultTarget) -> None:
+        n = conn.data_sent
+        for spec in self.specs:
+            if spec.every is not None:
+                if n % spec.every == 0:
+                    self._fire(spec, conn)
+            elif spec.at == n and not spec.fired:
+                self._fire(spec, conn)
+
+    def _fire(self, spec: FaultSpec, conn: FaultTarget | None) -> None:
+        if not self.enabled:
+            return
+        if spec.at is not None:
+            spec.fired = True
+        if spec.kind in GLOBAL_KINDS:
+            self._arm_global(spec)
+        elif conn is not None:
+            log.info(
+                "fault %s triggered on connection %d after %d data frames (%s)",
+                spec.kind,
+                conn.conn_id,
+                conn.data_sent,
+                spec,
+            )
+            conn.apply_fault(spec.kind, spec)
+
+    def _arm_global(self, spec: FaultSpec) -> None:
+        log.info("fault %s armed (%s)", spec.kind, spec)
+        if spec.kind == "early-data":
+            self._early_data += 1
+        elif spec.kind == "auth-reject":
+            self._auth_reject = (
+                None
+                if (spec.count is None or self._auth_reject is None)
+                else (self._auth_reject + spec.count)
+            )
+        elif spec.kind == "deny-private":
+            self._deny_private = (
+                None
+                if (spec.count is None or self._deny_private is None)
+                else (self._deny_private + spec.count)
+            )
+
+    def disable(self) -> None:
+        """Stop firing triggers and drop faults armed by triggers but not delivered yet."""
+        if not self.enabled:
+            return
+        self.enabled = False
+        self._auth_reject = 0
+        self._deny_private = 0
+        self._early_data = 0
+        for conn in list(self._connections()):
+            conn.clear_pending_faults()
+        log.info("fault triggers disabled (quiet period)")
+
+    # ---- delivery (called where the fault takes effect) ------------------------------------------
+
+    def record(self, kind: str, detail: str = "") -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        log.info("fault %s delivered%s (total %d)", kind, f": {detail}" if detail else "", self.counts[kind])
+
+    def take_auth_reject(self) -> bool:
+        if self._auth_reject == 0:
+            return False
+        if self._auth_reject is not None:
+            self._auth_reject -= 1
+        self.record("auth-reject", "handshake refused with 401")
+        return True
+
+    def take_deny_private(self) -> bool:
+        if self._deny_private == 0:
+            return False
+        if self._deny_private is not None:
+            self._deny_private -= 1
+        self.record("deny-private", "private channel answered with error 9")
+        return True
+
+    def take_early_data(self) -> bool:
+        if not self._early_data:
+            return False
+        self._early_data -= 1
+        self.record("early-data", "snapshots sent before the subscribed ack")
+        return True
+
+    def summary(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))

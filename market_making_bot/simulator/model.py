@@ -1,0 +1,731 @@
+"""The exchange: markets, YES/NO bid books, a seeded order-flow generator and one simulated user.
+
+Pure and synchronous. :meth:`ExchangeModel.step` performs one exchange action (a limit order, a
+cancel, or a marketable order that trades) on one market and returns the events it caused, in
+the order a client must see them:
+
+* :class:`BookDelta` for every changed level (a trade emits one per consumed level),
+* :class:`Trade` for every trade,
+* :class:`Fill` and :class:`Position` when the simulated user took part,
+* :class:`Ticker` when the top of the book or the last trade changed.
+
+Every event of one action carries the same exchange ``clock``. Prices, sizes and money are
+integers (see :mod:`.units`). Books never cross: a limit order that would cross is placed one tick
+inside the spread instead, and only marketable orders remove resting size.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+import uuid
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+from .units import CONTRACT, ONE, TICKS, fmt_price, fmt_size
+
+Side = str  # "yes" | "no"
+
+
+# --------------------------------------------------------------------------------------------------
+# Events
+
+
+class BookDelta:
+    """A signed change of the resting size at (side, price); price on that side's own scale."""
+
+    __slots__ = ("market", "side", "price", "delta", "clock", "ts_ms", "client_order_id", "cache")
+
+    def __init__(
+        self,
+        market: Market,
+        side: Side,
+        price: int,
+        delta: int,
+        clock: int,
+        ts_ms: int,
+        client_order_id: str | None,
+    ) -> None:
+        self.market = market
+        self.side = side
+        self.price = price
+        self.delta = delta
+        self.clock = clock
+        self.ts_ms = ts_ms
+        self.client_order_id = client_order_id
+        self.cache: dict[Any, bytes] = {}
+
+
+class Trade:
+    """A public trade. ``yes_price`` in price units; ``taker_side`` is the outcome the taker bought."""
+
+    __slots__ = ("market", "trade_id", "yes_price", "count", "taker_side", "clock", "ts_ms", "cache")
+
+    def __init__(
+        self,
+        market: Market,
+        trade_id: str,
+        yes_price: int,
+        count: int,
+        taker_side: Side,
+        clock: int,
+        ts_ms: int,
+    ) -> None:
+        self.market = market
+        self.trade_id = trade_id
+        self.yes_price = yes_price
+        self.count = count
+        self.taker_side = taker_side
+        self.clock = clock
+        self.ts_ms = ts_ms
+        self.cache: dict[Any, bytes] = {}
+
+
+class Fill:
+    """A fill of the simulated user. ``side`` is the outcome the user bought."""
+
+    __slots__ = (
+        "market",
+        "trade_id",
+        "order_id",
+        "client_order_id",
+        "is_taker",
+        "side",
+        "yes_price",
+        "count",
+        "fee",
+        "post_position",
+        "ts_ms",
+        "cache",
+    )
+
+    def __init__(
+        self,
+        market: Market,
+        trade_id: str,
+        order_id: str,
+        client_order_id: str | None,
+        is_taker: bool,
+        side: Side,
+        yes_price: int,
+        count: int,
+        fee: int,
+        post_position: int,
+        ts_ms: int,
+    ) -> None:
+        self.market = market
+        self.trade_id = trade_id
+        self.order_id = order_id
+        self.client_order_id = client_order_id
+        self.is_taker = is_taker
+        self.side = side
+        self.yes_price = yes_price
+        self.count = count
+        self.fee = fee
+        self.post_position = post_position
+        self.ts_ms = ts_ms
+        self.cache: dict[Any, bytes] = {}
+
+
+class Position:
+    """The simulated user's position in one market after a fill (money in micro-dollars)."""
+
+    __slots__ = (
+        "market",
+        "position",
+        "cost",
+        "realized_pnl",
+        "fees_paid",
+        "position_fee_cost",
+        "volume",
+        "ts_ms",
+        "cache",
+    )
+
+    def __init__(
+        self,
+        market: Market,
+        position: int,
+        cost: int,
+        realized_pnl: int,
+        fees_paid: int,
+        position_fee_cost: int,
+        volume: int,
+        ts_ms: int,
+    ) -> None:
+        self.market = market
+        self.position = position
+        self.cost = cost
+        self.realized_pnl = realized_pnl
+        self.fees_paid = fees_paid
+        self.position_fee_cost = position_fee_cost
+        self.volume = volume
+        self.ts_ms = ts_ms
+        self.cache: dict[Any, bytes] = {}
+
+
+class Ticker:
+    """The market's ticker values at the moment of the action that produced it."""
+
+    __slots__ = (
+        "market",
+        "last_price",
+        "yes_bid",
+        "yes_ask",
+        "yes_bid_size",
+        "yes_ask_size",
+        "volume",
+        "open_interest",
+        "dollar_volume",
+        "dollar_open_interest",
+        "last_trade_size",
+        "ts_ms",
+        "cache",
+    )
+
+    def __init__(self, market: Market, ts_ms: int) -> None:
+        yes_best = market.yes.best()
+        no_best = market.no.best()
+        self.market = market
+        self.last_price = market.last_price
+        self.yes_bid = yes_best if yes_best is not None else 0
+        self.yes_bid_size = market.yes.totals[yes_best] if yes_best is not None else 0
+        self.yes_ask = ONE - no_best if no_best is not None else ONE
+        self.yes_ask_size = market.no.totals[no_best] if no_best is not None else 0
+        self.volume = market.volume
+        self.open_interest = market.open_interest
+        self.dollar_volume = market.dollar_volume_micro // 1_000_000
+        self.dollar_open_interest = market.open_interest * market.last_price // (CONTRACT * ONE)
+        self.last_trade_size = market.last_trade_size
+        self.ts_ms = ts_ms
+        self.cache: dict[Any, bytes] = {}
+
+
+Event = BookDelta | Trade | Fill | Position | Ticker
+
+
+# --------------------------------------------------------------------------------------------------
+# Books
+
+
+class Order:
+    __slots__ = ("order_id", "size", "user", "client_order_id")
+
+    def __init__(self, order_id: str, size: int, user: bool = False, client_order_id: str | None = None):
+        self.order_id = order_id
+        self.size = size
+        self.user = user
+        self.client_order_id = client_order_id
+
+
+class Ladder:
+    """One bid ladder (the YES bids or the NO bids) with FIFO queues per price level."""
+
+    __slots__ = ("levels", "prices", "totals", "n_orders")
+
+    def __init__(self) -> None:
+        self.levels: dict[int, list[Order]] = {}
+        self.prices: list[int] = []  # ascending; best bid last
+        self.totals: dict[int, int] = {}
+        self.n_orders = 0
+
+    def best(self) -> int | None:
+        return self.prices[-1] if self.prices else None
+
+    def add(self, price: int, order: Order) -> None:
+        queue = self.levels.get(price)
+        if queue is None:
+            self.levels[price] = [order]
+            self.totals[price] = order.size
+            bisect.insort(self.prices, price)
+        else:
+            queue.append(order)
+            self.totals[price] += order.size
+        self.n_orders += 1
+
+    def reduce(self, price: int, order: Order, amount: int) -> None:
+        """Take ``amount`` off ``order`` resting at ``price``; drop the order/level when empty."""
+        order.size -= amount
+        total = self.totals[price] - amount
+        if order.size == 0:
+            self.levels[price].remove(order)
+            self.n_orders -= 1
+        if total == 0:
+            del self.levels[price]
+            del self.totals[price]
+            del self.prices[bisect.bisect_left(self.prices, price)]
+        else:
+            self.totals[price] = total
+
+    def levels_view(self) -> list[tuple[int, int]]:
+        return [(p, self.totals[p]) for p in self.prices]
+
+
+class UserBook:
+    """Position accounting of the simulated user in one market (signed: + YES, - NO)."""
+
+    __slots__ = (
+        "position",
+        "cost",
+        "position_fee_cost",
+        "realized_pnl",
+        "fees_paid",
+        "volume",
+        "fills",
+        "resting",
+    )
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.cost = 0  # micro-dollars paid for the contracts held now
+        self.position_fee_cost = 0  # fees paid on the contracts held now
+        self.realized_pnl = 0
+        self.fees_paid = 0
+        self.volume = 0
+        self.fills = 0
+        self.resting: dict[Side, tuple[int, Order]] = {}
+
+    def apply_buy(self, side: Side, price: int, count: int, fee: int) -> None:
+        """The user bought ``count`` contracts of ``side`` at ``price`` (on that side's scale).
+
+        A YES and a NO contract together pay $1, so buying the side opposite to the one held
+        closes that many contracts and realizes ``$1 - cost of the held one - price`` each.
+        """
+        sign = 1 if side == "yes" else -1
+        held = abs(self.position)
+        self.fees_paid += fee
+        self.volume += count
+        self.fills += 1
+        if self.position == 0 or (self.position > 0) == (sign > 0):
+            self.position += sign * count
+            self.cost += count * price
+            self.position_fee_cost += fee
+            return
+        closing = min(count, held)
+        removed_cost = self.cost * closing // held
+        removed_fee = self.position_fee_cost * closing // held
+        self.cost -= removed_cost
+        self.position_fee_cost -= removed_fee
+        self.realized_pnl += closing * (ONE * 1_000_000 // (CONTRACT * ONE)) - removed_cost - closing * price
+        self.position += sign * closing
+        opening = count - closing
+        if opening:
+            self.position = sign * opening
+            self.cost = opening * price
+            self.position_fee_cost = fee * opening // count
+
+
+class Market:
+    """One binary market: its books, statistics and the simulated user's state in it."""
+
+    def __init__(self, ticker: str, market_id: str, tick: int, fair: int) -> None:
+        self.ticker = ticker
+        self.market_id = market_id
+        self.tick = tick
+        self.fair = fair  # YES fair value, price units
+        self.yes = Ladder()
+        self.no = Ladder()
+        self.clock = 0  # clock of the newest change (0 = none yet)
+        self.last_price = 0
+        self.last_trade_size = 0
+        self.volume = 0
+        self.open_interest = 0
+        self.dollar_volume_micro = 0
+        self.trades = 0
+        self.user: UserBook | None = None
+        self.last_top: tuple[int, int, int, int] | None = None
+
+    def ladder(self, side: Side) -> Ladder:
+        return self.yes if side == "yes" else self.no
+
+    def top(self) -> tuple[int, int, int, int]:
+        y = self.yes.best()
+        n = self.no.best()
+        return (
+            y if y is not None else 0,
+            self.yes.totals[y] if y is not None else 0,
+            n if n is not None else 0,
+            self.no.totals[n] if n is not None else 0,
+        )
+
+    def crossed(self) -> bool:
+        y = self.yes.best()
+        n = self.no.best()
+        return y is not None and n is not None and y + n >= ONE
+
+
+# --------------------------------------------------------------------------------------------------
+# The model
+
+
+def kalshi_fee(rate: Fraction, count: int, price: int) -> int:
+    """Kalshi's trading fee ``rate x C x P x (1 - P)``, rounded up to $0.0001, in micro-dollars.
+
+    ``count`` in size units (1/100 contract), ``price`` in price units.
+    """
+    num = rate.numerator * count * price * (ONE - price)
+    den = rate.denominator * CONTRACT * ONE
+    return -(-num // den) * 100
+
+
+def default_tickers(n: int) -> list[str]:
+    return [f"KXSIM-26DEC31-M{i + 1}" for i in range(n)]
+
+
+class ExchangeModel:
+    """Deterministic for a given seed and sequence of calls."""
+
+    def __init__(
+        self,
+        tickers: list[str],
+        *,
+        seed: int = 1,
+        tick: str = "cent",
+        fractional_sizes: bool = True,
+        maker_fee_rate: Fraction = Fraction(175, 10_000),
+        taker_fee_rate: Fraction = Fraction(7, 100),
+        depth: int = 10,
+        now_ms: Callable[[], int] | None = None,
+    ) -> None:
+        if tick not in TICKS:
+            raise ValueError(f"unknown tick structure {tick!r} (known: {', '.join(TICKS)})")
+        if not tickers:
+            raise ValueError("at least one market is needed")
+        if len(set(tickers)) != len(tickers):
+            raise ValueError("duplicate market tickers")
+        self.rng = random.Random(seed)
+        self.tick_name = tick
+        self.tick = TICKS[tick]
+        self.fractional_sizes = fractional_sizes
+        self.maker_fee_rate = maker_fee_rate
+        self.taker_fee_rate = taker_fee_rate
+        self.depth = depth
+        self._now_ms = now_ms or (lambda: 0)
+        self.clock = 0
+        self.user_active = False
+        self.user_id = self._uuid()
+        # widest offset from fair value, in ticks, at which orders are placed
+        self.max_offset = 12 if self.tick >= 100 else 100
+        self.mean_offset = 2.5 if self.tick >= 100 else 18.0
+        self.markets: dict[str, Market] = {}
+        self.market_list: list[Market] = []
+        self.by_id: dict[str, Market] = {}
+        for t in tickers:
+            fair = self._round_tick(self.rng.randint(2 * ONE // 10, 8 * ONE // 10))
+            m = Market(t, self._uuid(), self.tick, fair)
+            self.markets[t] = m
+            self.market_list.append(m)
+            self.by_id[m.market_id] = m
+            self._seed_book(m)
+            m.last_top = m.top()
+        self.fills = 0
+        self.steps = 0
+
+    # ---- helpers ---------------------------------------------------------------------------------
+
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def _round_tick(self, price: int) -> int:
+        return max(self.tick, min(ONE - self.tick, price - price % self.tick))
+
+    def _size(self, lo: int, hi: int) -> int:
+        if self.fractional_sizes and self.rng.random() < 0.1:
+            return self.rng.randint(lo * CONTRACT, hi * CONTRACT)
+        return self.rng.randint(lo, hi) * CONTRACT
+
+    def _part(self, size: int) -> int:
+        """A random amount in [1 unit, size]; whole contracts unless sizes may be fractional."""
+        if self.fractional_sizes or size % CONTRACT:
+            return self.rng.randint(1, size)
+        return self.rng.randint(1, size // CONTRACT) * CONTRACT
+
+    def _offset(self) -> int:
+        return 1 + min(int(self.rng.expovariate(1.0 / self.mean_offset)), self.max_offset - 1)
+
+    def _fair_on(self, m: Market, side: Side) -> int:
+        return m.fair if side == "yes" else ONE - m.fair
+
+    def _limit_price(self, m: Market, side: Side, offset_ticks: int) -> int | None:
+        """A bid ``offset_ticks`` below fair value, moved inside the spread if it would cross."""
+        price = self._fair_on(m, side) - offset_ticks * self.tick
+        other = m.ladder("no" if side == "yes" else "yes").best()
+        if other is not None and price + other >= ONE:
+            price = ONE - other - self.tick
+        if price < self.tick or price > ONE - self.tick:
+            return None
+        return price
+
+    def _seed_book(self, m: Market) -> None:
+        for side in ("yes", "no"):
+            offsets = sorted(self.rng.sample(range(1, self.max_offset + 1), min(self.depth, self.max_offset)))
+            for off in offsets:
+                price = self._fair_on(m, side) - off * self.tick
+                if price < self.tick:
+                    continue
+                for _ in range(self.rng.randint(1, 3)):
+                    m.ladder(side).add(price, Order(self._uuid(), self._size(1, 300)))
+
+    # ---- public ----------------------------------------------------------------------------------
+
+    def activate_user(self) -> None:
+        """Let the simulated user start trading (idempotent)."""
+        self.user_active = True
+
+    def market(self, ticker: str) -> Market:
+        return self.markets[ticker]
+
+    def step(self) -> list[Event]:
+        """One exchange action on one market; returns the events it caused (possibly none)."""
+        rng = self.rng
+        m = self.market_list[rng.randrange(len(self.market_list))]
+        if rng.random() < 0.08:
+            m.fair = max(5 * ONE // 100, min(95 * ONE // 100, m.fair + rng.choice((-self.tick, self.tick))))
+        self.steps += 1
+        self.clock += 1
+        clock = self.clock
+        ts = self._now_ms()
+        events: list[Event] = []
+        traded = False
+        if self.user_active and rng.random() < 0.1:
+            traded = self._user_action(m, clock, ts, events)
+        else:
+            traded = self._background_action(m, clock, ts, events)
+        if events:
+            m.clock = clock
+            top = m.top()
+            if traded or top != m.last_top:
+                m.last_top = top
+                events.append(Ticker(m, ts))
+        return events
+
+    # ---- order flow ------------------------------------------------------------------------------
+
+    def _background_action(self, m: Market, clock: int, ts: int, events: list[Event]) -> bool:
+        rng = self.rng
+        n = m.yes.n_orders + m.no.n_orders
+        target = 4 * self.depth
+        r = rng.random()
+        p_add = 0.5 if n < target else 0.33
+        if r < p_add:
+            side = "yes" if rng.random() < 0.5 else "no"
+            price = self._limit_price(m, side, self._offset())
+            if price is None:
+                return False
+            order = Order(self._uuid(), self._size(1, 250))
+            m.ladder(side).add(price, order)
+            events.append(BookDelta(m, side, price, order.size, clock, ts, None))
+            return False
+        if r < 0.86:
+            side = "yes" if rng.random() < 0.5 else "no"
+            ladder = m.ladder(side)
+            if not ladder.prices:
+                return False
+            price = ladder.prices[rng.randrange(len(ladder.prices))]
+            candidates = [o for o in ladder.levels[price] if not o.user]
+            if not candidates:
+                return False
+            order = candidates[rng.randrange(len(candidates))]
+            amount = order.size if rng.random() < 0.7 else self._part(order.size)
+            ladder.reduce(price, order, amount)
+            events.append(BookDelta(m, side, price, -amount, clock, ts, None))
+            return False
+        taker = "yes" if rng.random() < 0.5 else "no"
+        book = m.ladder("no" if taker == "yes" else "yes")
+        if book.n_orders < 3:
+            return False
+        size = self._size(1, 150)
+        return self._take(m, taker, size, None, clock, ts, events)
+
+    def _user_action(self, m: Market, clock: int, ts: int, events: list[Event]) -> bool:
+        rng = self.rng
+        if m.user is None:
+            m.user = UserBook()
+        user = m.user
+        r = rng.random()
+        missing = [s for s in ("yes", "no") if s not in user.resting]
+        if missing and r < 0.6:
+            side = missing[rng.randrange(len(missing))]
+            ladder = m.ladder(side)
+            best = ladder.best()
+            price = self._limit_price(m, side, 1)
+            if best is not None:
+                improve = best + self.tick if rng.random() < 0.5 else best
+                other = m.ladder("no" if side == "yes" else "yes").best()
+                if other is None or improve + other < ONE:
+                    price = improve
+                elif other is not None and best + other < ONE:
+                    price = best
+            if price is None:
+                return False
+            coid = f"sim-{clock}"
+            order = Order(self._uuid(), self._size(1, 25), user=True, client_order_id=coid)
+            ladder.add(price, order)
+            user.resting[side] = (price, order)
+            events.append(BookDelta(m, side, price, order.size, clock, ts, coid))
+            return False
+        if user.resting and r < 0.8:
+            # cancel a resting order that drifted away from the top
+            for side, (price, order) in list(user.resting.items()):
+                best = m.ladder(side).best()
+                if best is not None and best - price >= 3 * self.tick:
+                    size = order.size
+                    m.ladder(side).reduce(price, order, size)
+                    del user.resting[side]
+                    events.append(BookDelta(m, side, price, -size, clock, ts, order.client_order_id))
+                    return False
+            return False
+        taker = "yes" if rng.random() < 0.5 else "no"
+        return self._take(m, taker, self._size(1, 10), f"sim-take-{clock}", clock, ts, events)
+
+    def _take(
+        self,
+        m: Market,
+        taker: Side,
+        size: int,
+        user_coid: str | None,
+        clock: int,
+        ts: int,
+        events: list[Event],
+    ) -> bool:
+        """A marketable buy of ``taker`` (``yes`` hits the NO bids, ``no`` hits the YES bids).
+
+        Consumes resting orders best price first, FIFO within a level. The user's own marketable
+        orders (``user_coid`` set) take the top level only and skip the user's resting orders.
+        """
+        maker_side = "no" if taker == "yes" else "yes"
+        book = m.ladder(maker_side)
+        remaining = size
+        traded = False
+        taker_order_id = self._uuid() if user_coid is not None else ""
+        while remaining > 0 and book.prices:
+            price = book.prices[-1]
+            queue = book.levels[price]
+            yes_price = ONE - price if maker_side == "no" else price
+            segments: list[tuple[Order, int]] = []
+            consumed = 0
+            for order in list(queue):
+                if remaining == 0:
+                    break
+                if user_coid is not None and order.user:
+                    continue
+                q = min(order.size, remaining)
+                remaining -= q
+                consumed += q
+                segments.append((order, q))
+            if consumed == 0:
+                break
+            for order, q in segments:
+                book.reduce(price, order, q)
+            events.append(BookDelta(m, maker_side, price, -consumed, clock, ts, user_coid))
+            # one trade per run of background orders, one per user order
+            runs: list[tuple[Order | None, int]] = []
+            for order, q in segments:
+                if order.user:
+                    runs.append((order, q))
+                elif runs and runs[-1][0] is None:
+                    runs[-1] = (None, runs[-1][1] + q)
+                else:
+                    runs.append((None, q))
+            for maker_order, q in runs:
+                trade_id = self._uuid()
+                self._record_trade(m, yes_price, q)
+                events.append(Trade(m, trade_id, yes_price, q, taker, clock, ts))
+                traded = True
+                if maker_order is not None:
+                    self._user_fill(
+                        m,
+                        trade_id,
+                        maker_order.order_id,
+                        maker_order.client_order_id,
+                        False,
+                        maker_side,
+                        price,
+                        q,
+                        ts,
+                        events,
+                    )
+                    if maker_order.size == 0 and m.user is not None:
+                        m.user.resting.pop(maker_side, None)
+                if user_coid is not None:
+                    own_price = ONE - price
+                    self._user_fill(
+                        m, trade_id, taker_order_id, user_coid, True, taker, own_price, q, ts, events
+                    )
+            if user_coid is not None:
+                break
+        return traded
+
+    def _record_trade(self, m: Market, yes_price: int, count: int) -> None:
+        m.trades += 1
+        m.last_price = yes_price
+        m.last_trade_size = count
+        m.volume += count
+        m.dollar_volume_micro += count * yes_price
+        if self.rng.random() < 0.6 or m.open_interest < count:
+            m.open_interest += count
+        else:
+            m.open_interest -= count
+
+    def _user_fill(
+        self,
+        m: Market,
+        trade_id: str,
+        order_id: str,
+        coid: str | None,
+        is_taker: bool,
+        side: Side,
+        own_price: int,
+        count: int,
+        ts: int,
+        events: list[Event],
+    ) -> None:
+        if m.user is None:
+            m.user = UserBook()
+        user = m.user
+        fee = kalshi_fee(self.taker_fee_rate if is_taker else self.maker_fee_rate, count, own_price)
+        user.apply_buy(side, own_price, count, fee)
+        self.fills += 1
+        yes_price = own_price if side == "yes" else ONE - own_price
+        events.append(
+            Fill(m, trade_id, order_id, coid, is_taker, side, yes_price, count, fee, user.position, ts)
+        )
+        events.append(
+            Position(
+                m,
+                user.position,
+                user.cost,
+                user.realized_pnl,
+                user.fees_paid,
+                user.position_fee_cost,
+                user.volume,
+                ts,
+            )
+        )
+
+    # ---- state -----------------------------------------------------------------------------------
+
+    def book_levels(self, ticker: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
+        """(yes levels, no levels on the NO scale, clock), levels ascending by price."""
+        m = self.markets[ticker]
+        return m.yes.levels_view(), m.no.levels_view(), m.clock
+
+    def truth_markets(self) -> dict[str, dict[str, Any]]:
+        """Every market in the core's summary format (plus a few extra, clearly derived keys)."""
+        out: dict[str, dict[str, Any]] = {}
+        for m in self.market_list:
+            y = m.yes.best()
+            n = m.no.best()
+            ask = ONE - n if n is not None else None
+            out[m.ticker] = {
+                "yes": [[fmt_price(p), fmt_size(s)] for p, s in m.yes.levels_view()],
+                "no": [[fmt_price(p), fmt_size(s)] for p, s in m.no.levels_view()],
+                "best_yes_bid": fmt_price(y) if y is not None else None,
+                "best_yes_ask": fmt_price(ask) if ask is not None else None,
+                "spread": fmt_price(ask - y) if ask is not None and y is not None and ask >= y else None,
+                "trades": m.trades,
+                "fills": m.user.fills if m.user is not None else 0,
+                "position": fmt_size(m.user.position) if m.user is not None and m.user.fills else None,
+            }
+        return out

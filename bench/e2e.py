@@ -1,17 +1,33 @@
-"""End to end over loopback: the exchange simulator in another process sending as fast as it can, the listener
-receiving; sustained rate and the lag from the simulator's send time to the frame being processed (p50/p99).
+"""End to end over loopback: a sender in another process, the project's listener (``KalshiWebSocketClient`` feeding
+a ``Core``, logging at WARNING) receiving. Figures: the sustained rate (frames processed per second over the
+measured window) and the lag from the frame's ``sending_ts_ms`` (stamped by the sender when it sends it) to the end
+of ``Core.feed`` for that frame, p50/p99 (both processes read the same wall clock; the stamp has ms resolution).
 
-Needs the simulator (``market_making_bot.simulator``) and the asyncio client (``market_making_bot.client``); the row
-is reported as not measured when either is missing.
+Senders:
+
+* the project's exchange simulator (``python -m market_making_bot.simulator``) at a rate far above what it can
+  produce, so that it sends as fast as it can; needs the simulator;
+* ``bench/blast.py``, which pushes the cached recording (paced at 50,000 frames/s, then unpaced): a sender that is
+  certainly faster than the listener, to measure the listener itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import platform
 import subprocess
+import sys
+import tempfile
+import time
+from array import array
 from pathlib import Path
 from typing import Any
 
 __all__ = ["run_e2e"]
+
+WARMUP_S = 1.0
 
 
 def _importable(python: str, module: str, cwd: Path, env: dict[str, str]) -> bool:
@@ -19,10 +35,204 @@ def _importable(python: str, module: str, cwd: Path, env: dict[str, str]) -> boo
     return proc.returncode == 0
 
 
-def run_e2e(python: str, repo: Path, env: dict[str, str], seconds: float) -> dict[str, Any]:
-    missing = [
-        m for m in ("market_making_bot.simulator", "market_making_bot.client") if not _importable(python, m, repo, env)
-    ]
-    if missing:
-        return {"skipped": f"not yet measured: {', '.join(missing)} not available"}
-    return {"skipped": "not yet measured: the loopback harness is not written yet"}
+def _percentile(ordered: list[int], q: float) -> float:
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return float(ordered[rank - 1])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Listener (runs in its own process: ``python -m bench.run --child e2e-listen URL SECONDS TICKERS [ENV_FILE]``)
+
+
+async def _listen(url: str, seconds: float, tickers: list[str], env_file: str | None) -> dict[str, Any]:
+    from market_making_bot.auth import Signer
+    from market_making_bot.client import ConnectionPolicy, KalshiWebSocketClient
+    from market_making_bot.core import Core
+    from market_making_bot.output import setup_logging
+    from market_making_bot.session import Session
+
+    setup_logging("WARNING")
+    if env_file:
+        from market_making_bot.config import Config
+
+        signer = Config.load(env_file, ws_url=url).signer()
+    else:
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        signer = Signer("bench-key", ed25519.Ed25519PrivateKey.generate())
+    core = Core()
+    session = Session(tickers)
+    policy = ConnectionPolicy(health_interval=None, max_reconnects=0)
+    client = KalshiWebSocketClient(url, signer, core, session, policy)
+
+    lags = array("q")
+    done = array("q")
+    feed = core.feed
+    clock = time.time_ns
+
+    def timed_feed(data: str | bytes, recv_ns: int) -> Any:
+        msg = feed(data, recv_ns)
+        if msg is not None and msg.sending_ts_ms is not None:
+            now = clock()
+            lags.append(now - msg.sending_ts_ms * 1_000_000)
+            done.append(now)
+        return msg
+
+    core.feed = timed_feed  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    runner = asyncio.create_task(client.run(stop))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.wait_for(runner, timeout=10)
+    # The measured window: from WARMUP_S after the first stamped frame to the last one.
+    if not done:
+        return {"frames": core.counters["frames"], "error": "no stamped frame received"}
+    t0 = done[0] + int(WARMUP_S * 1e9)
+    window = [i for i, t in enumerate(done) if t >= t0]
+    span = (done[-1] - t0) / 1e9 if window else 0.0
+    lag_ms = sorted(lags[i] // 1000 for i in window)  # microseconds
+    return {
+        "frames": core.counters["frames"],
+        "stamped": len(done),
+        "window_frames": len(window),
+        "window_s": span,
+        "rate": len(window) / span if span > 0 else 0.0,
+        "lag_p50_ms": _percentile(lag_ms, 50) / 1000,
+        "lag_p99_ms": _percentile(lag_ms, 99) / 1000,
+        "lag_max_ms": (lag_ms[-1] / 1000) if lag_ms else float("nan"),
+        "decode_errors": core.counters["decode_errors"],
+        "gaps": core.counters["gaps"],
+        "peak_rss": _peak_rss(),
+        "python": platform.python_version(),
+    }
+
+
+def _peak_rss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def listen_main(url: str, seconds: float, tickers: str, env_file: str | None) -> dict[str, Any]:
+    return asyncio.run(_listen(url, seconds, [t for t in tickers.split(",") if t], env_file))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Orchestration
+
+
+def _start(cmd: list[str], repo: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """Start a sender and read the ``ws://`` URL it prints."""
+    proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        for word in line.split():
+            if word.startswith("ws://"):
+                return proc, word
+    proc.kill()
+    err = proc.stderr.read() if proc.stderr else ""
+    raise RuntimeError(f"sender did not print its URL: {' '.join(cmd)}\n{err[-2000:]}")
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _listen_child(
+    python: str, repo: Path, env: dict[str, str], url: str, seconds: float, tickers: list[str], env_file: str | None
+) -> dict[str, Any]:
+    cmd = [python, "-m", "bench.run", "--child", "e2e-listen", url, str(seconds), ",".join(tickers)]
+    if env_file:
+        cmd.append(env_file)
+    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=seconds + 120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"listener failed:\n{proc.stderr[-3000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _tickers_of(recording: Path, limit: int = 10_000) -> list[str]:
+    tickers: dict[str, None] = {}
+    with open(recording, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i > limit:
+                break
+            if '"orderbook_snapshot"' in line:
+                tickers[json.loads(line)["msg"]["market_ticker"]] = None
+    return list(tickers)
+
+
+def run_e2e(
+    python: str, repo: Path, env: dict[str, str], seconds: float, recording: Path | None = None, markets: int = 50
+) -> dict[str, Any]:
+    if not _importable(python, "market_making_bot.client", repo, env):
+        return {"skipped": "not yet measured: market_making_bot.client is not available"}
+    out: dict[str, Any] = {}
+    runs: list[tuple[str, list[str], list[str], str | None]] = []
+    tmp = tempfile.mkdtemp(prefix="mm-e2e-")
+    if _importable(python, "market_making_bot.simulator", repo, env):
+        creds = os.path.join(tmp, "sim.env")
+        cmd = [
+            python,
+            "-m",
+            "market_making_bot.simulator",
+            "--markets",
+            str(markets),
+            "--rate",
+            "10000000",
+            "--seed",
+            "1",
+            "--write-credentials",
+            creds,
+        ]
+        runs.append(("simulator, as fast as it can", cmd, [], creds))
+    else:
+        out["simulator"] = {"skipped": "not yet measured: market_making_bot.simulator is not available"}
+    if recording is not None:
+        tickers = _tickers_of(recording)
+        for label, rate in (("replay sender paced at 50,000 frames/s", 50_000), ("replay sender unpaced", 0)):
+            cmd = [python, "-m", "bench.blast", str(recording), "--rate", str(rate)]
+            runs.append((label, cmd, tickers, None))
+    for label, cmd, tickers, creds in runs:
+        proc, url = _start(cmd, repo, env)
+        try:
+            if creds is not None:
+                deadline = time.monotonic() + 30
+                while not os.path.exists(creds) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if not tickers:
+                    tickers = [f"SIM-{i}" for i in range(0)]  # the simulator's own markets: subscribe to all
+            result = _listen_child(python, repo, env, url, seconds, tickers, creds)
+        except Exception as exc:  # one sender failing must not lose the other rows
+            result = {"error": str(exc)[-1500:]}
+        finally:
+            _stop(proc)
+        result["sender"] = label
+        out[label] = result
+    rows = [r for r in out.values() if isinstance(r, dict) and "rate" in r]
+    if rows:
+        paced = out.get("replay sender paced at 50,000 frames/s") or rows[0]
+        out["rate"] = paced.get("rate", 0.0)
+        out["lag_p99_ms"] = paced.get("lag_p99_ms", float("nan"))
+        out["text"] = "; ".join(
+            f"{r['sender']}: {r['rate']:,.0f} frames/s, lag p50 {r['lag_p50_ms']:.1f} ms, p99 {r['lag_p99_ms']:.1f} ms"
+            for r in rows
+        )
+    if not rows:
+        out["skipped"] = "; ".join(f"{k}: {v.get('error') or v.get('skipped')}" for k, v in out.items())
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover - debugging aid
+    print(json.dumps(listen_main(sys.argv[1], float(sys.argv[2]), sys.argv[3], None)))

@@ -479,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", help="write the Markdown table here")
     parser.add_argument("--memory-markets", type=int, default=1000)
     parser.add_argument("--memory-levels", type=int, default=50)
-    parser.add_argument("--e2e-seconds", type=float, default=20.0)
+    parser.add_argument("--e2e-seconds", type=float, default=12.0)
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -489,6 +489,10 @@ def main(argv: list[str] | None = None) -> int:
             out = _child_in_process(rest[0], rest[1], rest[2] == "latency")
         elif kind == "memory":
             out = _child_memory(int(rest[0]), int(rest[1]), rest[2])
+        elif kind == "e2e-listen":
+            from .e2e import listen_main
+
+            out = listen_main(rest[0], float(rest[1]), rest[2], rest[3] if len(rest) > 3 else None)
         elif kind == "replay":
             t0 = time.perf_counter_ns()
             n = _replay_feed(rest[0], rest[1])
@@ -614,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
     if "e2e" in selected:
         from .e2e import run_e2e
 
-        rows["e2e"] = run_e2e(python, REPO, _env_for_children(), args.e2e_seconds)
+        rows["e2e"] = run_e2e(python, REPO, _env_for_children(), args.e2e_seconds, path, args.markets)
 
     results["elapsed_s"] = time.perf_counter() - started
     _print_report(results)

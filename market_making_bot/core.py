@@ -277,7 +277,7 @@ class Core:
                 self._report("crossed_book", msg.sid, None, msg.seq, msg)
 
     def _on_ticker(self, msg: Ticker, recv_ns: int) -> None:
-        market = self.state.market(msg.market_ticker)
+        market = self.state.markets.get(msg.market_ticker) or self.state.market(msg.market_ticker)
         if market is not None:
             market.last_recv_ns = recv_ns
             market.apply_ticker(msg)
@@ -290,7 +290,7 @@ class Core:
             self.output.ticker_v2(msg)
 
     def _on_trade(self, msg: Trade, recv_ns: int) -> None:
-        market = self.state.market(msg.market_ticker)
+        market = self.state.markets.get(msg.market_ticker) or self.state.market(msg.market_ticker)
         if market is not None:
             market.last_recv_ns = recv_ns
             if market.add_trade(msg, recv_ns):

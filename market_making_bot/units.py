@@ -14,6 +14,7 @@ parsers for dollar strings refuse integers and the legacy converters refuse stri
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 PRICE_SCALE = 10_000
 SIZE_SCALE = 100
@@ -30,11 +31,14 @@ _DECIMAL = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]+))?")
 _FLOAT_REPR = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]+))?(?:e([+-]?[0-9]+))?")
 
 # Bounded caches of string -> int parses. Wire values repeat a lot (the set of distinct price strings is at most a
-# few thousand), so a dict hit replaces the regex and int() work. When a cache is full it is cleared and refilled.
-_CACHE_LIMIT = 16_384
+# few thousand), so a dict hit replaces the regex and int() work. When a cache is full its older half is forgotten.
+_CACHE_LIMIT = 32_768
 _price_cache: dict[str, int] = {}
 _size_cache: dict[str, int] = {}
 _money_cache: dict[str, int] = {}
+_total_cache: dict[str, int] = {}
+"""Running totals (a ticker's volume and open interest) take many distinct values: kept apart from the sizes of
+book levels and deltas so that they do not push those out of ``_size_cache``."""
 
 
 def _parse_decimal(text: str, places: int, what: str) -> int:
@@ -81,6 +85,13 @@ def _parse_canonical(text: str, places: int) -> int | None:
     return None
 
 
+def _evict_oldest_half(cache: dict[str, int]) -> None:
+    """Forget the older half of a full cache (dicts keep insertion order): the values in use now stay, and the cost
+    is O(1) per insertion on average. Clearing it all instead makes every frame miss until it fills again."""
+    for key in list(islice(cache, len(cache) // 2)):
+        del cache[key]
+
+
 def _parse_cached(value: str | float, places: int, what: str, cache: dict[str, int]) -> int:
     if isinstance(value, str):
         hit = cache.get(value)
@@ -90,7 +101,7 @@ def _parse_cached(value: str | float, places: int, what: str, cache: dict[str, i
         if parsed is None:
             parsed = _parse_decimal(value, places, what)
         if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
+            _evict_oldest_half(cache)
         cache[value] = parsed
         return parsed
     if isinstance(value, float):
@@ -118,7 +129,7 @@ def parse_price_dollars(value: str | float) -> int:
     if isinstance(value, str):
         # Only prices inside $0..$1 are cached, so that a cache hit is a valid price (``cached_price``).
         if len(_price_cache) >= _CACHE_LIMIT:
-            _price_cache.clear()
+            _evict_oldest_half(_price_cache)
         _price_cache[value] = price
     return price
 
@@ -130,10 +141,21 @@ A dictionary lookup for the hot path; fall back to ``parse_price_dollars`` on ``
 cached_size = _size_cache.get
 """``cached_size(text)``: the size units of a size string parsed before, else ``None`` (see ``cached_price``)."""
 
+cached_total = _total_cache.get
+"""``cached_total(text)``: like ``cached_size``, for running totals parsed by ``parse_total_fp``."""
+
+cached_money = _money_cache.get
+"""``cached_money(text)``: the money units of a money string parsed before, else ``None``."""
+
 
 def parse_size_fp(value: str | float) -> int:
     """``"12.50"`` -> 1250 (signed). Contracts with at most 2 significant decimals."""
     return _parse_cached(value, _SIZE_PLACES, "size", _size_cache)
+
+
+def parse_total_fp(value: str | float) -> int:
+    """``parse_size_fp`` for running totals (volume, open interest), with a cache of their own."""
+    return _parse_cached(value, _SIZE_PLACES, "size", _total_cache)
 
 
 def parse_money_dollars(value: str | float) -> int:

@@ -129,3 +129,35 @@ def test_recent_ids_forget_the_oldest_first() -> None:
     assert ids.add("a")  # forgets "b"
     assert not ids.add("c") and not ids.add("d")
     assert ids.add("b")
+
+
+def test_running_totals_have_their_own_cache() -> None:
+    from market_making_bot.units import _size_cache, _total_cache, parse_total_fp
+
+    assert parse_total_fp("123456.00") == 12345600
+    assert "123456.00" in _total_cache and "123456.00" not in _size_cache
+    msg = decode_frame(
+        '{"type":"ticker","sid":2,"msg":{"market_ticker":"M","volume_fp":"777.00","open_interest_fp":"5.50"}}'
+    )
+    assert (msg.volume, msg.open_interest) == (77700, 550)  # type: ignore[union-attr]
+
+
+def test_full_cache_forgets_its_older_half() -> None:
+    from market_making_bot import units
+
+    cache: dict[str, int] = {}
+    limit = units._CACHE_LIMIT
+    for i in range(limit + 1):
+        units._parse_cached(f"{i}.00", 2, "size", cache)
+    assert len(cache) == limit - limit // 2 + 1
+    assert f"{limit}.00" in cache and f"{limit - 1}.00" in cache and "0.00" not in cache
+
+
+def test_ticker_and_fill_keep_the_envelope_id() -> None:
+    ticker = decode_frame('{"type":"ticker","sid":2,"id":7,"msg":{"market_ticker":"M","price_dollars":"0.5000"}}')
+    fill = decode_frame(
+        '{"type":"fill","sid":4,"id":8,"msg":{"market_ticker":"M","yes_price_dollars":"0.5000","count_fp":"1.00"}}'
+    )
+    assert (ticker.id, ticker.price) == (7, 5000)  # type: ignore[union-attr]
+    assert (fill.id, fill.count) == (8, 100)  # type: ignore[union-attr]
+    assert decode_frame('{"type":"ticker","sid":2,"msg":{"market_ticker":"M"}}').id is None

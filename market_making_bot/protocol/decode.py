@@ -21,14 +21,17 @@ import msgspec
 
 from ..units import (
     PRICE_SCALE,
+    cached_money,
     cached_price,
     cached_size,
+    cached_total,
     centicents_to_money,
     cents_to_price,
     count_to_size,
     parse_money_dollars,
     parse_price_dollars,
     parse_size_fp,
+    parse_total_fp,
 )
 from .messages import (
     KNOWN_TYPES,
@@ -292,6 +295,15 @@ def _size(new: str | None, legacy: int | None) -> int | None:
     return None
 
 
+def _total(new: str | None, legacy: int | None) -> int | None:
+    """A running total (volume, open interest): sizes with a parse cache of their own."""
+    if new is not None:
+        return parse_total_fp(new)
+    if legacy is not None:
+        return count_to_size(legacy)
+    return None
+
+
 def _money(new: str | None, legacy_centicents: int | None) -> int | None:
     if new is not None:
         return parse_money_dollars(new)
@@ -434,24 +446,50 @@ def _delta(w: _WireDelta) -> OrderbookDelta:
 
 def _ticker(w: _WireTicker) -> Ticker:
     b = w.msg
-    return Ticker(
+    # Values seen before come straight from the parse caches (``map`` over ``dict.get``: no Python call per field);
+    # a None is a new value, an absent field or a legacy one, and the general helpers decide.
+    prices = (b.price_dollars, b.yes_bid_dollars, b.yes_ask_dollars)
+    sizes = (b.yes_bid_size_fp, b.yes_ask_size_fp, b.last_trade_size_fp)
+    price, yes_bid, yes_ask = map(cached_price, prices)  # type: ignore[arg-type]
+    volume, open_interest = map(cached_total, (b.volume_fp, b.open_interest_fp))  # type: ignore[arg-type]
+    bid_size, ask_size, last_size = map(cached_size, sizes)  # type: ignore[arg-type]
+    if price is None:
+        price = _price(b.price_dollars, b.price)
+    if yes_bid is None:
+        yes_bid = _price(b.yes_bid_dollars, b.yes_bid)
+    if yes_ask is None:
+        yes_ask = _price(b.yes_ask_dollars, b.yes_ask)
+    if volume is None:
+        volume = _total(b.volume_fp, b.volume)
+    if open_interest is None:
+        open_interest = _total(b.open_interest_fp, b.open_interest)
+    if bid_size is None and b.yes_bid_size_fp is not None:
+        bid_size = parse_size_fp(b.yes_bid_size_fp)
+    if ask_size is None and b.yes_ask_size_fp is not None:
+        ask_size = parse_size_fp(b.yes_ask_size_fp)
+    if last_size is None and b.last_trade_size_fp is not None:
+        last_size = parse_size_fp(b.last_trade_size_fp)
+    # At most 15 keyword arguments: a 16th makes the msgspec constructor several times slower (0.2 -> 0.7 us).
+    msg = Ticker(
         sid=w.sid,
         seq=w.seq,
-        id=w.id,
         sending_ts_ms=w.sending_ts_ms,
         market_ticker=b.market_ticker,
-        price=_price(b.price_dollars, b.price),
-        yes_bid=_price(b.yes_bid_dollars, b.yes_bid),
-        yes_ask=_price(b.yes_ask_dollars, b.yes_ask),
-        volume=_size(b.volume_fp, b.volume),
-        open_interest=_size(b.open_interest_fp, b.open_interest),
+        price=price,
+        yes_bid=yes_bid,
+        yes_ask=yes_ask,
+        volume=volume,
+        open_interest=open_interest,
         dollar_volume=b.dollar_volume,
         dollar_open_interest=b.dollar_open_interest,
-        yes_bid_size=_size(b.yes_bid_size_fp, None),
-        yes_ask_size=_size(b.yes_ask_size_fp, None),
-        last_trade_size=_size(b.last_trade_size_fp, None),
-        ts_ms=_ts_ms(b.ts_ms, b.ts),
+        yes_bid_size=bid_size,
+        yes_ask_size=ask_size,
+        last_trade_size=last_size,
+        ts_ms=b.ts_ms if b.ts_ms is not None else _ts_ms(None, b.ts),
     )
+    if w.id is not None:
+        msg.id = w.id
+    return msg
 
 
 def _ticker_v2(w: _WireTickerV2) -> TickerV2:
@@ -482,8 +520,15 @@ def _taker_side(b: _TradeBody) -> Side | None:
 
 def _trade(w: _WireTrade) -> Trade:
     b = w.msg
-    yes_price = _price(b.yes_price_dollars, b.yes_price)
-    no_price = _price(b.no_price_dollars, b.no_price)
+    yes_price = cached_price(b.yes_price_dollars)  # type: ignore[arg-type]
+    if yes_price is None:
+        yes_price = _price(b.yes_price_dollars, b.yes_price)
+    no_price = cached_price(b.no_price_dollars)  # type: ignore[arg-type]
+    if no_price is None:
+        no_price = _price(b.no_price_dollars, b.no_price)
+    count = cached_size(b.count_fp)  # type: ignore[arg-type]
+    if count is None:
+        count = _required(_size(b.count_fp, b.count), "count_fp/count")
     if yes_price is None:
         yes_price = PRICE_SCALE - _required(no_price, "yes_price_dollars/yes_price")
     if no_price is None:
@@ -496,7 +541,7 @@ def _trade(w: _WireTrade) -> Trade:
         market_ticker=b.market_ticker,
         yes_price=yes_price,
         no_price=no_price,
-        count=_required(_size(b.count_fp, b.count), "count_fp/count"),
+        count=count,
         taker_side=_taker_side(b),
         trade_id=b.trade_id,
         ts_ms=_ts_ms(b.ts_ms, b.ts),
@@ -522,10 +567,9 @@ def _fill(w: _WireFill) -> Fill:
         fee = parse_money_dollars(b.fee_dollars)
     else:
         fee = None
-    return Fill(
+    msg = Fill(  # at most 15 keyword arguments (see _ticker)
         sid=w.sid,
         seq=w.seq,
-        id=w.id,
         sending_ts_ms=w.sending_ts_ms,
         market_ticker=b.market_ticker,
         yes_price=_required(yes_price, "yes_price_dollars/yes_price"),
@@ -540,10 +584,15 @@ def _fill(w: _WireFill) -> Fill:
         client_order_id=b.client_order_id,
         ts_ms=_ts_ms(b.ts_ms, b.ts),
     )
+    if w.id is not None:
+        msg.id = w.id
+    return msg
 
 
 def _position(w: _WirePosition) -> MarketPosition:
     b = w.msg
+    money = (b.position_cost_dollars, b.realized_pnl_dollars, b.fees_paid_dollars, b.position_fee_cost_dollars)
+    cost, pnl, fees, fee_cost = map(cached_money, money)  # type: ignore[arg-type]
     return MarketPosition(
         sid=w.sid,
         seq=w.seq,
@@ -551,10 +600,12 @@ def _position(w: _WirePosition) -> MarketPosition:
         sending_ts_ms=w.sending_ts_ms,
         market_ticker=b.market_ticker,
         position=_required(_size(b.position_fp, b.position), "position_fp/position"),
-        position_cost=_money(b.position_cost_dollars, b.position_cost),
-        realized_pnl=_money(b.realized_pnl_dollars, b.realized_pnl),
-        fees_paid=_money(b.fees_paid_dollars, b.fees_paid),
-        position_fee_cost=_money(b.position_fee_cost_dollars, b.position_fee_cost),
+        position_cost=cost if cost is not None else _money(b.position_cost_dollars, b.position_cost),
+        realized_pnl=pnl if pnl is not None else _money(b.realized_pnl_dollars, b.realized_pnl),
+        fees_paid=fees if fees is not None else _money(b.fees_paid_dollars, b.fees_paid),
+        position_fee_cost=fee_cost
+        if fee_cost is not None
+        else _money(b.position_fee_cost_dollars, b.position_fee_cost),
         volume=_size(b.volume_fp, b.volume),
     )
 

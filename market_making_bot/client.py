@@ -59,6 +59,7 @@ class ConnectionPolicy:
     resync_timeout: float = 5.0  # a requested snapshot that has not come by then: resubscribe the order book
     health_interval: float | None = 60.0  # periodic [HEALTH] line at INFO (None: never)
     tick: float = 0.5  # housekeeping period
+    snapshot_grace: float = 5.0  # warn about a subscribed market with no book this long after connecting
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
@@ -182,15 +183,33 @@ class KalshiWebSocketClient:
     async def _housekeeping(self, ws: ClientConnection, conn: int) -> None:
         """Periodic: fall back to resubscribing when a requested snapshot does not come; the health line."""
         policy = self.policy
+        connected_at = time.monotonic()
+        warned = False
         while True:
             await asyncio.sleep(policy.tick)
             now = time.monotonic()
             self._log(self.session.check_resyncs(now, policy.resync_timeout))
+            if not warned and now - connected_at >= policy.snapshot_grace:
+                warned = True
+                self._warn_missing_books()
             if self.session.outbox:
                 await self._flush(ws, conn)
             if policy.health_interval is not None and now - self._last_health >= policy.health_interval:
                 self._last_health = now
                 self.log_health()
+
+    def _warn_missing_books(self) -> None:
+        sub = self.session.subs.get("orderbook_delta")
+        if sub is None or sub.status != "active":
+            return
+        markets = self.core.state.markets
+        missing = [t for t in self.session.tickers if t not in markets or not markets[t].has_snapshot]
+        if missing:
+            log.warning(
+                "no order book snapshot for %s %.0f s after connecting: is the ticker right and the market open?",
+                ", ".join(missing),
+                self.policy.snapshot_grace,
+            )
 
     def log_health(self) -> None:
         if not log.isEnabledFor(logging.INFO):
@@ -250,7 +269,8 @@ class KalshiWebSocketClient:
         if t == "subscribed":
             notices = session.on_subscribed(msg.id, msg.channel, msg.sid)
         elif t == "error":
-            notices = session.on_error(msg.id, msg.code, msg.message, msg.sid)
+            markets = msg.market_tickers or ([msg.market_ticker] if msg.market_ticker else None)
+            notices = session.on_error(msg.id, msg.code, msg.message, msg.sid, markets)
         elif t == "unsubscribed":
             notices = session.on_unsubscribed(msg.id, msg.sid)
         else:

@@ -67,6 +67,7 @@ class Session:
     _refused: dict[str, str] = field(default_factory=dict)  # channel -> reason, kept across reconnects
     _resyncing: dict[str, float] = field(default_factory=dict)  # market -> when its snapshot was requested
     resyncs: int = 0  # recovery actions taken: get_snapshot requests and resubscriptions
+    bad_tickers: set[str] = field(default_factory=set)  # markets the server rejected
 
     def __post_init__(self) -> None:
         self.tickers = list(dict.fromkeys(self.tickers))
@@ -201,11 +202,29 @@ class Session:
         self.resubscribe(ch)
         return [Notice(logging.WARNING, f"server ended the {ch} subscription (sid {sid}); resubscribing", "resub")]
 
-    def on_error(self, cmd_id: int | None, code: int, text: str, sid: int | None) -> list[Notice]:
+    def on_error(
+        self, cmd_id: int | None, code: int, text: str, sid: int | None, markets: list[str] | None = None
+    ) -> list[Notice]:
         purpose, channel = self._pending.pop(cmd_id, ("", "")) if cmd_id else ("", "")
         if not channel and sid is not None:
             channel = self.channel_of(sid) or ""
         desc = f"error {code} ({text})"
+        bad = [m for m in markets or () if m in self.tickers or m in self.bad_tickers]
+        if purpose == "subscribe" and bad:
+            # The server named the markets it rejects: drop them, keep the channel going for the others.
+            new = [m for m in bad if m not in self.bad_tickers]
+            self.tickers = [t for t in self.tickers if t not in bad]
+            self.bad_tickers.update(bad)
+            notes = (
+                [Notice(logging.ERROR, f"market {', '.join(new)} rejected by the server: {desc}", "bad_ticker")]
+                if new
+                else []
+            )
+            if self.tickers:
+                self._subscribe(channel)
+                return notes
+            text_ = f"no valid market ticker left for {channel}; check --ticker"
+            return [*notes, Notice(logging.ERROR, text_, "refused")]
         if code in TERMINAL_ERROR_CODES and channel:
             sub = self.subs.get(channel)
             if sub is not None:

@@ -64,3 +64,15 @@ def test_terminal_error_resubscribes_without_unsubscribe() -> None:
     s.on_subscribed(out[0]["id"], "orderbook_delta", 4)
     s.on_unsubscribed(None, 4)
     assert [c["cmd"] for c in s.take_outbox()] == ["subscribe"]
+
+
+def test_rejected_ticker_is_dropped_and_each_channel_resubscribes_without_it() -> None:
+    s = Session(["GOOD", "BAD"], with_private=False)
+    ids = {c["params"]["channels"][0]: c["id"] for c in _connect(s)}
+    notes = s.on_error(ids["orderbook_delta"], 11, "Invalid parameter", None, ["BAD"])
+    assert notes[0].level == logging.ERROR and "market BAD rejected" in notes[0].text
+    assert s.on_error(ids["ticker"], 11, "Invalid parameter", None, ["BAD"]) == []  # said once
+    out = s.take_outbox()
+    assert [c["params"]["channels"] for c in out] == [["orderbook_delta"], ["ticker"]]
+    assert all(c["params"]["market_tickers"] == ["GOOD"] for c in out)
+    assert s.bad_tickers == {"BAD"} and s.tickers == ["GOOD"]

@@ -126,3 +126,26 @@ async def test_soak_with_gaps_duplicates_malformed_frames_and_disconnects() -> N
     assert 1 <= core.counters["duplicates"] <= fired["duplicate"]
     assert 1 <= h["gaps"] <= fired["gap"]  # a gap just before a disconnect is never seen, and needs no healing
     assert h["handler_errors"] == 0 and core.counters["negative_levels"] == 0
+
+
+async def test_bad_ticker_is_reported_and_the_other_markets_keep_streaming(caplog: pytest.LogCaptureFixture) -> None:
+    core = WatchedCore()
+    async with _sim(duration=1.5) as sim:
+        assert sim.private_key is not None
+        from market_making_bot.auth import Signer
+        from market_making_bot.client import KalshiWebSocketClient
+        from market_making_bot.session import Session
+
+        session = Session([*TICKERS, "KXNOPE-00JAN01-Z"], with_private=True)
+        client = KalshiWebSocketClient(sim.url, Signer(sim.key_id, sim.private_key), core, session)
+        stop = asyncio.Event()
+        task = asyncio.create_task(client.run(stop))
+        try:
+            await sim.wait_quiet(timeout=30)
+            await wait_until(core, lambda: converged(core, sim), timeout=20, what="books of the good tickers")
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+    assert session.bad_tickers == {"KXNOPE-00JAN01-Z"}
+    assert all(sub.status == "active" for sub in session.subs.values())
+    assert "market KXNOPE-00JAN01-Z rejected by the server" in caplog.text

@@ -120,15 +120,22 @@ async def _endpoint(args: argparse.Namespace, tickers: list[str]) -> AsyncIterat
 
 
 def _log_end_of_run(core: Core, seconds: float) -> None:
-    counters: dict[str, Any] = core.summary().get("counters", {})
-    frames = counters.get("frames", 0)
-    by_type = ", ".join(f"{k} {v}" for k, v in sorted(counters.get("by_type", {}).items()))
+    c = core.counters
+    h = core.health()
+    by_type = ", ".join(f"{k} {v}" for k, v in sorted(core.by_type.items()))
+    markets = core.state.markets
+    usable = sum(1 for m in markets.values() if m.usable)
     log.info(
-        "end of run: %.1f s, %d frames (%s), %d markets, %d decode errors",
+        "end of run: %.1f s, %d frames (%s), %d markets (%d usable), %d reconnects, %d gaps, %d resyncs, "
+        "%d malformed, %d handler errors",
         seconds,
-        frames,
+        c["frames"],
         by_type or "none",
-        len(core.summary().get("markets", {})),
-        counters.get("decode_errors", 0),
+        len(markets),
+        usable,
+        h["reconnects"],
+        h["gaps"],
+        h["resyncs"],
+        h["malformed"],
+        h["handler_errors"],
     )
-

@@ -50,7 +50,7 @@ async def test_separate_simulator_and_listener_processes_agree(tmp_path: Path) -
     creds, truth_path, summary_path = tmp_path / "sim.env", tmp_path / "truth.json", tmp_path / "summary.json"
     sim = await asyncio.create_subprocess_exec(
         *SIMULATOR, "--port", "0", "--ticker", TICKERS[0], "--ticker", TICKERS[1], "--rate", "300", "--seed", "5",
-        "--duration", "2.5", "--write-credentials", str(creds), "--truth-json", str(truth_path),
+        "--duration", "4", "--write-credentials", str(creds), "--truth-json", str(truth_path),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -59,7 +59,7 @@ async def test_separate_simulator_and_listener_processes_agree(tmp_path: Path) -
         assert creds.is_file()
         code, out = await _run(
             *LISTENER, "--env-file", str(creds), "--ticker", ",".join(TICKERS), "--with-private",
-            "--duration", "5", "--log-level", "WARNING", "--summary-json", str(summary_path),
+            "--duration", "7", "--log-level", "WARNING", "--summary-json", str(summary_path),
         )  # fmt: skip
         assert code == 0, out
         await _read_until(sim.stdout, "truth written", timeout=30)  # the duration's end writes the truth

@@ -152,10 +152,11 @@ class KalshiWebSocketClient:
             self._ws = ws
             self.connections += 1
             conn = self.connections
+            opened_ns = time.time_ns()
             if self._on_connect is not None:
-                self._on_connect(conn, time.time_ns())
+                self._on_connect(conn, opened_ns)
             self._set_state("connected")
-            self.core.connection_opened(time.time_ns())
+            self.core.connection_opened(opened_ns)
             self.session.connected()
             await self._flush(ws, conn)
             watcher = asyncio.create_task(self._close_on(stop, ws))

@@ -12,7 +12,7 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from market_making_bot.auth import PrivateKeyError, Signer
 from market_making_bot.client import AuthenticationError, ConnectionPolicy, KalshiWebSocketClient
@@ -20,6 +20,9 @@ from market_making_bot.config import Config, ConfigError
 from market_making_bot.core import Core
 from market_making_bot.monitor import start_monitoring
 from market_making_bot.session import Session
+
+if TYPE_CHECKING:
+    from market_making_bot.recorder import JournalWriter
 
 __all__ = ["EXIT_AUTH", "EXIT_CONFIG", "EXIT_OK", "run_live"]
 
@@ -54,7 +57,17 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
                 ping_interval=args.ping_interval,
                 ping_timeout=args.ping_timeout,
             )
-            client = KalshiWebSocketClient(url, signer, core, session, policy)
+            journal = _journal(args, url)
+            client = KalshiWebSocketClient(
+                url,
+                signer,
+                core,
+                session,
+                policy,
+                on_frame=journal.frame_in if journal else None,
+                on_send=journal.frame_out if journal else None,
+                on_connect=journal.connected if journal else None,
+            )
             views = start_monitoring(args, core, client, stop)  # --dashboard, --metrics-port (monitor.py)
             log.info(
                 "connecting to %s as key %s (%s) for %s%s",
@@ -72,6 +85,11 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
                 await views.close()
                 if timer is not None:
                     timer.cancel()
+                if journal is not None:
+                    journal.close()
+                    files = journal.files
+                    where = f"{files[0]}" if len(files) == 1 else f"{len(files)} files, {files[0]} to {files[-1]}"
+                    log.info("journal: %d records in %s", journal.lines, where)
     except (ConfigError, PrivateKeyError) as exc:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIG
@@ -82,6 +100,14 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
         write_summary()
     _log_end_of_run(core, time.monotonic() - started)
     return code
+
+
+def _journal(args: argparse.Namespace, url: str) -> JournalWriter | None:
+    if not args.record:
+        return None
+    from market_making_bot.recorder import JournalWriter, parse_rotation
+
+    return JournalWriter(args.record, rotate=parse_rotation(args.record_rotate), url=url)
 
 
 async def _stop_after(stop: asyncio.Event, seconds: float) -> None:

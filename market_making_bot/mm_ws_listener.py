@@ -37,8 +37,10 @@ EPILOG = """examples:
   %(prog)s --ticker A --summary-json state.json
   # live dashboard on the built-in simulator, Prometheus metrics on 127.0.0.1:9100 (log in a temp file)
   %(prog)s --simulate --dashboard --metrics-port 9100
-  # replay a recording through the same handlers
-  %(prog)s --replay recording.jsonl --log-level WARNING --summary-json state.json
+  # record every frame to a compressed journal, a new file every 100 MB
+  %(prog)s --ticker A,B --record data/kalshi.jsonl.gz --record-rotate 100MB
+  # replay a recording (or a rotated set) through the same handlers, at 10x the recorded pace
+  %(prog)s --replay data/kalshi.jsonl.gz --speed 10 --log-level WARNING --summary-json state.json
 
 exit codes: 0 normal end (duration, Ctrl-C, SIGTERM, end of replay); 1 replay file unreadable;
   2 bad command line; 3 configuration or key file problem; 4 authentication refused by the server
@@ -56,13 +58,31 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "--replay",
         nargs="+",
         metavar="FILE",
-        help="replay recorded frames (JSONL, ';;'-separated, a JSON array, or {'frames': [...]}) instead of connecting",
+        help="replay journals (--record) or recorded frames (JSONL, ';;'-separated, a JSON array, {'frames': [...]}) "
+        "instead of connecting",
     )
     parser.add_argument(
         "--ticker",
         action="append",
         metavar="T",
         help="market ticker to keep (repeatable, or comma-separated); default: every market in the stream",
+    )
+    parser.add_argument(
+        "--speed",
+        type=_speed,
+        default=None,
+        metavar="N|max",
+        help="with --replay: replay at N times the recorded pace (default max: as fast as possible)",
+    )
+    parser.add_argument(
+        "--record",
+        metavar="PATH",
+        help="write every frame received (and every command sent) to a journal at PATH (JSON Lines; .gz compresses)",
+    )
+    parser.add_argument(
+        "--record-rotate",
+        metavar="SIZE|hourly",
+        help="with --record: start a new numbered file (PATH stem.0001.jsonl, ...) at SIZE (e.g. 100MB) or hourly",
     )
     parser.add_argument(
         "--with-private", action="store_true", help="also subscribe to your fills and positions (private channels)"
@@ -149,6 +169,18 @@ def _port(text: str) -> int:
     return value
 
 
+def _speed(text: str) -> float | None:
+    if text.strip().lower() == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"--speed takes a positive number or 'max', not {text!r}")
+    return value
+
+
 def parse_tickers(values: Iterable[str] | None) -> list[str] | None:
     """``["A,B", "C"]`` -> ``["A", "B", "C"]``; ``None`` (no filter) when no ticker was given."""
     if not values:
@@ -179,6 +211,17 @@ def main(argv: list[str] | None = None) -> int:
     tickers = parse_tickers(args.ticker)
     if not args.replay and not args.simulate and not tickers:
         parser.error("--ticker is required (or use --simulate for the built-in simulator, --replay FILE to replay)")
+    if args.record_rotate and not args.record:
+        parser.error("--record-rotate needs --record PATH")
+    if args.record_rotate:
+        from .recorder import parse_rotation
+
+        try:
+            parse_rotation(args.record_rotate)
+        except ValueError as exc:
+            parser.error(str(exc))
+    if args.replay and args.record:
+        parser.error("--record is for live runs (--ticker or --simulate), not --replay")
     if args.replay and (args.dashboard or args.metrics_port is not None):
         parser.error("--dashboard and --metrics-port are for live runs (--ticker or --simulate), not --replay")
     if not args.replay:
@@ -208,7 +251,7 @@ def _run(args: argparse.Namespace, tickers: list[str] | None) -> int:
         path = args.summary_json
         return run_live(args, core, tickers or [], (lambda: write_summary(core, path)) if path else (lambda: None))
     try:
-        frames = run_replay(args.replay, core)
+        frames = run_replay(args.replay, core, speed=args.speed)
         if args.summary_json:
             write_summary(core, args.summary_json)
     except OSError as exc:

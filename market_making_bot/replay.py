@@ -9,16 +9,19 @@ Accepted recording formats (detected from the content):
   string); ``received_ms`` becomes the receive time.
 
 A line or chunk that is not valid JSON is still yielded: the core counts and logs it as a decode error.
+The project's own journals (``recorder.py``) are read by ``run_replay`` with their recorded times and connections.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from os import PathLike
 from typing import Any
 
 from .core import Core
+from .recorder import expand_journal_paths, is_journal, iter_journal
 
 __all__ = ["FRAME_SPACING_NS", "iter_recording", "run_replay"]
 
@@ -103,16 +106,60 @@ def iter_recording(path: str | PathLike[str]) -> Iterator[tuple[int | None, str]
     yield from _from_document(doc)
 
 
-def run_replay(paths: Iterable[str | PathLike[str]], core: Core) -> int:
+class _Pacer:
+    """Sleeps so that frames are fed at ``speed`` times their recorded pace (``None``: as fast as possible)."""
+
+    def __init__(self, speed: float | None, sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
+        self.speed, self.sleep, self.clock = speed, sleep, clock
+        self._origin: tuple[int, float] | None = None
+
+    def __call__(self, recv_ns: int) -> None:
+        if self.speed is None:
+            return
+        if self._origin is None:
+            self._origin = (recv_ns, self.clock())
+            return
+        t0, w0 = self._origin
+        due = (recv_ns - t0) / 1e9 / self.speed - (self.clock() - w0)
+        if due > 0:
+            self.sleep(due)
+
+
+def run_replay(
+    paths: Iterable[str | PathLike[str]],
+    core: Core,
+    *,
+    speed: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
     """Feed every frame of every file in ``paths`` to ``core``; returns the number of frames fed.
 
-    A frame without a recorded time gets the previous frame's time plus ``FRAME_SPACING_NS`` (the first one 0), so
-    time-dependent statistics are deterministic; feed latency is not measured for such frames.
+    The project's own journals (``--record``) replay with each frame's recorded receive time, and each recorded
+    new connection is replayed too (``Core.connection_opened``), so the state equals the live run's; commands the
+    listener sent are skipped. A path that does not exist stands for its rotated set (``NAME.0001.jsonl``, ...).
+
+    In other recordings a frame without a recorded time gets the previous frame's time plus ``FRAME_SPACING_NS``
+    (the first one 0), so time-dependent statistics are deterministic; feed latency is not measured for such frames.
+
+    ``speed``: replay at that many times the recorded pace (``None``: as fast as possible).
     """
     recv_ns = -FRAME_SPACING_NS
     fed = 0
     feed = core.feed
-    for path in paths:
+    pace = _Pacer(speed, sleep, clock)
+    for path in expand_journal_paths(paths):
+        if is_journal(path):
+            core.track_latency = True
+            for rec in iter_journal(path):
+                recv_ns = rec.t
+                if rec.dir == "in" and rec.frame is not None:
+                    pace(recv_ns)
+                    feed(rec.frame, recv_ns)
+                    fed += 1
+                elif rec.dir == "connect":
+                    core.connection_opened(recv_ns)
+            continue
         for recorded_ns, frame in iter_recording(path):
             if recorded_ns is None:
                 recv_ns += FRAME_SPACING_NS
@@ -120,6 +167,7 @@ def run_replay(paths: Iterable[str | PathLike[str]], core: Core) -> int:
             else:
                 recv_ns = recorded_ns
                 core.track_latency = True
+                pace(recv_ns)
             feed(frame, recv_ns)
             fed += 1
     return fed

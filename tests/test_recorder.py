@@ -1,0 +1,151 @@
+"""The journal (issue 6): writing, rotation, compression, crash tolerance, replay and pacing."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from market_making_bot.core import Core
+from market_making_bot.mm_ws_listener import main
+from market_making_bot.recorder import JournalWriter, expand_journal_paths, iter_journal, parse_rotation
+from market_making_bot.replay import run_replay
+
+SUB = '{"type":"subscribed","id":1,"msg":{"channel":"orderbook_delta","sid":1}}'
+SNAP = (
+    '{"type":"orderbook_snapshot","sid":1,"seq":1,"msg":{"market_ticker":"M","yes_dollars_fp":[["0.4000","10.00"]],'
+    '"no_dollars_fp":[["0.5500","5.00"]]}}'
+)
+DELTA = '{"type":"orderbook_delta","sid":1,"seq":%d,"msg":{"market_ticker":"M","price_dollars":"0.4000","delta_fp":"1.00","side":"yes"}}'  # noqa: E501
+T0 = 1_732_449_000_000_000_000
+
+
+def _session(w: JournalWriter, deltas: int = 3, conn: int = 1, t0: int = T0) -> None:
+    w.connected(conn, t0)
+    w.frame_out('{"id":1,"cmd":"subscribe","params":{"channels":["orderbook_delta"]}}', t0 + 1, conn)
+    w.frame_in(SUB, t0 + 2, conn)
+    w.frame_in(SNAP, t0 + 3, conn)
+    for i in range(deltas):
+        w.frame_in(DELTA % (i + 2), t0 + 10 + i, conn)
+
+
+@pytest.mark.parametrize("name", ["j.jsonl", "j.jsonl.gz"])
+def test_write_and_read_back_verbatim(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    with JournalWriter(path, url="ws://x/trade-api/ws/v2") as w:
+        _session(w)
+    assert w.files == [path]
+    recs = list(iter_journal(path))
+    assert [r.dir for r in recs] == ["connect", "out", "in", "in", "in", "in", "in"]
+    assert recs[2].frame == SUB and recs[3].t == T0 + 3 and recs[3].conn == 1
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt") as f:  # type: ignore[operator]
+        lines = f.read().splitlines()
+    assert json.loads(lines[0])["journal"] == "market_making_bot"
+    assert json.loads(lines[1]) == {"t": T0, "conn": 1, "dir": "connect", "url": "ws://x/trade-api/ws/v2"}
+
+
+def test_every_line_is_on_disk_as_soon_as_written(tmp_path: Path) -> None:
+    for name in ("live.jsonl", "live.jsonl.gz"):
+        path = tmp_path / name
+        w = JournalWriter(path)
+        _session(w, deltas=2)
+        # not closed, as after a crash: every line written so far is readable
+        assert [r.dir for r in iter_journal(path)] == ["connect", "out", "in", "in", "in", "in"]
+        w.close()
+
+
+def test_a_journal_cut_in_the_middle_of_a_line_replays_up_to_the_cut(tmp_path: Path) -> None:
+    path = tmp_path / "cut.jsonl"
+    with JournalWriter(path) as w:
+        _session(w, deltas=3)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 25])  # the last delta loses its end
+    core = Core()
+    assert run_replay([path], core) == 4  # subscribed, snapshot, two deltas
+    assert core.state.markets["M"].book.yes == {4000: 1200}
+    assert core.counters["decode_errors"] == 0
+
+    gz = tmp_path / "cut.jsonl.gz"
+    with JournalWriter(gz) as w:
+        _session(w, deltas=3)
+    raw = gz.read_bytes()
+    gz.write_bytes(raw[: len(raw) - 12])  # the gzip trailer and some of the last block gone
+    core = Core()
+    assert run_replay([gz], core) >= 4 and core.counters["decode_errors"] == 0
+
+
+def test_rotation_by_size_numbers_files_and_never_overwrites(tmp_path: Path) -> None:
+    path = tmp_path / "rot.jsonl"
+    (tmp_path / "rot.0001.jsonl").write_text("someone else's file\n")
+    with JournalWriter(path, rotate=parse_rotation("600B")) as w:
+        _session(w, deltas=6)
+    assert len(w.files) >= 2 and not path.exists()
+    assert w.files[0].name == "rot.0002.jsonl"
+    assert (tmp_path / "rot.0001.jsonl").read_text() == "someone else's file\n"
+    # the rotated set replays in order from its base name
+    assert expand_journal_paths([path])[1:] == w.files
+    core = Core()
+    run_replay(w.files, core)
+    assert core.state.markets["M"].book.yes == {4000: 1600}
+
+
+def test_hourly_rotation(tmp_path: Path) -> None:
+    with JournalWriter(tmp_path / "h.jsonl", rotate="hourly") as w:
+        _session(w, deltas=1, t0=T0)
+        _session(w, deltas=1, t0=T0 + 3600 * 10**9, conn=2)
+    assert [f.name for f in w.files] == ["h.0001.jsonl", "h.0002.jsonl"]
+
+
+def test_parse_rotation() -> None:
+    assert parse_rotation("100MB") == 100_000_000 and parse_rotation("1GiB") == 2**30
+    assert parse_rotation("hourly") == "hourly" and parse_rotation(None) is None
+    with pytest.raises(ValueError, match="bad rotation"):
+        parse_rotation("often")
+
+
+def test_replay_reconnects_like_the_live_run(tmp_path: Path) -> None:
+    path = tmp_path / "rc.jsonl"
+    with JournalWriter(path) as w:
+        _session(w, deltas=1, conn=1)
+        w.connected(2, T0 + 100)
+        w.frame_in(DELTA % 9, T0 + 101, 2)  # a delta before the new connection's snapshot: not applied
+    core = Core()
+    run_replay([path], core)
+    market = core.state.markets["M"]
+    assert not market.usable and market.book.yes == {4000: 1100}
+    assert core.counters["deltas_without_snapshot"] == 1
+
+
+def test_speed_paces_by_recorded_time(tmp_path: Path) -> None:
+    path = tmp_path / "pace.jsonl"
+    with JournalWriter(path) as w:
+        w.frame_in(SUB, T0, 1)
+        w.frame_in(SNAP, T0 + 2_000_000_000, 1)  # 2 s later
+        w.frame_in(DELTA % 2, T0 + 3_000_000_000, 1)  # 1 s after that
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    run_replay([path], Core(), speed=4.0, sleep=sleep, clock=lambda: now[0])
+    assert slept == pytest.approx([0.5, 0.25])
+    slept.clear()
+    run_replay([path], Core(), speed=None, sleep=sleep, clock=lambda: now[0])
+    assert slept == []
+
+
+def test_cli_record_options_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, err in (
+        (["--simulate", "--record-rotate", "1MB"], "--record-rotate needs --record"),
+        (["--simulate", "--record", "x.jsonl", "--record-rotate", "sometimes"], "bad rotation"),
+        (["--replay", "x.jsonl", "--record", "y.jsonl"], "--record is for live runs"),
+        (["--replay", "x.jsonl", "--speed", "0"], "--speed takes a positive number"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2 and err in capsys.readouterr().err

@@ -21,6 +21,7 @@ from os import PathLike
 from typing import Any
 
 from .core import Core
+from .protocol.messages import Message
 from .recorder import expand_journal_paths, is_journal, iter_journal
 
 __all__ = ["FRAME_SPACING_NS", "iter_recording", "run_replay"]
@@ -132,6 +133,7 @@ def run_replay(
     speed: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    after: Callable[[Message | None, int], None] | None = None,
 ) -> int:
     """Feed every frame of every file in ``paths`` to ``core``; returns the number of frames fed.
 
@@ -142,7 +144,8 @@ def run_replay(
     In other recordings a frame without a recorded time gets the previous frame's time plus ``FRAME_SPACING_NS``
     (the first one 0), so time-dependent statistics are deterministic; feed latency is not measured for such frames.
 
-    ``speed``: replay at that many times the recorded pace (``None``: as fast as possible).
+    ``speed``: replay at that many times the recorded pace (``None``: as fast as possible). ``after``: called with
+    each frame's decoded message (``None`` if it could not be decoded) and receive time, once it is processed.
     """
     recv_ns = -FRAME_SPACING_NS
     fed = 0
@@ -155,7 +158,9 @@ def run_replay(
                 recv_ns = rec.t
                 if rec.dir == "in" and rec.frame is not None:
                     pace(recv_ns)
-                    feed(rec.frame, recv_ns)
+                    msg = feed(rec.frame, recv_ns)
+                    if after is not None:
+                        after(msg, recv_ns)
                     fed += 1
                 elif rec.dir == "connect":
                     core.connection_opened(recv_ns)
@@ -168,6 +173,8 @@ def run_replay(
                 recv_ns = recorded_ns
                 core.track_latency = True
                 pace(recv_ns)
-            feed(frame, recv_ns)
+            msg = feed(frame, recv_ns)
+            if after is not None:
+                after(msg, recv_ns)
             fed += 1
     return fed

@@ -1,0 +1,205 @@
+"""Export journals to tables for analysis: ``python -m market_making_bot.export JOURNAL [...] --to parquet --out DIR``.
+
+The journals are replayed through the same core as a live run, and four tables come out:
+
+* ``trades``: one row per public trade (deduplicated by ``trade_id``, as in the live state);
+* ``fills``: one row per fill of yours;
+* ``top_of_book``: one row per change of the best YES bid or ask (price or size) of a market;
+* ``snapshots``: one row per price level of every order-book snapshot.
+
+Parquet (with pyarrow: ``pip install 'market-making-bot[export]'``) keeps types: prices, sizes and money as decimals
+(``decimal128``), times as UTC timestamps in nanoseconds. CSV writes the same columns as text (decimal strings, ISO
+8601 times, plus the raw ``recv_ns``). Both open directly in pandas or polars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .core import Core
+from .output import setup_logging
+from .protocol.messages import Fill, Message, OrderbookSnapshot, Trade
+from .replay import run_replay
+
+__all__ = ["TABLES", "collect", "main", "write_csv", "write_parquet"]
+
+log = logging.getLogger("market_making_bot.export")
+
+# column name -> kind: time (ns), str, price (4 dp), size (2 dp), money (6 dp), bool, int
+Schema = dict[str, str]
+TABLES: dict[str, Schema] = {
+    "trades": {
+        "recv_time": "time", "market": "str", "trade_id": "str", "yes_price": "price", "no_price": "price",
+        "count": "size", "taker_side": "str", "exchange_time": "time",
+    },
+    "fills": {
+        "recv_time": "time", "market": "str", "trade_id": "str", "order_id": "str", "side": "str", "action": "str",
+        "yes_price": "price", "count": "size", "fee": "money", "is_taker": "bool", "post_position": "size",
+        "exchange_time": "time",
+    },
+    "top_of_book": {
+        "recv_time": "time", "market": "str", "best_yes_bid": "price", "best_yes_bid_size": "size",
+        "best_yes_ask": "price", "best_yes_ask_size": "size", "spread": "price", "usable": "bool",
+    },
+    "snapshots": {
+        "recv_time": "time", "market": "str", "sid": "int", "seq": "int", "side": "str", "price": "price",
+        "size": "size",
+    },
+}  # fmt: skip
+_SCALE = {"price": 4, "size": 2, "money": 6}
+
+
+def collect(paths: Sequence[str | Path], tickers: Sequence[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Replay ``paths`` and return the rows of every table (values in the project's integer units and ns)."""
+    core = Core(tickers)
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
+    tops: dict[str, tuple[int | None, int | None, int | None, int | None]] = {}
+    trades_seen: dict[str, int] = {}
+    fills_seen: dict[str, int] = {}
+
+    def after(msg: Message | None, recv_ns: int) -> None:
+        ticker: str | None = getattr(msg, "market_ticker", None)
+        if ticker is None or msg is None:
+            return
+        market = core.state.markets.get(ticker)
+        if market is None:
+            return
+        if isinstance(msg, Trade) and market.trade_count != trades_seen.get(ticker, 0):
+            trades_seen[ticker] = market.trade_count
+            rows["trades"].append({
+                "recv_time": recv_ns, "market": ticker, "trade_id": msg.trade_id, "yes_price": msg.yes_price,
+                "no_price": msg.no_price, "count": msg.count, "taker_side": msg.taker_side,
+                "exchange_time": None if msg.ts_ms is None else msg.ts_ms * 1_000_000,
+            })  # fmt: skip
+        elif isinstance(msg, Fill) and market.fill_count != fills_seen.get(ticker, 0):
+            fills_seen[ticker] = market.fill_count
+            rows["fills"].append({
+                "recv_time": recv_ns, "market": ticker, "trade_id": msg.trade_id, "order_id": msg.order_id,
+                "side": msg.side, "action": msg.action, "yes_price": msg.yes_price, "count": msg.count,
+                "fee": msg.fee, "is_taker": msg.is_taker, "post_position": msg.post_position,
+                "exchange_time": None if msg.ts_ms is None else msg.ts_ms * 1_000_000,
+            })  # fmt: skip
+        elif isinstance(msg, OrderbookSnapshot):
+            for side, levels in (("yes", msg.yes), ("no", msg.no)):
+                for price, size in levels:
+                    rows["snapshots"].append({
+                        "recv_time": recv_ns, "market": ticker, "sid": msg.sid, "seq": msg.seq, "side": side,
+                        "price": price, "size": size,
+                    })  # fmt: skip
+        book = market.book
+        top = (book.best_yes_bid(), book.yes_bid_size(), book.best_yes_ask(), book.yes_ask_size())
+        if tops.get(ticker) != top:
+            tops[ticker] = top
+            rows["top_of_book"].append({
+                "recv_time": recv_ns, "market": ticker, "best_yes_bid": top[0], "best_yes_bid_size": top[1],
+                "best_yes_ask": top[2], "best_yes_ask_size": top[3], "spread": book.spread(), "usable": market.usable,
+            })  # fmt: skip
+
+    run_replay(paths, core, after=after)
+    return rows
+
+
+def _decimal(value: int | None, places: int) -> Decimal | None:
+    return None if value is None else Decimal(value).scaleb(-places)
+
+
+def write_parquet(rows: dict[str, list[dict[str, Any]]], out: Path) -> list[Path]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types: dict[str, Callable[[], Any]] = {
+        "time": lambda: pa.timestamp("ns", tz="UTC"),
+        "str": pa.string,
+        "price": lambda: pa.decimal128(9, 4),
+        "size": lambda: pa.decimal128(18, 2),
+        "money": lambda: pa.decimal128(18, 6),
+        "bool": pa.bool_,
+        "int": pa.int64,
+    }
+    written = []
+    for name, schema in TABLES.items():
+        columns = {}
+        for col, kind in schema.items():
+            values = [r[col] for r in rows[name]]
+            if kind in _SCALE:
+                values = [_decimal(v, _SCALE[kind]) for v in values]
+            if kind == "time":
+                columns[col] = pa.array(values, type=pa.int64()).cast(types[kind]())
+            else:
+                columns[col] = pa.array(values, type=types[kind]())
+        path = out / f"{name}.parquet"
+        pq.write_table(pa.table(columns), path)
+        written.append(path)
+    return written
+
+
+def _iso(ns: int | None) -> str:
+    if ns is None:
+        return ""
+    dt = datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 1_000_000_000:09d}Z"
+
+
+def write_csv(rows: dict[str, list[dict[str, Any]]], out: Path) -> list[Path]:
+    written = []
+    for name, schema in TABLES.items():
+        path = out / f"{name}.csv"
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["recv_ns", *schema])
+            for r in rows[name]:
+                line: list[Any] = [r["recv_time"]]
+                for col, kind in schema.items():
+                    v = r[col]
+                    if kind == "time":
+                        line.append(_iso(v))
+                    elif kind in _SCALE:
+                        line.append("" if v is None else str(_decimal(v, _SCALE[kind])))
+                    else:
+                        line.append("" if v is None else v)
+                w.writerow(line)
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m market_making_bot.export",
+        description="Export journals (--record) to trades, fills, top_of_book and snapshots tables.",
+    )
+    ap.add_argument("journals", nargs="+", metavar="JOURNAL", help="journal files or rotated sets, in order")
+    ap.add_argument("--to", choices=("parquet", "csv"), default="parquet", help="file format (default parquet)")
+    ap.add_argument("--out", required=True, metavar="DIR", help="directory for <table>.parquet / <table>.csv")
+    ap.add_argument("--ticker", action="append", metavar="T", help="only these markets (repeatable)")
+    args = ap.parse_args(argv)
+    setup_logging(logging.WARNING)
+    logging.getLogger("market_making_bot").setLevel(logging.ERROR)  # the replay's own warnings are not the point
+    if args.to == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            print("export: --to parquet needs pyarrow: pip install 'market-making-bot[export]'", file=sys.stderr)
+            return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        rows = collect(args.journals, args.ticker)
+    except OSError as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return 1
+    written = (write_parquet if args.to == "parquet" else write_csv)(rows, out)
+    for path in written:
+        print(f"{path}: {len(rows[path.stem])} rows")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

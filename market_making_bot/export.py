@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .core import Core
-from .output import setup_logging
+from .output import Output, setup_logging
 from .protocol.messages import Fill, Message, OrderbookSnapshot, Trade
 from .replay import run_replay
 
@@ -59,7 +59,9 @@ _SCALE = {"price": 4, "size": 2, "money": 6}
 
 def collect(paths: Sequence[str | Path], tickers: Sequence[str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Replay ``paths`` and return the rows of every table (values in the project's integer units and ns)."""
-    core = Core(tickers)
+    quiet = logging.getLogger("market_making_bot.export.replay")
+    quiet.setLevel(logging.ERROR)  # the replay's own lines are not the point of an export
+    core = Core(tickers, output=Output(quiet))
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
     tops: dict[str, tuple[int | None, int | None, int | None, int | None]] = {}
     trades_seen: dict[str, int] = {}
@@ -181,7 +183,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ticker", action="append", metavar="T", help="only these markets (repeatable)")
     args = ap.parse_args(argv)
     setup_logging(logging.WARNING)
-    logging.getLogger("market_making_bot").setLevel(logging.ERROR)  # the replay's own warnings are not the point
     if args.to == "parquet":
         try:
             import pyarrow  # noqa: F401

@@ -20,13 +20,20 @@ def shared_kalshi() -> Path:
     return path
 
 
+_OUR_LOGGERS = ("market_making_bot", "market_making_bot.simulator", "websockets")
+
+
 @pytest.fixture(autouse=True)
 def _restore_root_logging() -> Iterator[None]:
-    """``main()`` calls ``setup_logging``, which installs a root handler: remove it after each test."""
+    """``main()`` calls ``setup_logging``, which installs a root handler and sets a few loggers' levels: undo both
+    after each test, so that no test depends on which ran before it."""
     root = logging.getLogger()
     level, handlers = root.level, root.handlers[:]
+    levels = {name: logging.getLogger(name).level for name in _OUR_LOGGERS}
     yield
     for handler in root.handlers[:]:
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
+    for name, lvl in levels.items():
+        logging.getLogger(name).setLevel(lvl)

@@ -9,7 +9,8 @@ Policy for problems (the recovery layer, ``session.Session`` driven by ``client.
 * duplicate ``seq`` on a sid: the frame is dropped (it was already applied);
 * gap or regression: the frame is applied (a regression is a restarted stream; the frame belongs to it);
 * a delta for a market with no snapshot: dropped (there is no book to apply it to);
-* a delta that takes a level below zero: the level is removed and ``negative_levels`` is counted;
+* a delta that takes a level below zero: the level is removed and ``negative_levels`` is counted (only while the
+  book is believed in sync: after a gap such a delta is the gap's consequence, already reported);
 * error 10/25 on a sid: that subscription is dead.
 
 In every case the books concerned are marked not usable (``MarketState.usable``, with the reason) until a fresh
@@ -258,11 +259,15 @@ class Core:
         stats = market.spread
         if spread != stats.current:  # most deltas leave the top of the book alone
             stats.update(spread, recv_ns)
-        if size < 0:
-            self.output.book_out_of_sync(msg, size)
-            self._report("negative_level", msg.sid, None, msg.seq, msg)
-        elif spread is not None and spread <= 0:  # crossed: best YES bid + best NO bid >= $1
-            self._report("crossed_book", msg.sid, None, msg.seq, msg)
+        if size < 0 or (spread is not None and spread <= 0):  # crossed: best YES bid + best NO bid >= $1
+            # Reported only while the book is believed in sync: after a gap the book already waits for its
+            # resync, and a delta that no longer fits it is the gap's consequence, not news.
+            if market.invalid_reason is None:
+                if size < 0:
+                    self.output.book_out_of_sync(msg, size)
+                    self._report("negative_level", msg.sid, None, msg.seq, msg)
+                else:
+                    self._report("crossed_book", msg.sid, None, msg.seq, msg)
         output = self.output
         if output.log.isEnabledFor(INFO):  # checked here: saves a call per delta when INFO is off
             output.orderbook_delta(msg, book)

@@ -198,6 +198,21 @@ def test_negative_level_is_counted_and_removed(core: Core, caplog: pytest.LogCap
     assert "[BOOK OUT OF SYNC]" in caplog.text
 
 
+def test_negative_level_after_a_gap_is_the_gaps_consequence_not_a_new_problem(
+    core: Core, problems: list[SequenceProblem]
+) -> None:
+    core.feed(snapshot(1), 0)
+    core.feed(delta(3, "0.4000", "-12.00"), 1)  # seq 2 (which added the level) was lost
+    assert [p.kind for p in problems] == ["gap"]
+    assert core.counters["negative_levels"] == 0
+    market = core.state.markets[A]
+    assert not market.usable and market.book.yes == {}
+    core.feed(snapshot(4, yes=[["0.4000", "1.00"]]), 2)  # the resync
+    assert market.usable
+    core.feed(delta(5, "0.4000", "-2.00"), 3)  # and now the book is believed in sync again
+    assert core.counters["negative_levels"] == 1 and not market.usable
+
+
 def test_ticker_filter_keeps_only_requested_markets(problems: list[SequenceProblem]) -> None:
     core = Core(tickers=[A])
     core.on_sequence_problem.append(problems.append)

@@ -259,15 +259,15 @@ class Core:
         stats = market.spread
         if spread != stats.current:  # most deltas leave the top of the book alone
             stats.update(spread, recv_ns)
-        if size < 0 or (spread is not None and spread <= 0):  # crossed: best YES bid + best NO bid >= $1
-            # Reported only while the book is believed in sync: after a gap the book already waits for its
-            # resync, and a delta that no longer fits it is the gap's consequence, not news.
-            if market.invalid_reason is None:
-                if size < 0:
-                    self.output.book_out_of_sync(msg, size)
-                    self._report("negative_level", msg.sid, None, msg.seq, msg)
-                else:
-                    self._report("crossed_book", msg.sid, None, msg.seq, msg)
+        # A negative level or a crossed book (best YES bid + best NO bid >= $1) is reported only while the book is
+        # believed in sync: after a gap it already waits for its resync, and a delta that no longer fits it is the
+        # gap's consequence, not news.
+        if (size < 0 or (spread is not None and spread <= 0)) and market.invalid_reason is None:
+            if size < 0:
+                self.output.book_out_of_sync(msg, size)
+                self._report("negative_level", msg.sid, None, msg.seq, msg)
+            else:
+                self._report("crossed_book", msg.sid, None, msg.seq, msg)
         output = self.output
         if output.log.isEnabledFor(INFO):  # checked here: saves a call per delta when INFO is off
             output.orderbook_delta(msg, book)

@@ -43,7 +43,7 @@ from .protocol.messages import (
 )
 from .sequence import ProblemKind, SeqResult, SequenceProblem, SequenceTracker
 from .state import DEFAULT_VOLUME_WINDOW_NS, MarketDataState
-from .units import price_str, size_str
+from .units import PRICE_SCALE, price_str, size_str
 
 __all__ = ["Core", "SequenceProblem"]
 
@@ -106,10 +106,13 @@ class Core:
         volume_window_ns: int = DEFAULT_VOLUME_WINDOW_NS,
     ) -> None:
         self.state = MarketDataState(tickers, volume_window_ns)
-        self.output = output or Output()
+        self._output = output or Output()
+        self._info_enabled = self._output.log.isEnabledFor
         self.sequence = SequenceTracker()
         self.counters: dict[str, int] = dict.fromkeys(_EVENT_COUNTERS, 0)
-        self.by_type: dict[str, int] = {}
+        self._by_type: dict[str, int] = {}
+        self._fast_deltas = 0
+        """Deltas counted by the fast path of ``feed`` (added to ``by_type`` when it is read)."""
         self.on_sequence_problem: list[Callable[[SequenceProblem], None]] = []
         self.latencies_ms: deque[int] = deque(maxlen=LATENCY_SAMPLES)
         self.track_latency = True
@@ -130,6 +133,24 @@ class Core:
             UnknownMessage: self._on_unknown,
         }
 
+    @property
+    def output(self) -> Output:
+        """Where the log lines go (``Output``); replaceable."""
+        return self._output
+
+    @output.setter
+    def output(self, output: Output) -> None:
+        self._output = output
+        self._info_enabled = output.log.isEnabledFor
+
+    @property
+    def by_type(self) -> dict[str, int]:
+        """Decoded frames per wire ``type`` (only types that were received); a new dict at each read."""
+        counts = dict(self._by_type)
+        if self._fast_deltas:
+            counts["orderbook_delta"] = counts.get("orderbook_delta", 0) + self._fast_deltas
+        return counts
+
     # -- entry points ----------------------------------------------------------------------------------------
 
     def feed(self, data: str | bytes, recv_ns: int) -> Message | None:
@@ -142,6 +163,39 @@ class Core:
             counters["decode_errors"] += 1
             self.output.decode_error(str(exc), data)
             return None
+        if msg.__class__ is OrderbookDelta:
+            # The fast path, most frames: ``process`` and ``_on_delta`` inlined for a delta that is the next seq on
+            # its sid, on a book in sync, on a frame whose feed latency is not sampled. Anything else: ``process``.
+            seq = msg.seq
+            last_seq = self.sequence.last_seq
+            skip = self._latency_skip
+            track = self.track_latency
+            if (skip or not track) and seq is not None and last_seq.get(msg.sid, -2) == seq - 1:  # type: ignore[arg-type]
+                market = self.state.markets.get(msg.market_ticker)
+                if market is not None and market.has_snapshot and market.invalid_reason is None:
+                    if track:
+                        self._latency_skip = skip - 1
+                    last_seq[msg.sid] = seq  # type: ignore[index]
+                    self._fast_deltas += 1
+                    market.last_recv_ns = recv_ns
+                    try:
+                        book = market.book
+                        size = book.apply_delta(msg.side, msg.price, msg.delta)
+                        # ``book.spread()`` inlined
+                        best_yes = book._yes.best
+                        best_no = book._no.best
+                        spread = None if best_yes is None or best_no is None else PRICE_SCALE - best_no - best_yes
+                        stats = market.spread
+                        if spread != stats.current:  # most deltas leave the top of the book alone
+                            stats.update(spread, recv_ns)
+                        if size < 0 or (spread is not None and spread <= 0):
+                            self._delta_problem(msg, size)
+                        if self._info_enabled(INFO):
+                            self.output.orderbook_delta(msg, book)
+                    except Exception:
+                        counters["handler_errors"] += 1
+                        self.output.handler_error(msg.type)
+                    return msg
         self.process(msg, recv_ns)
         return msg
 
@@ -149,7 +203,7 @@ class Core:
         """Count, sequence-check and apply one decoded message. Never raises: a failure is counted and logged."""
         counters = self.counters
         kind = msg.type
-        by_type = self.by_type
+        by_type = self._by_type
         by_type[kind] = by_type.get(kind, 0) + 1
         try:
             if self.track_latency:
@@ -259,18 +313,23 @@ class Core:
         stats = market.spread
         if spread != stats.current:  # most deltas leave the top of the book alone
             stats.update(spread, recv_ns)
-        # A negative level or a crossed book (best YES bid + best NO bid >= $1) is reported only while the book is
-        # believed in sync: after a gap it already waits for its resync, and a delta that no longer fits it is the
-        # gap's consequence, not news.
-        if (size < 0 or (spread is not None and spread <= 0)) and market.invalid_reason is None:
-            if size < 0:
-                self.output.book_out_of_sync(msg, size)
-                self._report("negative_level", msg.sid, None, msg.seq, msg)
-            else:
-                self._report("crossed_book", msg.sid, None, msg.seq, msg)
-        output = self.output
-        if output.log.isEnabledFor(INFO):  # checked here: saves a call per delta when INFO is off
-            output.orderbook_delta(msg, book)
+        if size < 0 or (spread is not None and spread <= 0):
+            self._delta_problem(msg, size)
+        if self._info_enabled(INFO):  # checked here: saves a call per delta when INFO is off
+            self.output.orderbook_delta(msg, book)
+
+    def _delta_problem(self, msg: OrderbookDelta, size: int) -> None:
+        """A delta left a negative level or a crossed book (best YES bid + best NO bid >= $1). Reported only while
+        the book is believed in sync: after a gap it already waits for its resync, and a delta that no longer fits
+        it is the gap's consequence, not news."""
+        market = self.state.markets[msg.market_ticker]
+        if market.invalid_reason is not None:
+            return
+        if size < 0:
+            self.output.book_out_of_sync(msg, size)
+            self._report("negative_level", msg.sid, None, msg.seq, msg)
+        else:
+            self._report("crossed_book", msg.sid, None, msg.seq, msg)
 
     def _on_snapshot(self, msg: OrderbookSnapshot, recv_ns: int) -> None:
         market = self.state.market(msg.market_ticker)

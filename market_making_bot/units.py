@@ -75,13 +75,16 @@ def _float_text(value: float, what: str) -> str:
 
 def _parse_canonical(text: str, places: int) -> int | None:
     """Fast exact parse of the canonical wire shape: optional ``-``, ASCII digits, ``.``, exactly ``places`` digits
-    (``"0.4500"``, ``"-54.00"``); ``None`` for any other shape (the regular expression then decides)."""
-    point = len(text) - places - 1
-    if point > 0 and text[point] == "." and text.isascii():
-        whole = text[:point]
-        frac = text[point + 1 :]
-        if frac.isdigit() and (whole.isdigit() or (whole[0] == "-" and whole[1:].isdigit())):
-            return int(whole + frac)
+    (``"0.4500"``, ``"-54.00"``); ``None`` for any other shape (the general parser then decides)."""
+    digits = text.replace(".", "", 1)
+    if (
+        len(text) > places + 1
+        and text[-places - 1] == "."
+        and text[-places - 2] != "-"
+        and digits.isascii()
+        and (digits.isdigit() or (digits[0] == "-" and digits[1:].isdigit()))
+    ):
+        return int(digits)
     return None
 
 
@@ -92,8 +95,17 @@ def _evict_oldest_half(cache: dict[str, int]) -> None:
         del cache[key]
 
 
-def _parse_cached(value: str | float, places: int, what: str, cache: dict[str, int]) -> int:
+def _parse_other(value: object, places: int, what: str) -> int:
+    """The general parse: a decimal string in any plain notation, or a float by its exact decimal text."""
     if isinstance(value, str):
+        return _parse_decimal(value, places, what)
+    if isinstance(value, float):
+        return _parse_decimal(_float_text(value, what), places, what)
+    raise ValueError(f"{what} must be a decimal string, got {type(value).__name__} {value!r}")
+
+
+def _parse_cached(value: str | float, places: int, what: str, cache: dict[str, int]) -> int:
+    if value.__class__ is str:
         hit = cache.get(value)
         if hit is not None:
             return hit
@@ -104,9 +116,7 @@ def _parse_cached(value: str | float, places: int, what: str, cache: dict[str, i
             _evict_oldest_half(cache)
         cache[value] = parsed
         return parsed
-    if isinstance(value, float):
-        return _parse_decimal(_float_text(value, what), places, what)
-    raise ValueError(f"{what} must be a decimal string, got {type(value).__name__} {value!r}")
+    return _parse_other(value, places, what)
 
 
 def parse_price_dollars(value: str | float) -> int:
@@ -115,7 +125,7 @@ def parse_price_dollars(value: str | float) -> int:
     A float (only the seed README's hand-written fill uses them) is read by its exact decimal text, so 0.45 is
     4500 and 0.45001 is an error. Integers are refused: an integer price on the wire is in cents, never dollars.
     """
-    if isinstance(value, str):
+    if value.__class__ is str:
         hit = _price_cache.get(value)
         if hit is not None:
             return hit
@@ -123,10 +133,10 @@ def parse_price_dollars(value: str | float) -> int:
         if price is None:
             price = _parse_decimal(value, _PRICE_PLACES, "price")
     else:
-        price = _parse_cached(value, _PRICE_PLACES, "price", _price_cache)
+        price = _parse_other(value, _PRICE_PLACES, "price")
     if not 0 <= price <= PRICE_SCALE:
         raise ValueError(f"price {value!r} is outside $0..$1")
-    if isinstance(value, str):
+    if value.__class__ is str:
         # Only prices inside $0..$1 are cached, so that a cache hit is a valid price (``cached_price``).
         if len(_price_cache) >= _CACHE_LIMIT:
             _evict_oldest_half(_price_cache)
@@ -150,12 +160,34 @@ cached_money = _money_cache.get
 
 def parse_size_fp(value: str | float) -> int:
     """``"12.50"`` -> 1250 (signed). Contracts with at most 2 significant decimals."""
-    return _parse_cached(value, _SIZE_PLACES, "size", _size_cache)
+    if value.__class__ is str:
+        hit = _size_cache.get(value)
+        if hit is not None:
+            return hit
+        size = _parse_canonical(value, _SIZE_PLACES)
+        if size is None:
+            size = _parse_decimal(value, _SIZE_PLACES, "size")
+        if len(_size_cache) >= _CACHE_LIMIT:
+            _evict_oldest_half(_size_cache)
+        _size_cache[value] = size
+        return size
+    return _parse_other(value, _SIZE_PLACES, "size")
 
 
 def parse_total_fp(value: str | float) -> int:
     """``parse_size_fp`` for running totals (volume, open interest), with a cache of their own."""
-    return _parse_cached(value, _SIZE_PLACES, "size", _total_cache)
+    if value.__class__ is str:
+        hit = _total_cache.get(value)
+        if hit is not None:
+            return hit
+        total = _parse_canonical(value, _SIZE_PLACES)
+        if total is None:
+            total = _parse_decimal(value, _SIZE_PLACES, "size")
+        if len(_total_cache) >= _CACHE_LIMIT:
+            _evict_oldest_half(_total_cache)
+        _total_cache[value] = total
+        return total
+    return _parse_other(value, _SIZE_PLACES, "size")
 
 
 def parse_money_dollars(value: str | float) -> int:

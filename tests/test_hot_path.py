@@ -46,6 +46,11 @@ WEIRD = [
     "12.3a",
     "007.50",
     "966425.00",
+    "-5.00",
+    "0.0001",
+    "-0.0000",
+    "5.-00",
+    "-5.-0",
 ]
 
 
@@ -59,7 +64,9 @@ def test_canonical_parse_agrees_with_the_regular_expression(text: str, places: i
         slow = None
     if fast is not None:
         assert fast == slow, text
-    # The fast path may decline (None) a valid value, never accept an invalid one.
+    # The fast path may decline (None) a valid value, never accept an invalid one; the canonical shape it takes.
+    if text.count(".") == 1 and len(text.split(".")[1]) == places and slow is not None and text[0] in "-0123456789":
+        assert fast == slow, text
 
 
 def test_price_cache_holds_only_valid_prices() -> None:

@@ -446,27 +446,31 @@ def _delta(w: _WireDelta) -> OrderbookDelta:
 
 def _ticker(w: _WireTicker) -> Ticker:
     b = w.msg
-    # Values seen before come straight from the parse caches (``map`` over ``dict.get``: no Python call per field);
-    # a None is a new value, an absent field or a legacy one, and the general helpers decide.
-    prices = (b.price_dollars, b.yes_bid_dollars, b.yes_ask_dollars)
-    sizes = (b.yes_bid_size_fp, b.yes_ask_size_fp, b.last_trade_size_fp)
-    price, yes_bid, yes_ask = map(cached_price, prices)  # type: ignore[arg-type]
-    volume, open_interest = map(cached_total, (b.volume_fp, b.open_interest_fp))  # type: ignore[arg-type]
-    bid_size, ask_size, last_size = map(cached_size, sizes)  # type: ignore[arg-type]
+    # Values seen before come straight from the parse caches (a dictionary lookup per field, no Python call); a
+    # None is a new value, an absent field or a legacy one, and the general helpers decide.
+    price = cached_price(b.price_dollars)  # type: ignore[arg-type]
     if price is None:
         price = _price(b.price_dollars, b.price)
+    yes_bid = cached_price(b.yes_bid_dollars)  # type: ignore[arg-type]
     if yes_bid is None:
         yes_bid = _price(b.yes_bid_dollars, b.yes_bid)
+    yes_ask = cached_price(b.yes_ask_dollars)  # type: ignore[arg-type]
     if yes_ask is None:
         yes_ask = _price(b.yes_ask_dollars, b.yes_ask)
+    volume = cached_total(b.volume_fp)  # type: ignore[arg-type]
     if volume is None:
-        volume = _total(b.volume_fp, b.volume)
+        volume = parse_total_fp(b.volume_fp) if b.volume_fp is not None else _total(None, b.volume)
+    open_interest = cached_total(b.open_interest_fp)  # type: ignore[arg-type]
     if open_interest is None:
-        open_interest = _total(b.open_interest_fp, b.open_interest)
+        text = b.open_interest_fp
+        open_interest = parse_total_fp(text) if text is not None else _total(None, b.open_interest)
+    bid_size = cached_size(b.yes_bid_size_fp)  # type: ignore[arg-type]
     if bid_size is None and b.yes_bid_size_fp is not None:
         bid_size = parse_size_fp(b.yes_bid_size_fp)
+    ask_size = cached_size(b.yes_ask_size_fp)  # type: ignore[arg-type]
     if ask_size is None and b.yes_ask_size_fp is not None:
         ask_size = parse_size_fp(b.yes_ask_size_fp)
+    last_size = cached_size(b.last_trade_size_fp)  # type: ignore[arg-type]
     if last_size is None and b.last_trade_size_fp is not None:
         last_size = parse_size_fp(b.last_trade_size_fp)
     # At most 15 keyword arguments: a 16th makes the msgspec constructor several times slower (0.2 -> 0.7 us).
@@ -591,8 +595,10 @@ def _fill(w: _WireFill) -> Fill:
 
 def _position(w: _WirePosition) -> MarketPosition:
     b = w.msg
-    money = (b.position_cost_dollars, b.realized_pnl_dollars, b.fees_paid_dollars, b.position_fee_cost_dollars)
-    cost, pnl, fees, fee_cost = map(cached_money, money)  # type: ignore[arg-type]
+    cost = cached_money(b.position_cost_dollars)  # type: ignore[arg-type]
+    pnl = cached_money(b.realized_pnl_dollars)  # type: ignore[arg-type]
+    fees = cached_money(b.fees_paid_dollars)  # type: ignore[arg-type]
+    fee_cost = cached_money(b.position_fee_cost_dollars)  # type: ignore[arg-type]
     return MarketPosition(
         sid=w.sid,
         seq=w.seq,

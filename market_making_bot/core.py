@@ -107,7 +107,7 @@ class Core:
     ) -> None:
         self.state = MarketDataState(tickers, volume_window_ns)
         self._output = output or Output()
-        self._info_enabled = self._output.log.isEnabledFor
+        self._log_levels = _level_cache(self._output.log)
         self.sequence = SequenceTracker()
         self.counters: dict[str, int] = dict.fromkeys(_EVENT_COUNTERS, 0)
         self._by_type: dict[str, int] = {}
@@ -141,7 +141,7 @@ class Core:
     @output.setter
     def output(self, output: Output) -> None:
         self._output = output
-        self._info_enabled = output.log.isEnabledFor
+        self._log_levels = _level_cache(output.log)
 
     @property
     def by_type(self) -> dict[str, int]:
@@ -190,8 +190,8 @@ class Core:
                             stats.update(spread, recv_ns)
                         if size < 0 or (spread is not None and spread <= 0):
                             self._delta_problem(msg, size)
-                        if self._info_enabled(INFO):
-                            self.output.orderbook_delta(msg, book)
+                        if self._log_levels.get(INFO, True):
+                            self._output.orderbook_delta(msg, book)
                     except Exception:
                         counters["handler_errors"] += 1
                         self.output.handler_error(msg.type)
@@ -315,8 +315,8 @@ class Core:
             stats.update(spread, recv_ns)
         if size < 0 or (spread is not None and spread <= 0):
             self._delta_problem(msg, size)
-        if self._info_enabled(INFO):  # checked here: saves a call per delta when INFO is off
-            self.output.orderbook_delta(msg, book)
+        if self._log_levels.get(INFO, True):  # checked here: saves a call per delta when INFO is off
+            self._output.orderbook_delta(msg, book)
 
     def _delta_problem(self, msg: OrderbookDelta, size: int) -> None:
         """A delta left a negative level or a crossed book (best YES bid + best NO bid >= $1). Reported only while
@@ -421,6 +421,14 @@ class Core:
             "counters": {**self.counters, "by_type": dict(sorted(self.by_type.items()))},
             "health": self.health(),
         }
+
+
+def _level_cache(log: logging.Logger) -> dict[int, bool]:
+    """The logger's own cache of ``isEnabledFor`` answers (level -> enabled; emptied by logging whenever a level
+    changes). A dictionary lookup instead of a call per delta: a level missing from it means "ask", and the
+    ``Output`` method asked then answers, and fills the cache. An empty dict if a Python lacks the cache."""
+    cache = getattr(log, "_cache", None)
+    return cache if isinstance(cache, dict) else {}
 
 
 def _percentile(ordered: list[int], pct: int) -> float | None:

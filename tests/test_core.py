@@ -269,3 +269,21 @@ def test_process_accepts_messages_built_directly(core: Core) -> None:
     core.process(OrderbookDelta(market_ticker=A, side="no", price=5500, delta=250, sid=1, seq=2), 1)
     assert core.state.markets[A].book.no == {5500: 250}
     assert core.by_type["orderbook_delta"] == 1
+
+
+def test_delta_lines_follow_a_log_level_changed_at_run_time(core: Core, caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("market_making_bot")
+    old = log.level
+    try:
+        log.setLevel(logging.WARNING)
+        core.feed(snapshot(1), 0)
+        core.feed(delta(2, "0.4100", "1.00"), 1)
+        core.feed(delta(3, "0.4100", "1.00"), 2)  # the in-sync fast path
+        assert "[ORDERBOOK DELTA]" not in caplog.text
+        log.setLevel(logging.INFO)
+        with caplog.at_level(logging.INFO, logger="market_making_bot"):
+            core.feed(delta(4, "0.4200", "1.00"), 3)
+            core.feed(delta(5, "0.4300", "1.00"), 4)
+        assert caplog.text.count("[ORDERBOOK DELTA]") == 2
+    finally:
+        log.setLevel(old)

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import sys
 import time
 from typing import Any
@@ -25,13 +26,17 @@ from .recording import load_frames
 CHANNEL_SIDS = {"orderbook_delta": 1, "ticker": 2, "trade": 3}
 
 
+_RECORDED_STAMP = re.compile(r'"sending_ts_ms":[0-9]+,|,"sending_ts_ms":[0-9]+')
+
+
 def _data_frames(frames: list[str]) -> list[str]:
-    """The recording without its own ``subscribed`` acks, each frame without the leading ``{`` (for stamping)."""
+    """The recording without its own ``subscribed`` acks, each frame without the leading ``{`` (for stamping) and
+    without the ``sending_ts_ms`` it was recorded with (JSON's last duplicate key wins: the old stamp would)."""
     out = []
     for frame in frames:
-        if frame.startswith('{"id":') and '"subscribed"' in frame[:40]:
+        if '"subscribed"' in frame[:40]:
             continue
-        out.append(frame[1:])
+        out.append(_RECORDED_STAMP.sub("", frame)[1:])
     return out
 
 

@@ -1,11 +1,13 @@
 """Run every benchmark of issue 7 and print the figures: ``python -m bench.run`` from the repository root.
 
-Each row runs in its own child process (same interpreter unless said otherwise), over the same cached recording, so
-that one row's heap, caches and garbage do not disturb the next, and so that each row's peak RSS is its own:
+Over the same cached recording:
 
 * in-process rows (``bench/pipelines.py``): decode floor, project decoder, book update only (project and baseline),
-  the project's full pipeline, the baseline, and kalshi-sdk 22.4.0 (skipped, saying so, when it cannot be imported);
-  each measured twice over fresh state: throughput with no timer in the loop, then per-frame latency;
+  the project's full pipeline, the baseline, and kalshi-sdk 22.4.0 (skipped, saying so, when it cannot be imported).
+  Throughput (ns per frame, frames per second) is measured side by side in long-lived worker processes, chunk by
+  chunk in rotation, best of ``--rounds`` per chunk (``bench/interleave.py``), so that the machine's drifting speed
+  slows every row alike and the ratios hold; then each row runs alone in its own child process for the per-frame
+  latency pass (p50/p99/p99.9, a timer around every frame) and its own peak RSS;
 * whole-process rows: ``python -m market_making_bot.mm_ws_listener --replay FILE --log-level WARNING --summary-json P``
   as users run it, interpreter start and imports included, next to the baseline and kalshi-sdk replaying the same
   file in their own processes;
@@ -75,7 +77,7 @@ def _python_version(python: str) -> str:
 # Children
 
 
-def _child_in_process(row_name: str, recording: str, latency: bool) -> dict[str, Any]:
+def _child_in_process(row_name: str, recording: str, latency: bool, throughput: bool = True) -> dict[str, Any]:
     from .pipelines import ROWS
     from .stats import measure, rss_bytes
 
@@ -91,7 +93,7 @@ def _child_in_process(row_name: str, recording: str, latency: bool) -> dict[str,
         return pipeline.feed
 
     rss_loaded = rss_bytes()
-    result = measure(row_name, make, items, latency=latency)
+    result = measure(row_name, make, items, latency=latency, throughput=throughput)
     pipeline = holder.get("last") or row.make()
     result.extra["rss_input_loaded"] = rss_loaded
     result.extra["python"] = platform.python_version()
@@ -480,13 +482,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-markets", type=int, default=1000)
     parser.add_argument("--memory-levels", type=int, default=50)
     parser.add_argument("--e2e-seconds", type=float, default=12.0)
+    parser.add_argument("--chunks", type=int, default=50, help="chunks of the interleaved throughput pass")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of the interleaved throughput pass")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child:
         kind, *rest = args.child
         if kind == "row":
-            out = _child_in_process(rest[0], rest[1], rest[2] == "latency")
+            out = _child_in_process(rest[0], rest[1], rest[2] == "latency", rest[3:4] != ["latency-only"])
+        elif kind == "worker":
+            from .interleave import worker_main
+
+            return worker_main(rest[0], rest[1].split(","))
         elif kind == "memory":
             out = _child_memory(int(rest[0]), int(rest[1]), rest[2])
         elif kind == "e2e-listen":
@@ -544,6 +552,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = results["rows"]
     from .pipelines import ROWS
 
+    # In-process rows: throughput side by side (bench/interleave.py), then each row alone in its own process for
+    # the per-frame latency pass and its peak RSS.
+    plan: dict[str, list[str]] = {}
     for name in IN_PROCESS:
         if name not in selected:
             continue
@@ -557,9 +568,27 @@ def main(argv: list[str] | None = None) -> int:
             }
         else:
             interp = sdk_python if row.needs == "sdk" and sdk_python else python
-            t1 = time.perf_counter()
-            rows[name] = _run_child(interp, ["row", name, str(path), "latency"])
-            print(f"  {name}: {rows[name]['ns_per_frame']:.0f} ns/frame ({time.perf_counter() - t1:.0f} s)", flush=True)
+            plan.setdefault(interp, []).append(name)
+    if plan:
+        from .interleave import interleaved_throughput
+
+        t1 = time.perf_counter()
+        tp = interleaved_throughput(plan, path, _env_for_children(), REPO, chunks=args.chunks, rounds=args.rounds)
+        print(f"  interleaved throughput: {time.perf_counter() - t1:.0f} s", flush=True)
+        for interp, names in plan.items():
+            for name in names:
+                t1 = time.perf_counter()
+                r = _run_child(interp, ["row", name, str(path), "latency", "latency-only"])
+                r.update({k: tp[name][k] for k in ("frames", "total_ns", "ns_per_frame", "frames_per_s")})
+                r["extra"]["round_totals_ns"] = tp[name]["round_totals_ns"]
+                if tp[name]["digest"] is not None:
+                    r["extra"]["digest"] = tp[name]["digest"]
+                rows[name] = r
+                print(
+                    f"  {name}: {r['ns_per_frame']:.0f} ns/frame, p99 {r['p99_ns'] / 1000:.1f} us "
+                    f"({time.perf_counter() - t1:.0f} s)",
+                    flush=True,
+                )
 
     if "startup" in selected and have_core:
         rows["startup"] = _timed_process([python, "-c", "import market_making_bot.mm_ws_listener"])

@@ -13,6 +13,7 @@ Worker protocol (one line each way, JSON): ``["reset", row]``, ``["run", row, ch
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import subprocess
@@ -55,7 +56,7 @@ def worker_main(recording: str, rows: list[str]) -> int:
             part = items[start:end]
             recv = range(start * FRAME_SPACING_NS, end * FRAME_SPACING_NS, FRAME_SPACING_NS)
             t0 = clock()
-            for item, recv_ns in zip(part, recv):
+            for item, recv_ns in zip(part, recv, strict=True):
                 feed(item, recv_ns)
             reply = clock() - t0
         elif op == "digest":
@@ -91,10 +92,8 @@ class _Worker:
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(RuntimeError, BrokenPipeError, json.JSONDecodeError):
                 self.ask("quit")
-            except (RuntimeError, BrokenPipeError, json.JSONDecodeError):
-                pass
             self.proc.wait(timeout=30)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidStatus, InvalidURI
 
 from market_making_bot.auth import Signer, shorten_key_id
 from market_making_bot.core import Core
@@ -171,7 +171,14 @@ class KalshiWebSocketClient:
     async def _stream(self, ws: ClientConnection, conn: int) -> None:
         core, session, on_frame = self.core, self.session, self._on_frame
         handle_control = self._handle_control
-        async for raw in ws:
+        # Frames as bytes (``decode=False``): msgspec reads UTF-8 bytes directly, so the text is never built; a
+        # frame that is not valid UTF-8 is then counted as malformed instead of closing the connection.
+        recv = ws.recv
+        while True:
+            try:
+                raw = await recv(False)
+            except ConnectionClosedOK:
+                return
             recv_ns = time.time_ns()
             if on_frame is not None:
                 on_frame(raw, recv_ns, conn)

@@ -244,7 +244,8 @@ class Output:
 
     def decode_error(self, reason: str, data: str | bytes) -> None:
         if self.log.isEnabledFor(_WARNING):
-            self.log.warning("[DECODE ERROR] %s | frame: %.200r", reason, data)
+            text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
+            self.log.warning("[DECODE ERROR] %s | frame: %.200r", reason, text)
 
     def handler_error(self, msg_type: str) -> None:
         """Called from inside an ``except`` block: logs the traceback."""

@@ -344,8 +344,8 @@ class Core:
         market = self.state.markets.get(msg.market_ticker) or self.state.market(msg.market_ticker)
         if market is not None:
             market.last_recv_ns = recv_ns
-            market.apply_ticker(msg)
-            self.output.ticker(msg)
+            market.last_ticker = msg  # ``MarketState.apply_ticker`` inlined
+            self._output.ticker(msg)
 
     def _on_ticker_v2(self, msg: TickerV2, recv_ns: int) -> None:
         market = self.state.market(msg.market_ticker)

@@ -99,9 +99,18 @@ class VolumeStats:
     def _expire(self, now_ns: int) -> None:
         recent = self._recent
         horizon = now_ns - self.window_ns
+        window = self._window
         while recent and recent[0][0] <= horizon:
             _, side, contracts = recent.popleft()
-            self._window.add(side, contracts, -1)
+            # ``window.add(side, contracts, -1)`` inlined: one trade in seven passes here once.
+            window.count -= 1
+            window.contracts -= contracts
+            if side == "yes":
+                window.yes_count -= 1
+                window.yes_contracts -= contracts
+            elif side == "no":
+                window.no_count -= 1
+                window.no_contracts -= contracts
 
 
 class SpreadStats:

@@ -108,7 +108,7 @@ def _parse_other(value: object, places: int, what: str) -> int:
     raise ValueError(f"{what} must be a decimal string, got {type(value).__name__} {value!r}")
 
 
-def _parse_cached(value: str | float, places: int, what: str, cache: dict[str, int]) -> int:
+def _parse_cached(value: str | float, places: int, what: str, cache: dict[str, int], limit: int = _CACHE_LIMIT) -> int:
     if value.__class__ is str:
         hit = cache.get(value)
         if hit is not None:
@@ -116,7 +116,7 @@ def _parse_cached(value: str | float, places: int, what: str, cache: dict[str, i
         parsed = _parse_canonical(value, places)
         if parsed is None:
             parsed = _parse_decimal(value, places, what)
-        if len(cache) >= _CACHE_LIMIT:
+        if len(cache) >= limit:
             _evict_oldest_half(cache)
         cache[value] = parsed
         return parsed
@@ -164,34 +164,12 @@ cached_money = _money_cache.get
 
 def parse_size_fp(value: str | float) -> int:
     """``"12.50"`` -> 1250 (signed). Contracts with at most 2 significant decimals."""
-    if value.__class__ is str:
-        hit = _size_cache.get(value)
-        if hit is not None:
-            return hit
-        size = _parse_canonical(value, _SIZE_PLACES)
-        if size is None:
-            size = _parse_decimal(value, _SIZE_PLACES, "size")
-        if len(_size_cache) >= _CACHE_LIMIT:
-            _evict_oldest_half(_size_cache)
-        _size_cache[value] = size
-        return size
-    return _parse_other(value, _SIZE_PLACES, "size")
+    return _parse_cached(value, _SIZE_PLACES, "size", _size_cache)
 
 
 def parse_total_fp(value: str | float) -> int:
     """``parse_size_fp`` for running totals (volume, open interest), with a smaller cache of their own."""
-    if value.__class__ is str:
-        hit = _total_cache.get(value)
-        if hit is not None:
-            return hit
-        total = _parse_canonical(value, _SIZE_PLACES)
-        if total is None:
-            total = _parse_decimal(value, _SIZE_PLACES, "size")
-        if len(_total_cache) >= _TOTAL_CACHE_LIMIT:
-            _evict_oldest_half(_total_cache)
-        _total_cache[value] = total
-        return total
-    return _parse_other(value, _SIZE_PLACES, "size")
+    return _parse_cached(value, _SIZE_PLACES, "size", _total_cache, _TOTAL_CACHE_LIMIT)
 
 
 def parse_money_dollars(value: str | float) -> int:

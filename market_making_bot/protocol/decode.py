@@ -667,10 +667,17 @@ def decode_frame(data: str | bytes) -> Message:
     except msgspec.DecodeError as exc:
         raise DecodeError(f"not JSON: {exc}") from None
     if wire.__class__ is _WireDelta:
-        # Hot path, most frames: a delta whose price and size strings were seen before (then both are known valid).
+        # Hot path, most frames: a delta whose price string was seen before (then it is known valid) and whose size
+        # is either cached or a new fixed-point string, parsed here without the general converter's detours.
         b = wire.msg
         price = cached_price(b.price_dollars)  # type: ignore[arg-type]  # None is simply not in the cache
-        delta = cached_size(b.delta_fp)  # type: ignore[arg-type]
+        text = b.delta_fp
+        delta = cached_size(text)  # type: ignore[arg-type]
+        if delta is None and text is not None and price is not None:
+            try:
+                delta = parse_size_fp(text)
+            except ValueError as exc:
+                raise DecodeError(f"orderbook_delta: {exc}") from None
         if price is not None and delta is not None:
             return OrderbookDelta(
                 sid=wire.sid,

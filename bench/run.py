@@ -434,6 +434,26 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {r['title']} (whole process) | {r['frames']:,} | {r['wall_ns'] / r['frames']:,.0f} | "
             f"{r['frames_per_s']:,.0f} | | | | {_mb(r['peak_rss'])} |"
         )
+    e2e = rows.get("e2e") or {}
+    senders = [v for v in e2e.values() if isinstance(v, dict) and "rate" in v]
+    mem = [(k, rows[k]) for k in ("memory", "memory_baseline", "memory_sdk") if "rss_after" in rows.get(k, {})]
+    if senders or mem or "startup" in rows:
+        out.append("")
+        out.append("| measurement | result |")
+        out.append("|---|---|")
+        if "startup" in rows and "wall_ns" in rows["startup"]:
+            out.append(f"| interpreter start + import of the listener | {rows['startup']['wall_ns'] / 1e6:.0f} ms |")
+        for v in senders:
+            out.append(
+                f"| loopback, {v['sender']} | {v['rate']:,.0f} frames/s processed, lag p50 {v['lag_p50_ms']:.1f} ms, "
+                f"p99 {v['lag_p99_ms']:.1f} ms |"
+            )
+        names = {"memory": "project", "memory_baseline": "baseline", "memory_sdk": "kalshi-sdk"}
+        for key, m in mem:
+            out.append(
+                f"| RSS, {names[key]}, {m['markets']:,} markets x {m['levels'] // max(1, m['markets']) // 2} levels "
+                f"a side | {_mb(m['rss_after'])} (state {_mb(m['state_bytes'])}) |"
+            )
     out.append("")
     out.append("| target | measured | verdict |")
     out.append("|---|---:|---|")
@@ -659,6 +679,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         Path(args.markdown).write_text(markdown(results))
     return 0
+
+
+def _markdown_from_json(path: str) -> None:
+    """``python -c 'from bench.run import _markdown_from_json as m; m("RESULTS.json")'``: print the table again."""
+    print(markdown(json.loads(Path(path).read_text())))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from .protocol.messages import (
 )
 from .sequence import ProblemKind, SeqResult, SequenceProblem, SequenceTracker
 from .state import DEFAULT_VOLUME_WINDOW_NS, MarketDataState
-from .units import PRICE_SCALE, price_str, size_str
+from .units import price_str, size_str
 
 __all__ = ["Core", "SequenceProblem"]
 
@@ -164,38 +164,23 @@ class Core:
             self.output.decode_error(str(exc), data)
             return None
         if msg.__class__ is OrderbookDelta:
-            # The fast path, most frames: ``process`` and ``_on_delta`` inlined for a delta that is the next seq on
-            # its sid, on a book in sync, on a frame whose feed latency is not sampled. Anything else: ``process``.
+            # The fast path, most frames: ``process`` skipped for a delta that is the next seq on its sid, on a frame
+            # whose feed latency is not sampled (counted apart, in ``by_type``). Anything else: ``process``.
             seq = msg.seq
             last_seq = self.sequence.last_seq
             skip = self._latency_skip
             track = self.track_latency
             if (skip or not track) and seq is not None and last_seq.get(msg.sid, -2) == seq - 1:  # type: ignore[arg-type]
-                market = self.state.markets.get(msg.market_ticker)
-                if market is not None and market.has_snapshot and market.invalid_reason is None:
-                    if track:
-                        self._latency_skip = skip - 1
-                    last_seq[msg.sid] = seq  # type: ignore[index]
-                    self._fast_deltas += 1
-                    market.last_recv_ns = recv_ns
-                    try:
-                        book = market.book
-                        size = book.apply_delta(msg.side, msg.price, msg.delta)
-                        # ``book.spread()`` inlined
-                        best_yes = book._yes.best
-                        best_no = book._no.best
-                        spread = None if best_yes is None or best_no is None else PRICE_SCALE - best_no - best_yes
-                        stats = market.spread
-                        if spread != stats.current:  # most deltas leave the top of the book alone
-                            stats.update(spread, recv_ns)
-                        if size < 0 or (spread is not None and spread <= 0):
-                            self._delta_problem(msg, size)
-                        if self._log_levels.get(INFO, True):
-                            self._output.orderbook_delta(msg, book)
-                    except Exception:
-                        counters["handler_errors"] += 1
-                        self.output.handler_error(msg.type)
-                    return msg
+                if track:
+                    self._latency_skip = skip - 1
+                last_seq[msg.sid] = seq  # type: ignore[index]
+                self._fast_deltas += 1
+                try:
+                    self._on_delta(msg, recv_ns)
+                except Exception:
+                    counters["handler_errors"] += 1
+                    self._output.handler_error(msg.type)
+                return msg
         self.process(msg, recv_ns)
         return msg
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -29,11 +31,15 @@ from market_making_bot.dashboard import (
     wrap_fields,
 )
 from market_making_bot.mm_ws_listener import main
+from market_making_bot.monitor import ERRORS_ECHOED, log_to_file
+from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
 
+from .keys import write_key
 from .market_frames import T0_MS, T0_NS, A, B, delta, fake_client, frame, known_core
 from .paths import FIXTURES
 
 NOW_NS = T0_NS + 3_000_000_000
+LISTENER = [sys.executable, "-m", "market_making_bot.mm_ws_listener"]
 
 
 class Clock:
@@ -509,3 +515,84 @@ def test_ticker_labels_and_field_wrapping() -> None:
     assert [t.plain for t in wrap_fields(fields, 17)] == ["alpha 1  beta 22", "gamma 333"]
     assert [t.plain for t in wrap_fields(fields, 8)] == ["alpha 1", "beta 22", "gamma 3…"]
     assert [t.plain for t in wrap_fields(fields, 40, first=10)] == ["alpha 1", "beta 22  gamma 333"]
+
+
+# ---------------------------------------------------------------------------------------------- fatal errors
+
+
+def _no_kalshi_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("KALSHI_"):
+            monkeypatch.delenv(name)
+
+
+def test_a_dashboard_run_with_a_config_error_prints_the_reason_on_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _no_kalshi_environment(monkeypatch)
+    missing = tmp_path / "no-such-key.pem"
+    env = tmp_path / ".env"
+    env.write_text(f"KALSHI_API_KEY_ID=0123456789abcdef\nKALSHI_PRIVATE_KEY_PATH={missing}\n", encoding="utf-8")
+    log_file = tmp_path / "run.log"
+    code = main(["--ticker", "KXA", "--dashboard", "--env-file", str(env), "--log-file", str(log_file)])
+    assert code == 3
+    err = capsys.readouterr().err
+    reason = f"mm-ws-listener: ERROR configuration error: private key file not found: KALSHI_PRIVATE_KEY_PATH={missing}"
+    assert reason in err, err
+    assert err.index(reason) < err.index(f"stopped with exit code 3; see the log in {log_file}")
+    assert "Traceback" not in err and " - INFO - " not in err  # the errors only, not the log
+    assert "private key file not found" in log_file.read_text(encoding="utf-8")
+
+
+def test_the_log_file_prints_its_errors_once_in_one_line_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, handler = log_to_file(str(tmp_path / "run.log"))
+    assert path == str(tmp_path / "run.log")
+    work = logging.getLogger("market_making_bot.test")
+    work.setLevel(logging.INFO)
+    work.info("fine")
+    work.warning("a warning stays in the file")
+    for i in range(ERRORS_ECHOED + 2):
+        work.error("problem %d\nsecond line of it", i)
+    try:
+        raise ValueError("bad value\nmore")
+    except ValueError:
+        work.exception("handler failed")
+    work.critical("the end")
+    assert capsys.readouterr().err == ""  # nothing on the terminal while the run goes on
+    handler.close()
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"mm-ws-listener: {ERRORS_ECHOED + 4} errors, the last {ERRORS_ECHOED}:"
+    assert err[1:] == [
+        *(f"mm-ws-listener: ERROR problem {i}" for i in range(4, ERRORS_ECHOED + 2)),
+        "mm-ws-listener: ERROR handler failed (ValueError: bad value)",
+        "mm-ws-listener: CRITICAL the end",
+    ]
+    handler.close()
+    assert capsys.readouterr().err == ""  # printed once
+    content = (tmp_path / "run.log").read_text(encoding="utf-8")
+    assert "a warning stays in the file" in content and "Traceback" in content and "second line of it" in content
+
+
+async def test_a_dashboard_run_refused_by_the_server_prints_why_after_the_screen(tmp_path: Path) -> None:
+    other_public = write_key(tmp_path / "other.pem", "ed25519")  # the server knows a different key
+    mine = tmp_path / "mine.pem"
+    write_key(mine, "ed25519")
+    async with ExchangeSimulator(SimulatorConfig(tickers=["KXDASH-26DEC31-A"], public_key=other_public)) as sim:
+        env = tmp_path / ".env"
+        env.write_text(f"KALSHI_API_KEY_ID=0123456789abcdef\nKALSHI_PRIVATE_KEY_PATH={mine}\nKALSHI_WS_URL={sim.url}\n")
+        proc = await asyncio.create_subprocess_exec(
+            *LISTENER, "--env-file", str(env), "--ticker", "KXDASH-26DEC31-A", "--dashboard", "--duration", "20",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={k: v for k, v in os.environ.items() if not k.startswith("KALSHI_")},
+        )  # fmt: skip
+        out_b, err_b = await asyncio.wait_for(proc.communicate(), 60)
+    out, err = out_b.decode(), err_b.decode()
+    assert proc.returncode == 4, err
+    assert "Kalshi market data" in out  # the dashboard was drawn (its last screen, on a non-terminal)
+    refused = [line for line in err.splitlines() if line.startswith("mm-ws-listener: ERROR authentication")]
+    assert len(refused) == 1, err
+    assert "HTTP 401" in refused[0] and "0123456789abcdef" not in err
+    assert err.index("log written to") < err.index(refused[0]) < err.index("stopped with exit code 4")
+    assert "Traceback" not in err

@@ -512,8 +512,13 @@ class Dashboard:
             self._wake.set()
 
     def status_line(self) -> str:
-        """A one-line plain-text status (printed when the dashboard closes)."""
+        """A one-line plain-text status."""
         return _status_text(self.snapshot().status).plain
+
+    def status_lines(self, width: int, first: int | None = None) -> list[str]:
+        """The status as plain-text lines of ``width`` cells (``first``: of the first line), broken only between
+        fields (printed when the dashboard closes)."""
+        return [line.plain for line in wrap_fields(_status_fields(self.snapshot().status), width, first=first)]
 
 
 async def _relay(stop: asyncio.Event, wake: asyncio.Event) -> None:
@@ -802,15 +807,17 @@ class _Plan:
 
 # (attribute, floor, allowed while boxed): a boxed screen stops shrinking at a comfortable size and gives way to
 # the compact one, which goes on down to a ladder of one level.
+# A deep ladder is worth more than the boxes: below 8 levels the compact screen is used (at 100x30, for example).
 _SHRINK: tuple[tuple[str, int, bool], ...] = (
     ("fills", 3, True),
-    ("depth", 6, True),
     ("extra", 0, True),
+    ("log", 0, True),  # the log file's path is printed on exit too
+    ("depth", 8, True),
     ("fills", 2, True),
-    ("depth", 5, True),
     ("rows", 5, True),
-    ("log", 0, False),
+    ("depth", 6, False),
     ("fills", 1, False),
+    ("depth", 5, False),
     ("depth", 3, False),
     ("rows", 3, False),
     ("depth", 1, False),
@@ -890,12 +897,10 @@ class _Layout:
 
     def _ladder_info(self, detail: MarketDetail, plan: _Plan) -> list[Text]:
         row = detail.row
-        fields = [
-            _field("spread", _c(row.spread), "bold"),
-            _field("mid", _c(row.mid), "bold"),
-            _field("levels", f"YES {detail.yes_levels} / NO {detail.no_levels}"),
-        ]
         width = self.inner(plan, self.halves()[0])
+        fields = [_field("spread", _c(row.spread), "bold"), _field("mid", _c(row.mid), "bold")]
+        if plan.extra or width >= COMPACT_TABLE:  # a narrow ladder keeps the line for a level more
+            fields.append(_field("levels", f"YES {detail.yes_levels} / NO {detail.no_levels}"))
         lines = wrap_fields(fields, width)
         if plan.extra and detail.spread_min is not None:
             stats = f"min {_c(detail.spread_min)} max {_c(detail.spread_max)} mean {_c(detail.spread_mean)}"

@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections import deque
@@ -140,7 +141,10 @@ class Monitoring:
                 await task
             dash = self.dashboard
             with contextlib.suppress(Exception):  # a last status line is a courtesy, never a new failure
-                print(f"mm-ws-listener: {dash.status_line()}", file=sys.stderr)
+                prefix = "mm-ws-listener: "
+                width = max(shutil.get_terminal_size().columns - 1, 40)
+                lines = dash.status_lines(width - 2, first=width - len(prefix))  # broken between fields
+                print(prefix + "\n  ".join(lines), file=sys.stderr)
             if dash.log_file:
                 print(f"mm-ws-listener: log written to {dash.log_file}", file=sys.stderr)
         metrics, self.metrics = self.metrics, None

@@ -504,6 +504,13 @@ def test_written_to_a_file_the_screen_is_whole() -> None:
     assert re.search(r"│\s+10\s+405\s+35¢\s+57¢\s+184\.50\s+│", text)
 
 
+def test_the_closing_status_lines_break_between_fields() -> None:
+    lines = game_day().status_lines(40, first=24)
+    assert len(lines[0]) <= 24 and all(len(line) <= 40 for line in lines[1:])
+    for field in ("● CONNECTED", "books usable 4/5", "frames 1,234,567", "latency p50 5 ms p99 100 ms"):
+        one_line_with(lines, field)
+
+
 def test_ticker_labels_and_field_wrapping() -> None:
     assert common_prefix([EVENT + "LAL", EVENT + "BOS"]) == EVENT
     assert common_prefix(["KXA-26-X", "KXB-26-X"]) == ""  # only whole parts are elided

@@ -5,7 +5,11 @@ Two halves, so that a test can check the screen without a terminal:
 * :meth:`Dashboard.snapshot` copies what the screen needs out of the :class:`~market_making_bot.core.Core` (and the
   client, for the connection state) into plain frozen dataclasses; it runs on the event loop, between frames, so
   the copy is consistent;
-* :func:`render` turns a :class:`Snapshot` into a rich renderable, with no other input (pure).
+* :func:`render` turns a :class:`Snapshot` into a rich renderable, with no other input (pure). The renderable lays
+  itself out for the size it is drawn at (the terminal's): boxed sections on a large terminal; on a small one
+  (80x24 and up) one-line rules instead of boxes, a shorter ladder, fewer trades, fills and rows, but always the
+  status bar (wrapped between fields, never inside one), the selection marker, the P&L and the key help. Tickers
+  are shown without the prefix they all share (``…LAL``, ``…BOS``; the prefix once, in the markets title).
 
 :meth:`Dashboard.run` refreshes the screen at a fixed rate (``refresh_hz``, at most 10 per second), never per frame:
 the cost for the feed is one snapshot and one render per tick, whatever the frame rate. Keys (on a POSIX terminal):
@@ -27,7 +31,7 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -36,6 +40,7 @@ from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.panel import Panel
+from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
@@ -57,7 +62,10 @@ __all__ = [
     "TradeView",
     "parse_keys",
     "position_view",
+    "common_prefix",
     "render",
+    "ticker_label",
+    "wrap_fields",
 ]
 
 log = logging.getLogger("market_making_bot.dashboard")
@@ -198,6 +206,8 @@ class Snapshot:
     log_file: str | None = None
     keys: bool = False
     refresh_hz: float = DEFAULT_REFRESH_HZ
+    ticker_prefix: str | None = None
+    """The prefix shared by every market's ticker (elided in the table); ``None``: work it out from ``rows``."""
 
 
 # ---------------------------------------------------------------------------------------------- snapshot
@@ -326,6 +336,7 @@ class Dashboard:
             log_file=self.log_file,
             keys=self._keys,
             refresh_hz=self.refresh_hz,
+            ticker_prefix=common_prefix(tickers),
         )
 
     def _status(self, mono: float) -> StatusView:
@@ -501,8 +512,13 @@ class Dashboard:
             self._wake.set()
 
     def status_line(self) -> str:
-        """A one-line plain-text status (printed when the dashboard closes)."""
+        """A one-line plain-text status."""
         return _status_text(self.snapshot().status).plain
+
+    def status_lines(self, width: int, first: int | None = None) -> list[str]:
+        """The status as plain-text lines of ``width`` cells (``first``: of the first line), broken only between
+        fields (printed when the dashboard closes)."""
+        return [line.plain for line in wrap_fields(_status_fields(self.snapshot().status), width, first=first)]
 
 
 async def _relay(stop: asyncio.Event, wake: asyncio.Event) -> None:
@@ -640,111 +656,537 @@ def _pnl(money: int | None) -> Text:
 _STATE_STYLE = {"connected": "bold green", "connecting": "bold yellow", "reconnecting": "bold yellow"}
 _CHANGE_STYLE = {1: "bold black on green", -1: "bold black on red"}
 _SIDE_STYLE = {"yes": "green", "no": "red"}
+FIELD_SEP = "  "
+"""Between two fields ("label value") of a line; a line wraps only here, never inside a field."""
 
 
-def _status_text(status: StatusView) -> Text:
-    text = Text()
-    text.append(f"● {status.state.upper()}", _STATE_STYLE.get(status.state, "bold red"))
-    fps = "" if status.fps is None else f" ({status.fps:.0f}/s)"
-    parts = [
-        f"up {_duration(status.uptime_s)}",
-        f"frames {status.frames:,}{fps}",
-        f"reconnects {status.reconnects}",
-        f"gaps {status.gaps}",
-        f"resyncs {status.resyncs}",
-        f"latency p50 {_ms(status.latency_p50_ms)} p99 {_ms(status.latency_p99_ms)}",
-    ]
-    text.append("  " + "  ".join(parts))
-    if status.malformed or status.handler_errors:
-        text.append(f"  malformed {status.malformed} handler errors {status.handler_errors}", "bold red")
-    text.append("  books usable ")
-    all_ok = status.usable == status.markets
-    text.append(f"{status.usable}/{status.markets}", "bold green" if all_ok else "bold red")
+def common_prefix(tickers: Sequence[str]) -> str:
+    """The prefix shared by every ticker, up to and including its last ``-`` (``""`` for fewer than 2 tickers).
+
+    ``KXNBAGAME-26DEC01-LAL`` and ``KXNBAGAME-26DEC01-BOS`` share ``KXNBAGAME-26DEC01-``: the table shows ``…LAL`` and
+    ``…BOS``. Cut at a ``-`` so that a label is a whole part of the ticker (the event, the market), never half a word.
+    """
+    if len(tickers) < 2:
+        return ""
+    shared = os.path.commonprefix(list(tickers))
+    return shared[: shared.rfind("-") + 1]
+
+
+def ticker_label(ticker: str, prefix: str, width: int) -> str:
+    """``ticker`` without ``prefix`` (marked ``…``), at most ``width`` cells: a longer one keeps its end (``…`` first),
+    the part that tells markets apart."""
+    label = "…" + ticker[len(prefix) :] if prefix and ticker.startswith(prefix) else ticker
+    if len(label) > width:
+        label = "…" + label[len(label) - width + 1 :]
+    return label
+
+
+def _field(label: str, value: str | Text, style: str = "") -> Text:
+    text = Text(f"{label} " if label else "", style)
+    if isinstance(value, Text):
+        text.append_text(value)
+    else:
+        text.append(value, style)
     return text
 
 
+def wrap_fields(fields: Sequence[Text], width: int, *, first: int | None = None, sep: str = FIELD_SEP) -> list[Text]:
+    """Lay ``fields`` out on lines of ``width`` cells (``first``: of the first line), breaking only between fields.
+
+    A field wider than a whole line is cut with ``…`` (never continued on the next line).
+    """
+    lines: list[Text] = []
+    room = width if first is None else first
+    line = Text()
+    for field in fields:
+        if not line.cell_len:
+            line = field.copy()
+        elif line.cell_len + len(sep) + field.cell_len <= room:
+            line.append(sep)
+            line.append_text(field)
+        else:
+            lines.append(_cut(line, room))
+            line, room = field.copy(), width
+    lines.append(_cut(line, room))
+    return lines
+
+
+def _cut(text: Text, width: int) -> Text:
+    if text.cell_len > width:
+        text.truncate(max(width, 1), overflow="ellipsis")
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
+
+def _lines(lines: Sequence[Text]) -> Text:
+    out = Text("\n").join(lines)
+    out.no_wrap = True
+    out.overflow = "ellipsis"
+    return out
+
+
+def _status_fields(status: StatusView) -> list[Text]:
+    """The status bar's fields, most important first (the state and the usable books stay on the first line)."""
+    all_ok = status.usable == status.markets
+    fields = [
+        Text(f"● {status.state.upper()}", _STATE_STYLE.get(status.state, "bold red")),
+        _field("books usable", Text(f"{status.usable}/{status.markets}", "bold green" if all_ok else "bold red")),
+        _field("up", _duration(status.uptime_s)),
+        _field("frames", f"{status.frames:,}" + ("" if status.fps is None else f" ({status.fps:.0f}/s)")),
+        _field("reconnects", str(status.reconnects)),
+        _field("gaps", str(status.gaps)),
+        _field("resyncs", str(status.resyncs)),
+        _field("latency", f"p50 {_ms(status.latency_p50_ms)} p99 {_ms(status.latency_p99_ms)}"),
+    ]
+    if status.malformed or status.handler_errors:
+        fields.append(_field("malformed", str(status.malformed), "bold red"))
+        fields.append(_field("handler errors", str(status.handler_errors), "bold red"))
+    return fields
+
+
+def _status_text(status: StatusView) -> Text:
+    """The status bar on one line (the status line printed when the dashboard closes)."""
+    return Text(FIELD_SEP).join(_status_fields(status))
+
+
+def _status_lines(status: StatusView, clock: str, width: int) -> list[Text]:
+    """The status bar wrapped between fields, the clock at the right end of the first line."""
+    lines = wrap_fields(_status_fields(status), width, first=max(1, width - len(clock) - 2))
+    first = lines[0]
+    first.append(" " * max(2, width - first.cell_len - len(clock)))
+    first.append(clock, "bold")
+    return lines
+
+
+# -- layout ----------------------------------------------------------------------------------------------------
+# Every section is built for a known width and has a known height, so that the whole screen is planned to fit the
+# terminal before anything is drawn: on a small terminal the ladder, the trades, the fills and the market rows
+# shrink (in that order) and the boxes give way to one-line rules, but the status, the selection marker, the
+# positions' P&L and the key help always stay on screen.
+
 _MARKET_COLUMNS = ("Bid", "Ask", "Spread", "Mid", "Last", "Trades", "Vol 60s", "Position", "P&L @mid", "Age")
 _NARROW_DROPS = frozenset({"Last", "Trades", "Age"})  # left out below NARROW_WIDTH so the tickers stay readable
+_SMALL_DROPS = _NARROW_DROPS | {"Mid"}  # and below SMALL_WIDTH (the ladder shows the selected market's mid)
+_PRIVATE_COLUMNS = frozenset({"Position", "P&L @mid"})
 NARROW_WIDTH = 120
+SMALL_WIDTH = 90
+SHORT_HEADERS = {"P&L @mid": "P&L"}  # below SMALL_WIDTH
+COMPACT_TABLE = 44  # a ladder or trades table narrower than this gets short headers
+BOOK_WIDTH = 34  # at most, for the markets table's "Book" column (ok, or NO: and why)
+MIN_WIDTH, MIN_HEIGHT = 40, 8  # below this the screen is drawn as for this size and cropped by the terminal
 
 
-class _Fit:
-    """Builds its renderable for the width it is given (a table that drops columns on a narrow terminal)."""
+@dataclass
+class _Plan:
+    """What fits: boxed sections or rules, how many market rows, ladder levels and fills, which extra lines."""
 
-    def __init__(self, build: Callable[[int], RenderableType]) -> None:
-        self.build = build
+    boxed: bool
+    rows: int
+    depth: int = LADDER_DEPTH
+    fills: int = FILLS_SHOWN
+    extra: bool = True  # the second lines under the ladder and the trades (spread stats, exchange volume)
+    log: bool = True  # the log file's path in the footer
+    detail: bool = True
+
+    def shrink(self) -> bool:
+        """One step smaller (the least useful thing first); ``False`` when nothing is left to give up."""
+        for attr, floor, boxed_ok in _SHRINK:
+            if not boxed_ok and self.boxed:
+                return False
+            value = getattr(self, attr)
+            if isinstance(value, bool):
+                if value:
+                    setattr(self, attr, False)
+                    return True
+            elif value > floor:
+                setattr(self, attr, value - 1)
+                return True
+        return False
+
+
+# (attribute, floor, allowed while boxed): a boxed screen stops shrinking at a comfortable size and gives way to
+# the compact one, which goes on down to a ladder of one level.
+# A deep ladder is worth more than the boxes: below 8 levels the compact screen is used (at 100x30, for example).
+_SHRINK: tuple[tuple[str, int, bool], ...] = (
+    ("fills", 3, True),
+    ("extra", 0, True),
+    ("log", 0, True),  # the log file's path is printed on exit too
+    ("depth", 8, True),
+    ("fills", 2, True),
+    ("rows", 5, True),
+    ("depth", 6, False),
+    ("fills", 1, False),
+    ("depth", 5, False),
+    ("depth", 3, False),
+    ("rows", 3, False),
+    ("depth", 1, False),
+    ("rows", 1, False),
+    ("detail", 0, False),
+)
+
+
+class _Screen:
+    """The whole screen, laid out for the size rich gives it (the terminal's, or the recording console's)."""
+
+    def __init__(self, snap: Snapshot, now: float) -> None:
+        self.snap = snap
+        self.now = now
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield self.build(options.max_width)
+        width = max(options.max_width, MIN_WIDTH)
+        # the screen's height (alternate screen), or the terminal's; written to a file (a redirected --dashboard
+        # prints its last screen once), the screen takes the height it needs
+        height = options.height or (options.max_height if console.is_terminal else None)
+        yield _Layout(self.snap, self.now, width, max(height, MIN_HEIGHT) if height else None).build()
 
 
-def _markets_table(snap: Snapshot, width: int) -> Table:
-    shown = [c for c in _MARKET_COLUMNS if width >= NARROW_WIDTH or c not in _NARROW_DROPS]
-    table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False)
-    table.add_column("", no_wrap=True, width=1)
-    table.add_column("Market", no_wrap=True, min_width=14)
-    table.add_column("Book", no_wrap=True, min_width=4, max_width=34, ratio=1, overflow="ellipsis")
-    for name in shown:
-        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
-    for offset, row in enumerate(snap.rows):
-        chosen = snap.first_row + offset == snap.selected
-        book = Text("ok", "green") if row.usable else Text(f"NO: {row.reason or '?'}", "bold red")
-        pos = row.position
-        cells: dict[str, RenderableType] = {
-            "Bid": _c(row.best_bid),
-            "Ask": _c(row.best_ask),
-            "Spread": _c(row.spread),
-            "Mid": _c(row.mid),
-            "Last": _c(row.last_price),
-            "Trades": str(row.trades),
-            "Vol 60s": format_size(row.volume_window),
-            "Position": NONE if pos is None else _position(pos.position),
-            "P&L @mid": _pnl(None if pos is None else pos.pnl),
-            "Age": _age(row.age_s),
-        }
-        table.add_row(
-            "▶" if chosen else " ",
-            Text(row.ticker, "bold" if chosen else ""),
-            book,
-            *(cells[name] for name in shown),
-            style="on grey23" if chosen and snap.total_markets > 1 else None,
+class _Layout:
+    def __init__(self, snap: Snapshot, now: float, width: int, height: int | None) -> None:
+        self.snap = snap
+        self.width = width
+        self.clock = time.strftime("%H:%M:%S", time.localtime(now))
+        tickers = [row.ticker for row in snap.rows]
+        self.prefix = snap.ticker_prefix if snap.ticker_prefix is not None else common_prefix(tickers)
+        self.plan = self._plan(height)
+
+    # -- planning ----------------------------------------------------------------------------------------
+
+    def _plan(self, height: int | None) -> _Plan:
+        rows = min(len(self.snap.rows), MARKET_ROWS)
+        plan = _Plan(boxed=True, rows=rows)
+        if height is None:
+            return plan
+        for boxed in (True, False):
+            plan = _Plan(boxed=boxed, rows=rows)
+            while self._height(plan) > height:
+                if not plan.shrink():
+                    break
+            else:
+                return plan
+        return plan
+
+    def _height(self, plan: _Plan) -> int:
+        frame = 2 if plan.boxed else 1  # a box's two borders, or one rule with the title
+        inner = self.inner(plan)
+        snap = self.snap
+        total = len(_status_lines(snap.status, self.clock, inner)) + (2 if plan.boxed else 0)
+        header = 2 if plan.boxed else 1  # column names (and a rule under them when boxed)
+        total += frame + (header + min(plan.rows, len(snap.rows)) if snap.rows else 1)
+        if snap.detail is not None and plan.detail:
+            total += frame + self._detail_height(plan)
+        if snap.private:
+            total += frame + len(self._position_lines(inner)) + header + max(1, min(plan.fills, len(snap.fills)))
+        return total + len(self._footer_lines(plan))
+
+    def inner(self, plan: _Plan, width: int | None = None) -> int:
+        """Content width of a section ``width`` wide (the whole screen by default)."""
+        width = self.width if width is None else width
+        return width - 4 if plan.boxed else width
+
+    def halves(self) -> tuple[int, int]:
+        left = (self.width - 2) // 2  # two columns with 2 cells between them
+        return left, self.width - 2 - left
+
+    def _ladder_lines(self, plan: _Plan) -> tuple[int, list[Text]]:
+        """Ladder levels shown and the info lines under them."""
+        detail = self.snap.detail
+        assert detail is not None
+        levels = max(1, min(plan.depth, max(len(detail.bids), len(detail.asks))))
+        return levels, self._ladder_info(detail, plan)
+
+    def _ladder_info(self, detail: MarketDetail, plan: _Plan) -> list[Text]:
+        row = detail.row
+        width = self.inner(plan, self.halves()[0])
+        fields = [_field("spread", _c(row.spread), "bold"), _field("mid", _c(row.mid), "bold")]
+        if plan.extra or width >= COMPACT_TABLE:  # a narrow ladder keeps the line for a level more
+            fields.append(_field("levels", f"YES {detail.yes_levels} / NO {detail.no_levels}"))
+        lines = wrap_fields(fields, width)
+        if plan.extra and detail.spread_min is not None:
+            stats = f"min {_c(detail.spread_min)} max {_c(detail.spread_max)} mean {_c(detail.spread_mean)}"
+            lines += wrap_fields([_field("spread", stats)], width)
+        if not row.usable:
+            lines.insert(0, _cut(Text(f"NOT USABLE: {row.reason or '?'}", "bold red"), width))
+        return lines
+
+    def _volume_lines(self, detail: MarketDetail, plan: _Plan) -> list[Text]:
+        window = int(detail.window_s)
+        recent = detail.volume_yes + detail.volume_no
+        fields = [
+            _field("volume", format_size(detail.volume_total), "bold"),
+            _field(
+                f"last {window}s",
+                f"{format_size(recent)} (YES {format_size(detail.volume_yes)} / NO {format_size(detail.volume_no)})",
+            ),
+        ]
+        width = self.inner(plan, self.halves()[1])
+        lines = wrap_fields(fields, width)
+        if plan.extra and detail.exchange_volume is not None:
+            more = [_field("exchange volume", format_size(detail.exchange_volume))]
+            if detail.open_interest is not None:
+                more.append(_field("open interest", format_size(detail.open_interest)))
+            lines += wrap_fields(more, width)
+        return lines
+
+    def _detail_height(self, plan: _Plan) -> int:
+        header = 2 if plan.boxed else 1
+        levels, info = self._ladder_lines(plan)
+        return header + levels + len(info)
+
+    def _trade_rows(self, plan: _Plan) -> int:
+        """As many trades as make the trades as tall as the ladder beside them (at least one line)."""
+        detail = self.snap.detail
+        assert detail is not None
+        header = 2 if plan.boxed else 1
+        room = self._detail_height(plan) - header - len(self._volume_lines(detail, plan))
+        return max(1, min(room, TRADES_SHOWN))
+
+    def _position_lines(self, width: int) -> list[Text]:
+        """The selected market's position, then the totals over every market with a position."""
+        snap = self.snap
+        ticker = snap.detail.row.ticker if snap.detail is not None else None
+        mine = next((p for p in snap.positions if p.market == ticker), None)
+        if mine is None:
+            lines = [Text("no position in this market")]
+        else:
+            lines = wrap_fields(
+                [
+                    _field("position", _position(mine.position), "bold"),
+                    _field("avg cost", _c(mine.avg_cost)),
+                    _field("mark", _c(mine.mark)),
+                    _field("P&L @mid", _pnl(mine.pnl)),
+                    _field("realized", _pnl(mine.realized)),
+                    _field("fees", _money(mine.fees)),
+                ],
+                width,
+            )
+        if snap.positions:
+            unrealized = [p.pnl for p in snap.positions if p.pnl is not None]
+            realized = [p.realized for p in snap.positions if p.realized is not None]
+            n = len(snap.positions)
+            lines += wrap_fields(
+                [
+                    _field(
+                        f"total of {n} position{'' if n == 1 else 's'}: P&L @mid",
+                        _pnl(sum(unrealized) if unrealized else None),
+                    ),
+                    _field("realized", _pnl(sum(realized) if realized else None)),
+                ],
+                width,
+            )
+        return lines
+
+    def _footer_lines(self, plan: _Plan) -> list[Text]:
+        snap = self.snap
+        if not snap.keys:
+            keys = "Ctrl-C to quit"
+        elif self.width >= 100:
+            keys = "keys: Tab/→ next market · ←/p previous · 1-9 pick · q quit"
+        else:
+            keys = "keys: Tab/→ next · ←/p prev · 1-9 pick · q quit"
+        fields = [Text(keys, "dim"), Text(f"refresh {snap.refresh_hz:g}/s", "dim")]
+        if snap.log_file and plan.log:
+            fields.append(Text(f"log: {snap.log_file}", "dim"))
+        return wrap_fields(fields, self.width, sep=" · ")
+
+    # -- building ----------------------------------------------------------------------------------------
+
+    def build(self) -> RenderableType:
+        plan, snap = self.plan, self.snap
+        parts: list[RenderableType] = []
+        status = _lines(_status_lines(snap.status, self.clock, self.inner(plan)))
+        if plan.boxed:
+            parts.append(Panel(status, title="Kalshi market data", title_align="left", border_style="blue"))
+        else:
+            parts.append(status)
+        if snap.rows:
+            parts.append(self._section(self._markets_title(), self._markets_table(), "blue"))
+        else:
+            parts.append(self._section(Text("Markets"), Text("waiting for market data…", "yellow"), "blue"))
+        if snap.detail is not None and plan.detail:
+            parts.append(self._detail())
+        if snap.private:
+            parts.append(self._private())
+        parts.append(_lines(self._footer_lines(plan)))
+        return Group(*parts)
+
+    def _section(self, title: Text, body: RenderableType, style: str, width: int | None = None) -> RenderableType:
+        if self.plan.boxed:
+            return Panel(body, title=title, title_align="left", border_style=style, width=width)
+        rule = Text("─ ", style)
+        rule.append_text(title)
+        return Group(Rule(rule, align="left", style=style), body)
+
+    def _rows(self) -> tuple[int, tuple[MarketRow, ...]]:
+        """The index of the first row shown and the rows: a window of the snapshot's rows around the selection."""
+        snap, count = self.snap, self.plan.rows
+        at = snap.selected - snap.first_row
+        start = max(0, min(at - count // 2, len(snap.rows) - count))
+        return snap.first_row + start, snap.rows[start : start + count]
+
+    def _markets_title(self) -> Text:
+        first, rows = self._rows()
+        title = Text("Markets ")
+        if self.prefix:
+            title.append(self.prefix + "…", "bold")
+            title.append(" ")
+        title.append(f"({first + 1}-{first + len(rows)} of {self.snap.total_markets})")
+        return title
+
+    def _market_columns(self, width: int) -> list[str]:
+        drops = _SMALL_DROPS if width < SMALL_WIDTH else _NARROW_DROPS if width < NARROW_WIDTH else frozenset()
+        if not self.snap.private and not any(row.position is not None for row in self.snap.rows):
+            drops = drops | _PRIVATE_COLUMNS  # a public feed: no position to show
+        return [c for c in _MARKET_COLUMNS if c not in drops]
+
+    def _markets_table(self) -> Table:
+        plan, snap = self.plan, self.snap
+        width = self.inner(plan)
+        first, rows = self._rows()
+        shown = self._market_columns(width)
+        labels = [ticker_label(row.ticker, self.prefix, max(8, width // 5)) for row in rows]
+        table = Table(
+            box=box.SIMPLE_HEAD if plan.boxed else None,
+            expand=True,
+            pad_edge=False,
+            show_edge=False,
+            header_style="bold",
         )
-    return table
+        table.add_column("", no_wrap=True, width=1)
+        table.add_column("Market", no_wrap=True, width=max(len("Market"), *(len(label) for label in labels)))
+        table.add_column("Book", no_wrap=True, min_width=4, max_width=BOOK_WIDTH, ratio=1, overflow="ellipsis")
+        for name in shown:
+            header = SHORT_HEADERS.get(name, name) if width < SMALL_WIDTH else name
+            table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
+        for offset, (row, label) in enumerate(zip(rows, labels, strict=True)):
+            chosen = first + offset == snap.selected
+            book = Text("ok", "green") if row.usable else Text(f"NO: {row.reason or '?'}", "bold red")
+            pos = row.position
+            cells: dict[str, RenderableType] = {
+                "Bid": _c(row.best_bid),
+                "Ask": _c(row.best_ask),
+                "Spread": _c(row.spread),
+                "Mid": _c(row.mid),
+                "Last": _c(row.last_price),
+                "Trades": str(row.trades),
+                "Vol 60s": format_size(row.volume_window),
+                "Position": NONE if pos is None else _position(pos.position),
+                "P&L @mid": _pnl(None if pos is None else pos.pnl),
+                "Age": _age(row.age_s),
+            }
+            table.add_row(
+                "▶" if chosen else " ",
+                Text(label, "bold" if chosen else ""),
+                book,
+                *(cells[name] for name in shown),
+                style="on grey23" if chosen and snap.total_markets > 1 else None,
+            )
+        return table
 
+    def _detail(self) -> RenderableType:
+        detail = self.snap.detail
+        assert detail is not None
+        left, right = self.halves()
+        grid = Table.grid(padding=(0, 1), collapse_padding=False)  # 1 + 1 cells between the two columns
+        grid.add_column(width=left)
+        grid.add_column(width=right)
+        grid.add_row(self._ladder(detail, left), self._trades(detail, right))
+        return grid
 
-def _ladder(detail: MarketDetail) -> Panel:
-    table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False)
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("Bid size", justify="right")
-    table.add_column("YES bid", justify="right", style="green")
-    table.add_column("YES ask", justify="right", style="red")
-    table.add_column("Ask size", justify="right")
-    for i in range(max(len(detail.bids), len(detail.asks), 1)):
-        bid = detail.bids[i] if i < len(detail.bids) else None
-        ask = detail.asks[i] if i < len(detail.asks) else None
-        table.add_row(
-            str(i + 1),
-            _level_size(bid),
-            _level_price(bid),
-            _level_price(ask),
-            _level_size(ask),
+    def _ladder(self, detail: MarketDetail, width: int) -> RenderableType:
+        plan = self.plan
+        inner = self.inner(plan, width)
+        short = inner < COMPACT_TABLE
+        table = Table(
+            box=box.SIMPLE_HEAD if plan.boxed else None,
+            expand=True,
+            pad_edge=False,
+            show_edge=False,
+            header_style="bold",
         )
-    row = detail.row
-    info = Text()
-    info.append(f"spread {_c(row.spread)}", "bold")
-    info.append(f"  mid {_c(row.mid)}", "bold")
-    info.append(f"  levels YES {detail.yes_levels} / NO {detail.no_levels}")
-    if detail.spread_min is not None:
-        info.append(f"\nspread min {_c(detail.spread_min)} max {_c(detail.spread_max)}")
-        info.append(f" mean {_c(detail.spread_mean)}")
-    title = Text(row.ticker, "bold")
-    body: list[RenderableType] = [table, info]
-    if row.usable:
-        title.append("  ok", "green")
-    else:
-        title.append("  NOT USABLE", "bold red")
-        body.insert(0, Text(f"NOT USABLE: {row.reason or '?'}", "bold red"))
-    return Panel(Group(*body), title=title, title_align="left", border_style="cyan" if row.usable else "red")
+        for name, style in (
+            ("#", "dim"),
+            ("Size" if short else "Bid size", ""),
+            ("Bid" if short else "YES bid", "green"),
+            ("Ask" if short else "YES ask", "red"),
+            ("Size" if short else "Ask size", ""),
+        ):
+            table.add_column(name, justify="right", style=style, no_wrap=True)
+        levels, info = self._ladder_lines(plan)
+        for i in range(levels):
+            bid = detail.bids[i] if i < len(detail.bids) else None
+            ask = detail.asks[i] if i < len(detail.asks) else None
+            table.add_row(str(i + 1), _level_size(bid), _level_price(bid), _level_price(ask), _level_size(ask))
+        row = detail.row
+        title = Text(row.ticker, "bold")
+        title.append("  ok" if row.usable else "  NOT USABLE", "green" if row.usable else "bold red")
+        body: list[RenderableType] = [table, _lines(info)]
+        if not row.usable:  # the reason first, in red, above the levels that are kept on screen
+            body = [_lines(info[:1]), table, _lines(info[1:])]
+        style = "cyan" if row.usable else "red"
+        return self._section(title, Group(*body), style, width if plan.boxed else None)
+
+    def _trades(self, detail: MarketDetail, width: int) -> RenderableType:
+        plan = self.plan
+        short = self.inner(plan, width) < COMPACT_TABLE
+        table = Table(
+            box=box.SIMPLE_HEAD if plan.boxed else None,
+            expand=True,
+            pad_edge=False,
+            show_edge=False,
+            header_style="bold",
+        )
+        names = ("Time", "Taker", "YES", "Size") if short else ("Time", "Taker", "YES", "NO", "Size")
+        for name in names:
+            justify = "left" if name == "Time" else "center" if name == "Taker" else "right"
+            table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        rows = self._trade_rows(plan)
+        for trade in detail.trades[:rows]:
+            side = trade.taker_side
+            cells: list[RenderableType] = [
+                _clock_text(trade.ts_ms),
+                Text(side.upper() if side else "?", _SIDE_STYLE.get(side or "", "")),
+                format_cents(trade.yes_price),
+            ]
+            if not short:
+                cells.append(format_cents(PRICE_SCALE - trade.yes_price))
+            cells.append(format_size(trade.size))
+            table.add_row(*cells)
+        if not detail.trades:
+            table.add_row("no trades yet", *([""] * (len(names) - 1)))
+        body = Group(table, _lines(self._volume_lines(detail, plan)))
+        return self._section(Text("Last trades"), body, "cyan", width if plan.boxed else None)
+
+    def _private(self) -> RenderableType:
+        plan, snap = self.plan, self.snap
+        width = self.inner(plan)
+        short = width < 72
+        fills = Table(
+            box=box.SIMPLE_HEAD if plan.boxed else None,
+            pad_edge=False,
+            show_edge=False,
+            header_style="bold",
+        )
+        for name in ("Time", "Fill", "Price", "Size", "Role", "Fee", "Pos after" if short else "Position after"):
+            fills.add_column(name, justify="left" if name in ("Time", "Fill") else "right", no_wrap=True)
+        for f in snap.fills[: plan.fills]:
+            what = " ".join(part.upper() for part in (f.action, f.side) if part) or "?"
+            price = f.yes_price if f.side != "no" else PRICE_SCALE - f.yes_price
+            fills.add_row(
+                _clock_text(f.ts_ms)[: 8 if short else None],
+                Text(what, _SIDE_STYLE.get(f.side or "", "")),
+                format_cents(price),
+                format_size(f.size),
+                NONE if f.is_taker is None else ("taker" if f.is_taker else "maker"),
+                _money(f.fee),
+                NONE if f.post_position is None else _position(f.post_position),
+            )
+        if not snap.fills:
+            fills.add_row("no fills yet", "", "", "", "", "", "")
+        title = Text("Your position and fills")
+        if snap.detail is not None:
+            title.append(f" in {snap.detail.row.ticker}")
+        return self._section(title, Group(_lines(self._position_lines(width)), fills), "magenta")
 
 
 def _level_size(level: LevelView | None) -> Text:
@@ -759,117 +1201,7 @@ def _level_price(level: LevelView | None) -> Text:
     return Text(format_cents(level.price), "bold" if level.change else "")
 
 
-def _trades(detail: MarketDetail) -> Panel:
-    table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False)
-    table.add_column("Time", no_wrap=True)
-    table.add_column("Taker", justify="center")
-    table.add_column("YES", justify="right")
-    table.add_column("NO", justify="right")
-    table.add_column("Size", justify="right")
-    for trade in detail.trades:
-        side = trade.taker_side
-        table.add_row(
-            _clock_text(trade.ts_ms),
-            Text(side.upper() if side else "?", _SIDE_STYLE.get(side or "", "")),
-            format_cents(trade.yes_price),
-            format_cents(PRICE_SCALE - trade.yes_price),
-            format_size(trade.size),
-        )
-    if not detail.trades:
-        table.add_row("no trades yet", "", "", "", "")
-    window = int(detail.window_s)
-    volume = Text()
-    volume.append(f"volume {format_size(detail.volume_total)}", "bold")
-    volume.append(f"  last {window}s {format_size(detail.volume_yes + detail.volume_no)}")
-    volume.append(f" (YES {format_size(detail.volume_yes)} / NO {format_size(detail.volume_no)})")
-    if detail.exchange_volume is not None:
-        volume.append(f"\nexchange volume {format_size(detail.exchange_volume)}")
-        if detail.open_interest is not None:
-            volume.append(f"  open interest {format_size(detail.open_interest)}")
-    return Panel(Group(table, volume), title="Last trades", title_align="left", border_style="cyan")
-
-
-def _position_line(snap: Snapshot) -> Text:
-    """The selected market's position, then the totals over every market with a position."""
-    line = Text()
-    ticker = snap.detail.row.ticker if snap.detail is not None else None
-    mine = next((p for p in snap.positions if p.market == ticker), None)
-    if mine is None:
-        line.append("no position in this market")
-    else:
-        line.append(f"position {_position(mine.position)}", "bold")
-        line.append(f"  avg cost {_c(mine.avg_cost)}  mark {_c(mine.mark)}  P&L @mid ")
-        line.append_text(_pnl(mine.pnl))
-        line.append("  realized ")
-        line.append_text(_pnl(mine.realized))
-        line.append(f"  fees {_money(mine.fees)}")
-    if snap.positions:
-        unrealized = [p.pnl for p in snap.positions if p.pnl is not None]
-        realized = [p.realized for p in snap.positions if p.realized is not None]
-        n = len(snap.positions)
-        line.append(f"\ntotal of {n} position{'' if n == 1 else 's'}: P&L @mid ")
-        line.append_text(_pnl(sum(unrealized) if unrealized else None))
-        line.append("  realized ")
-        line.append_text(_pnl(sum(realized) if realized else None))
-    return line
-
-
-def _private(snap: Snapshot) -> Panel:
-    fills = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name in ("Time", "Fill", "Price", "Size", "Role", "Fee", "Position after"):
-        fills.add_column(name, justify="left" if name in ("Time", "Fill") else "right", no_wrap=True)
-    for f in snap.fills:
-        what = " ".join(part.upper() for part in (f.action, f.side) if part) or "?"
-        price = f.yes_price if f.side != "no" else PRICE_SCALE - f.yes_price
-        fills.add_row(
-            _clock_text(f.ts_ms),
-            Text(what, _SIDE_STYLE.get(f.side or "", "")),
-            format_cents(price),
-            format_size(f.size),
-            NONE if f.is_taker is None else ("taker" if f.is_taker else "maker"),
-            _money(f.fee),
-            NONE if f.post_position is None else _position(f.post_position),
-        )
-    if not snap.fills:
-        fills.add_row("no fills yet", "", "", "", "", "", "")
-    market = f" in {snap.detail.row.ticker}" if snap.detail is not None else ""
-    return Panel(
-        Group(_position_line(snap), fills),
-        title=f"Your position and fills{market}",
-        title_align="left",
-        border_style="magenta",
-    )
-
-
 def render(snap: Snapshot, now: float) -> RenderableType:
-    """The whole screen for ``snap``; ``now`` (epoch seconds) is the clock shown in the status bar."""
-    bar = Table.grid(expand=True)
-    bar.add_column(ratio=1)
-    bar.add_column(justify="right", no_wrap=True)
-    bar.add_row(_status_text(snap.status), Text(time.strftime("%H:%M:%S", time.localtime(now)), "bold"))
-    parts: list[RenderableType] = [Panel(bar, title="Kalshi market data", title_align="left", border_style="blue")]
-    shown = f"{snap.first_row + 1}-{snap.first_row + len(snap.rows)} of {snap.total_markets}"
-    parts.append(
-        Panel(
-            _Fit(lambda width: _markets_table(snap, width)),
-            title=f"Markets ({shown})",
-            title_align="left",
-            border_style="blue",
-        )
-        if snap.rows
-        else Panel(Text("waiting for market data…", "yellow"), title="Markets", title_align="left")
-    )
-    if snap.detail is not None:
-        grid = Table.grid(expand=True, padding=(0, 1))
-        grid.add_column(ratio=1)
-        grid.add_column(ratio=1)
-        grid.add_row(_ladder(snap.detail), _trades(snap.detail))
-        parts.append(grid)
-    if snap.private:
-        parts.append(_private(snap))
-    help_text = "keys: Tab/→ next market · ←/p previous · 1-9 pick · q quit" if snap.keys else "Ctrl-C to quit"
-    footer = Text(f"{help_text} · refresh {snap.refresh_hz:g}/s", "dim")
-    if snap.log_file:
-        footer.append(f" · log: {snap.log_file}", "dim")
-    parts.append(footer)
-    return Group(*parts)
+    """The whole screen for ``snap``, laid out for the size it is drawn at; ``now`` (epoch seconds) is the clock shown
+    in the status bar."""
+    return _Screen(snap, now)

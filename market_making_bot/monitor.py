@@ -12,15 +12,17 @@ import contextlib
 import importlib.util
 import logging
 import os
+import shutil
 import sys
 import tempfile
+from collections import deque
 from typing import Any
 
 from .config import ConfigError
 from .core import Core
 from .output import DATE_FORMAT, LOG_FORMAT
 
-__all__ = ["Monitoring", "log_to_file", "missing_extra", "start_monitoring"]
+__all__ = ["ERRORS_ECHOED", "LogFile", "Monitoring", "log_to_file", "missing_extra", "start_monitoring"]
 
 log = logging.getLogger("market_making_bot.monitor")
 
@@ -36,16 +38,81 @@ def missing_extra(args: argparse.Namespace) -> str | None:
     return None
 
 
+ERRORS_ECHOED = 10
+"""At most this many ERROR / CRITICAL records are printed on the terminal at the end (the newest; all are in the
+log file)."""
+
+
+class LogFile(logging.FileHandler):
+    """The log file of a run whose log is off the terminal (``--log-file``, ``--dashboard``); it also keeps the run's
+    ERROR and CRITICAL records and prints them on stderr when it is closed (at the end of the run, after the
+    dashboard has given the screen back), so that a fatal error (configuration, authentication) reaches the user and
+    not only the file.
+
+    Each record is printed as one line, ``mm-ws-listener: ERROR <message>``: the first line of the message, and an
+    exception as its type and message, never a traceback (the traceback is in the file).
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, encoding="utf-8")
+        self.kept: deque[str] = deque(maxlen=ERRORS_ECHOED)
+        self.error_count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        if record.levelno >= logging.ERROR:
+            self.error_count += 1
+            self.kept.append(_one_line(record))
+
+    def close(self) -> None:
+        try:
+            self.echo_errors()
+        finally:
+            super().close()
+
+    def echo_errors(self) -> None:
+        """Print the kept errors on stderr (once: they are forgotten once printed)."""
+        count, errors = self.error_count, list(self.kept)
+        self.error_count = 0
+        self.kept.clear()
+        if not count:
+            return
+        out = sys.stderr
+        if out is None:
+            return
+        with contextlib.suppress(Exception):  # the terminal gone: the errors are still in the file
+            if count > len(errors):
+                print(f"mm-ws-listener: {count} errors, the last {len(errors)}:", file=out)
+            for line in errors:
+                print(f"mm-ws-listener: {line}", file=out)
+            out.flush()
+
+
+def _one_line(record: logging.LogRecord) -> str:
+    try:
+        message = record.getMessage()
+    except Exception:  # a record whose arguments do not match its format: show the format
+        message = str(record.msg)
+    lines = message.strip().splitlines()
+    text = lines[0] if lines else ""
+    if record.exc_info and record.exc_info[1] is not None:
+        exc = record.exc_info[1]
+        detail = str(exc).strip().splitlines()
+        text += f" ({type(exc).__name__}{': ' + detail[0] if detail else ''})"
+    return f"{record.levelname} {text}"
+
+
 def log_to_file(path: str | None) -> tuple[str, logging.Handler]:
     """Send the log to ``path`` (a new temporary file when ``None``) instead of the terminal.
 
     Replaces the handler :func:`market_making_bot.output.setup_logging` installed (same format and level); returns
-    the path and the new handler (close it at the end).
+    the path and the new handler, a :class:`LogFile`: close it at the end of the run, after the dashboard is closed,
+    and it prints the run's errors on stderr.
     """
     if path is None:
         fd, path = tempfile.mkstemp(prefix="mm-ws-listener-", suffix=".log")
         os.close(fd)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = LogFile(path)
     handler.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
     handler._market_making_bot = True  # type: ignore[attr-defined]
     root = logging.getLogger()
@@ -74,7 +141,10 @@ class Monitoring:
                 await task
             dash = self.dashboard
             with contextlib.suppress(Exception):  # a last status line is a courtesy, never a new failure
-                print(f"mm-ws-listener: {dash.status_line()}", file=sys.stderr)
+                prefix = "mm-ws-listener: "
+                width = max(shutil.get_terminal_size().columns - 1, 40)
+                lines = dash.status_lines(width - 2, first=width - len(prefix))  # broken between fields
+                print(prefix + "\n  ".join(lines), file=sys.stderr)
             if dash.log_file:
                 print(f"mm-ws-listener: log written to {dash.log_file}", file=sys.stderr)
         metrics, self.metrics = self.metrics, None

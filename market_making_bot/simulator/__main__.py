@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="snapshot side without bids: omit or []",
     )
     p.add_argument(
+        "--repeat-subscribe",
+        choices=("ok", "subscribed"),
+        default="ok",
+        help="reply to a subscribe on a channel the connection already has: ok (the real server: "
+        "existing sid, a consumed seq, the full market list) or subscribed (older simulators); default ok",
+    )
+    p.add_argument(
         "--maker-fee-rate", type=Decimal, default=Decimal("0.0175"), help="maker fee rate (0.0175)"
     )
     p.add_argument("--taker-fee-rate", type=Decimal, default=Decimal("0.07"), help="taker fee rate (0.07)")
@@ -117,6 +124,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         host=args.host,
         port=args.port,
         empty_sides=args.empty_sides,
+        repeat_subscribe=args.repeat_subscribe,
         maker_fee_rate=args.maker_fee_rate,
         taker_fee_rate=args.taker_fee_rate,
         truth_json=args.truth_json,

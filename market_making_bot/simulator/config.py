@@ -50,6 +50,10 @@ class SimulatorConfig:
     taker_fee_rate: Decimal = Decimal("0.07")
     truth_json: Path | None = None
     """Where to write the truth when the duration ends and when the simulator stops."""
+    repeat_subscribe: str = "ok"
+    """Reply to a ``subscribe`` on a channel this connection already has: ``ok`` (what the real
+    server does: the existing sid, a consumed seq, the full market list) or ``subscribed`` (the
+    simulator's behaviour before 2026-10: the existing sid again, no seq)."""
     max_queue: int = 250_000
     """Frames queued for one connection before its order-book subscriptions die with error 25."""
 
@@ -71,6 +75,8 @@ class SimulatorConfig:
             raise ValueError("ping_interval must be > 0")
         if self.empty_sides not in ("omit", "empty"):
             raise ValueError("empty_sides must be 'omit' or 'empty'")
+        if self.repeat_subscribe not in ("ok", "subscribed"):
+            raise ValueError("repeat_subscribe must be 'ok' or 'subscribed'")
         if self.key_type not in ("rsa", "ed25519"):
             raise ValueError("key_type must be 'rsa' or 'ed25519'")
         if not (0 <= self.maker_fee_rate < 1 and 0 <= self.taker_fee_rate < 1):

@@ -526,7 +526,12 @@ class Connection:
                 else:
                     added = [t for t in tickers if t not in existing.markets]
                     existing.markets.update(added)
-            self._ack_subscribed(id_, existing)
+            if sim.config.repeat_subscribe == "ok":
+                # what the real server does (PROTOCOL.md 10b item 1): an ``ok`` on the existing sid that
+                # takes the sid's next seq and carries the full, sorted market list
+                self._ack_markets(id_, existing, skip_list=skip_ack)
+            else:
+                self._ack_subscribed(id_, existing)
             self._initial_data(existing, added, initial_ticker)
             return
         sub = Subscription(
@@ -561,6 +566,23 @@ class Connection:
                 id_=id_,
                 sending_ts_ms=self.sim.sending_ts(),
             )
+        )
+
+    def _ack_markets(self, id_: int | None, sub: Subscription, *, skip_list: bool = False) -> None:
+        """``ok`` with the subscription's full market list; it consumes the sid's next seq."""
+        sub.seq += 1
+        msg: bytes | None = None
+        if not (sub.skip_ack or skip_list):
+            markets = sorted(sub.markets) if sub.markets is not None else []
+            if sub.by_ids:
+                model = self.sim.model
+                msg = encode({"market_ids": [model.markets[t].market_id for t in markets]})
+            else:
+                msg = encode({"market_tickers": markets})
+        self.push_control(
+            envelope(b"ok", msg, id_=id_, sid=sub.sid, seq=sub.seq, sending_ts_ms=self.sim.sending_ts()),
+            sub.sid,
+            sub.seq,
         )
 
     def _initial_data(
@@ -653,20 +675,7 @@ class Connection:
                 sub.markets.difference_update(tickers)
         if by_ids:
             sub.by_ids = True
-        sub.seq += 1
-        msg: bytes | None = None
-        if not (sub.skip_ack or self._bool(params, "skip_ticker_ack")):
-            markets = sorted(sub.markets) if sub.markets is not None else []
-            if sub.by_ids:
-                model = self.sim.model
-                msg = encode({"market_ids": [model.markets[t].market_id for t in markets]})
-            else:
-                msg = encode({"market_tickers": markets})
-        self.push_control(
-            envelope(b"ok", msg, id_=id_, sid=sid, seq=sub.seq, sending_ts_ms=self.sim.sending_ts()),
-            sid,
-            sub.seq,
-        )
+        self._ack_markets(id_, sub, skip_list=self._bool(params, "skip_ticker_ack"))
         if added:
             self._initial_data(sub, added, self._bool(params, "send_initial_snapshot"))
 

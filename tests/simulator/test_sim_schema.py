@@ -87,6 +87,8 @@ async def collect_every_frame_type(sim: Any, c: Client) -> list[dict[str, Any]]:
         },
     )
     await c.send("list_subscriptions")
+    # a repeated subscribe: an ok on sid 1 (PROTOCOL.md 10b item 1)
+    await c.send("subscribe", {"channels": ["orderbook_delta"], "market_tickers": [M1]})
     await c.send("update_subscription", {"sid": 1, "action": "add_markets", "market_tickers": [M3]})
     await c.send("update_subscription", {"sid": 1, "action": "get_snapshot", "market_tickers": [M1]}, id_=99)
     await c.send("update_subscription", {"sid": 1, "action": "delete_markets", "market_tickers": [M2]})

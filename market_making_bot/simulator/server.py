@@ -328,6 +328,18 @@ class Connection:
 
     # ---- commands --------------------------------------------------------------------------------
 
+    def on_message(self, text: str) -> None:
+        """A command arrived: handle it now, or later when the ``reorder`` fault holds it back."""
+        delay = self.sim.faults.take_reorder(self.conn_id)
+        if delay is None:
+            self.handle_text(text)
+        else:
+            asyncio.get_running_loop().call_later(delay, self._handle_late, text)
+
+    def _handle_late(self, text: str) -> None:
+        if not self.closed:
+            self.handle_text(text)
+
     def handle_text(self, text: str) -> None:
         try:
             obj = json.loads(text)
@@ -699,7 +711,9 @@ class ExchangeSimulator:
         )
         self.wire = Wire(legacy_cents=config.legacy_cents, empty_sides=config.empty_sides)
         self._conns: dict[int, Connection] = {}
-        self.faults = FaultController(config.faults, connections=lambda: list(self._conns.values()))
+        self.faults = FaultController(
+            config.faults, connections=lambda: list(self._conns.values()), seed=config.seed
+        )
         self._subs: dict[str, list[Subscription]] = {c: [] for c in CHANNELS}
         self._keys: list[auth.PublicKey] = []
         self.private_key: auth.PrivateKey | None = None
@@ -1075,7 +1089,7 @@ class ExchangeSimulator:
                     except UnicodeDecodeError:
                         conn._error(1, None)
                         continue
-                conn.handle_text(message)
+                conn.on_message(message)
         except ConnectionClosed:
             pass
         finally:

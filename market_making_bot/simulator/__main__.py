@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tick", choices=sorted(TICKS), default="cent", help="price tick structure (default cent)"
     )
     p.add_argument("--legacy-cents", action="store_true", help="emit the pre-2026 integer-cent shapes")
+    p.add_argument(
+        "--like-production",
+        action="store_true",
+        help="send what the production server sends, not what the spec says: no clock and no "
+        "sending_ts_ms on order-book frames, delta ts with 1 to 6 fractional digits",
+    )
     p.add_argument("--public-key", type=Path, metavar="PEM", help="verify handshakes against this public key")
     p.add_argument(
         "--write-credentials",
@@ -113,6 +119,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         seed=args.seed,
         tick=args.tick,
         legacy_cents=args.legacy_cents,
+        like_production=args.like_production,
         ping_interval=args.ping_interval if args.ping_interval > 0 else None,
         ping_timeout=args.ping_timeout,
         duration=args.duration,

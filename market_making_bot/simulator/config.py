@@ -23,6 +23,10 @@ class SimulatorConfig:
     """``cent`` ($0.01 steps) or ``deci_cent`` ($0.001 steps)."""
     legacy_cents: bool = False
     """Emit the pre-2026 integer-cent shapes (whole contracts, cent ticks only)."""
+    like_production: bool = False
+    """Emit what the production server sends rather than what the spec says: no ``clock`` and no
+    ``sending_ts_ms`` on order-book frames, a delta ``ts`` with 1 to 6 fractional digits
+    (PROTOCOL.md 10b items 3 and 4). The default output follows the AsyncAPI spec."""
     ping_interval: float | None = 10.0
     """Seconds between ``heartbeat`` pings; None: no pings."""
     ping_timeout: float | None = None
@@ -65,6 +69,8 @@ class SimulatorConfig:
             raise ValueError(f"unknown tick {self.tick!r} (known: {', '.join(TICKS)})")
         if self.legacy_cents and self.tick != "cent":
             raise ValueError("--legacy-cents carries integer cents: it needs --tick cent")
+        if self.legacy_cents and self.like_production:
+            raise ValueError("--like-production describes today's fixed-point frames: not with --legacy-cents")
         if self.rate <= 0:
             raise ValueError("rate must be > 0")
         if not self.tickers and self.markets < 1:

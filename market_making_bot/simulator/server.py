@@ -709,7 +709,12 @@ class ExchangeSimulator:
             taker_fee_rate=_fraction(config.taker_fee_rate),
             now_ms=_now_ms,
         )
-        self.wire = Wire(legacy_cents=config.legacy_cents, empty_sides=config.empty_sides)
+        self.wire = Wire(
+            legacy_cents=config.legacy_cents,
+            empty_sides=config.empty_sides,
+            like_production=config.like_production,
+            seed=config.seed,
+        )
         self._conns: dict[int, Connection] = {}
         self.faults = FaultController(
             config.faults, connections=lambda: list(self._conns.values()), seed=config.seed
@@ -940,6 +945,7 @@ class ExchangeSimulator:
         subs = self._subs
         wire = self.wire
         ts = self.sending_ts()
+        book_ts = None if self.config.like_production else ts  # production: none on book frames
         for ev in events:
             if type(ev) is BookDelta:
                 ticker = ev.market.ticker
@@ -955,7 +961,7 @@ class ExchangeSimulator:
                                 wire.delta_msg(ev, sub.use_yes_price),
                                 sid=sub.sid,
                                 seq=sub.seq,
-                                sending_ts_ms=ts,
+                                sending_ts_ms=book_ts,
                             ),
                         )
             elif type(ev) is Ticker:
@@ -1017,7 +1023,7 @@ class ExchangeSimulator:
             id_=id_,
             sid=sub.sid,
             seq=sub.seq,
-            sending_ts_ms=self.sending_ts(),
+            sending_ts_ms=None if self.config.like_production else self.sending_ts(),
         )
         sub.conn.push(F_DATA | F_OBSEQ, sub.sid, sub.seq, frame)
 

@@ -58,6 +58,7 @@ client while the books are changing. :meth:`FaultController.inject` always acts.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -111,18 +112,25 @@ class FaultSpec:
             key, eq, value = opt.partition("=")
             if not eq:
                 raise ValueError(f"bad fault option {opt!r} in {text!r} (expected key=value)")
+            if key not in ("every", "at", "count", "for"):
+                raise ValueError(f"bad fault spec {text!r}: unknown option {key!r} (every, at, count, for)")
             try:
                 if key in ("every", "at"):
                     kwargs[key] = int(value)
                 elif key == "count":
                     kwargs["count"] = None if value == "all" else int(value)
-                elif key == "for":
-                    kwargs["seconds"] = float(value)
                 else:
-                    raise ValueError(f"unknown fault option {key!r} in {text!r}")
-            except ValueError as exc:
-                raise ValueError(f"bad fault spec {text!r}: {exc}") from None
-        return cls(kind, **kwargs)  # type: ignore[arg-type]
+                    seconds = float(value)
+                    if not math.isfinite(seconds):
+                        raise ValueError(value)
+                    kwargs["seconds"] = seconds
+            except ValueError:
+                what = "a number of seconds" if key == "for" else "an integer" + (" or all" if key == "count" else "")
+                raise ValueError(f"bad fault spec {text!r}: {key}={value!r} is not {what}") from None
+        try:
+            return cls(kind, **kwargs)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise ValueError(f"bad fault spec {text!r}: {exc}") from None
 
     def __str__(self) -> str:
         out = self.kind

@@ -740,6 +740,7 @@ class ExchangeSimulator:
         self.overflows = 0
         self.connections_total = 0
         self.handshakes_rejected = 0
+        self.truth_error: str | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -810,8 +811,7 @@ class ExchangeSimulator:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        if self.config.truth_json is not None:
-            self.write_truth(self.config.truth_json)
+        self._write_truth_file()
         log.info("simulator stopped")
 
     async def wait_quiet(self, timeout: float | None = None) -> None:
@@ -927,8 +927,18 @@ class ExchangeSimulator:
         self._flow_done.set()
         self.faults.disable()
         log.info("order flow ended after %d steps: the books stop changing", self.model.steps)
-        if self.config.truth_json is not None:
-            self.write_truth(self.config.truth_json)
+        self._write_truth_file()
+
+    def _write_truth_file(self) -> None:
+        """Write ``config.truth_json`` if set; a failure is logged and kept in :attr:`truth_error`."""
+        path = self.config.truth_json
+        if path is None:
+            return
+        try:
+            self.write_truth(path)
+        except OSError as exc:
+            self.truth_error = f"cannot write the truth: {exc.strerror or exc}"
+            log.error("%s: %s", path, self.truth_error)
 
     def sending_ts(self) -> int | None:
         return None if self.config.legacy_cents else _now_ms()

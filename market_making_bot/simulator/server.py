@@ -15,6 +15,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import time
 import uuid
 import weakref
@@ -38,8 +39,34 @@ from .model import BookDelta, Event, ExchangeModel, Fill, Market, Position, Tick
 from .wire import Wire, encode, envelope, error_frame
 
 log = logging.getLogger("market_making_bot.simulator")
+WS_LOGGER = "market_making_bot.simulator.websockets"
 
 WS_PATH = "/trade-api/ws/v2"
+
+
+class RedactSignature(logging.Filter):
+    """Replaces the value of a ``KALSHI-ACCESS-SIGNATURE`` header in a log record by ``[redacted]``.
+
+    The websockets server logs every handshake header at DEBUG (``< KALSHI-ACCESS-SIGNATURE: ...``);
+    a signature is a credential for its time window, so it never reaches a log. Attached to the
+    simulator's logger and to the websockets logger it passes to ``serve``; only records that
+    mention the header are rewritten (the check is one substring search per record).
+    """
+
+    _PATTERN = re.compile(r"(?i)(kalshi-access-signature['\"]?\s*[:=,]\s*['\"]?)[^\s'\",}\]]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "signature" in text.lower():
+            redacted = self._PATTERN.sub(r"\1[redacted]", text)
+            if redacted != text:
+                record.msg, record.args = redacted, None
+        return True
+
+
+REDACT_SIGNATURE = RedactSignature()
+for _name in ("market_making_bot.simulator", WS_LOGGER):
+    logging.getLogger(_name).addFilter(REDACT_SIGNATURE)  # idempotent: the same filter object
 
 CHANNELS = (
     "orderbook_delta",
@@ -762,7 +789,7 @@ class ExchangeSimulator:
             close_timeout=2,
             compression=None,
             max_size=2**20,
-            logger=logging.getLogger("market_making_bot.simulator.websockets"),
+            logger=logging.getLogger(WS_LOGGER),  # its records pass REDACT_SIGNATURE
         )
         sockets = list(self._server.sockets)
         self.port = sockets[0].getsockname()[1]

@@ -182,3 +182,52 @@ def test_write_private_file_refuses_a_dangling_symlink(tmp_path) -> None:
     with pytest.raises(ValueError, match="symbolic link"):
         write_private_file(link, b"secret")
     assert not (tmp_path / "missing").exists()
+
+
+# ---- no signature in any log (issue 12, item 5) ------------------------------------------------------
+
+
+async def test_the_signature_never_reaches_the_logs_at_debug(make_sim, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    for name in ("market_making_bot.simulator", "market_making_bot.simulator.websockets"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    quiet_client = logging.getLogger("tests.simulator.quiet_client")  # the test's own client logs nothing
+    quiet_client.setLevel(logging.WARNING)
+    sim = await make_sim(rate=1, start_paused=True)
+    assert sim.private_key is not None
+    good = auth_headers("key-1", sim.private_key, now_ms())
+    async with connect(sim.url, additional_headers=good, logger=quiet_client) as ws:
+        await ws.send(json.dumps({"id": 1, "cmd": "list_subscriptions"}))
+        assert json.loads(await ws.recv())["type"] == "ok", "the handshake succeeded"
+    other = generate_private_key("ed25519")
+    bad = auth_headers("key-2", other, now_ms())  # a valid signature, by a key the simulator lacks
+    with pytest.raises(InvalidStatus):
+        async with connect(sim.url, additional_headers=bad, logger=quiet_client):
+            pass
+    await sim.stop()
+    text = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    for headers in (good, bad):
+        sig = headers["KALSHI-ACCESS-SIGNATURE"]
+        assert sig not in text and sig[:24] not in text
+    # the header was logged, and redacted: the test would see a leak
+    assert "KALSHI-ACCESS-SIGNATURE: [redacted]" in text
+    assert "KALSHI-ACCESS-KEY: key-1" in text
+
+
+def test_the_redaction_covers_other_shapes_of_the_header() -> None:
+    import logging
+
+    from market_making_bot.simulator.server import REDACT_SIGNATURE
+
+    cases = [
+        ("< %s: %s", ("KALSHI-ACCESS-SIGNATURE", "abc+/def==")),
+        ("headers %s", ({"KALSHI-ACCESS-SIGNATURE": "abc+/def=="},)),
+        ("kalshi-access-signature=abc+/def== rest", None),
+    ]
+    for msg, args in cases:
+        record = logging.LogRecord("x", logging.DEBUG, __file__, 1, msg, args, None)
+        assert REDACT_SIGNATURE.filter(record)
+        out = record.getMessage()
+        assert "abc+/def==" not in out and "[redacted]" in out, out

@@ -6,6 +6,9 @@ Starts ``python -m market_making_bot.simulator`` with ``--fault gap:every=300 --
 (and duplicates and malformed frames), runs the listener against it with ``--env-file`` for the same time plus a
 margin, then compares the listener's ``--summary-json`` books with the simulator's ``--truth-json`` and prints the
 health counters next to the faults the simulator injected. Exits 1 if a book differs or is not usable.
+
+The simulator's log goes to ``simulator.log`` in the run's temporary directory, never into a pipe nobody
+reads: a long run logs megabytes (every injected fault is logged), and a full pipe would freeze the simulator.
 """
 
 from __future__ import annotations
@@ -17,6 +20,33 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
+
+
+def start_simulator(sim_args: list[str], log_path: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start ``python -m market_making_bot.simulator SIM_ARGS``; returns the process and the URL it serves.
+
+    stdout carries only the URL line (printed once the server listens and the credentials are written);
+    stderr, the log, goes to ``log_path``.
+    """
+    log: IO[str] = log_path.open("w")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "market_making_bot.simulator", *sim_args],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    finally:
+        log.close()  # the child has its own descriptor
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("ws://"):
+        proc.kill()
+        proc.wait(30)
+        raise RuntimeError(f"the simulator did not start; its log: {log_path}\n{log_path.read_text()[-2000:]}")
+    return proc, url
 
 
 def main() -> int:
@@ -28,17 +58,13 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="mm-soak-"))
     creds, truth, summary = tmp / "sim.env", tmp / "truth.json", tmp / "summary.json"
     faults = ["gap:every=300", "duplicate:every=700", "malformed:every=900", "disconnect:every=3000"]
-    sim_cmd = [
-        sys.executable, "-m", "market_making_bot.simulator", "--port", "0", "--markets", str(args.markets),
+    sim_args = [
+        "--port", "0", "--markets", str(args.markets),
         "--rate", str(args.rate), "--duration", str(args.seconds), "--write-credentials", str(creds),
         "--truth-json", str(truth), *[a for f in faults for a in ("--fault", f)],
     ]  # fmt: skip
-    sim = subprocess.Popen(sim_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sim, _url = start_simulator(sim_args, tmp / "simulator.log")
     try:
-        assert sim.stdout is not None
-        for line in sim.stdout:
-            if line.startswith("credentials:"):
-                break
         tickers = [f"KXSIM-26DEC31-M{i}" for i in range(1, args.markets + 1)]
         started = time.monotonic()
         listener = subprocess.run(
@@ -56,6 +82,7 @@ def main() -> int:
         sim.wait(30)
     if listener.returncode != 0:
         print(listener.stderr[-4000:])
+        print(f"simulator log: {tmp / 'simulator.log'}")
         return 1
     t, s = json.loads(truth.read_text()), json.loads(summary.read_text())
     bad = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -131,25 +132,64 @@ def auth_headers(
     return {KEY_HEADER: key_id, TS_HEADER: str(timestamp_ms), SIG_HEADER: sign(key, timestamp_ms, path)}
 
 
-def write_env_file(path: Path, *, key_id: str, private_key_path: Path, url: str) -> None:
-    """Plain ``KEY=value`` lines the listener reads as they are (absolute key path)."""
+def check_output_path(path: Path) -> None:
+    """Raise :class:`ValueError` (the text names the path and the problem) if ``path`` cannot be
+    written as a credentials or truth file: a symbolic link, a directory, a missing or read-only
+    parent directory."""
+    if path.is_symlink():
+        raise ValueError(f"{path} is a symbolic link: refusing to write through it")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory")
+    parent = path.parent
+    if not parent.exists():
+        raise ValueError(f"directory {parent} does not exist")
+    if not parent.is_dir():
+        raise ValueError(f"{parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"directory {parent} is not writable")
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner only (mode 0600), atomically.
+
+    The bytes go to a new file created 0600 beside ``path``, which then replaces ``path``: an
+    existing file keeps neither its content nor its mode, a reader never sees half a key, and a
+    symbolic link at ``path`` is refused (never followed, never replaced).
+    """
+    if path.is_symlink():
+        raise ValueError(f"{path} is a symbolic link: refusing to write through it")
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), 0o600)  # exactly 0600, whatever the umask
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_env_file(path: Path, *, key_id: str, private_key_path: Path, url: str) -> None:
+    """Plain ``KEY=value`` lines the listener reads as they are (absolute key path); mode 0600."""
     text = (
         "# Written by the market_making_bot exchange simulator. Not real Kalshi credentials.\n"
         f"KALSHI_API_KEY_ID={key_id}\n"
         f"KALSHI_PRIVATE_KEY_PATH={private_key_path.resolve()}\n"
         f"KALSHI_WS_URL={url}\n"
     )
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_private_file(path, text.encode())
 
 
 def write_private_key(path: Path, key: PrivateKey) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(private_pem(key))
+    """Write the key as PEM with mode 0600 (see :func:`write_private_file`); returns its absolute path."""
+    write_private_file(path, private_pem(key))
     return path.resolve()
 
 

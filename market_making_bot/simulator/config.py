@@ -23,6 +23,10 @@ class SimulatorConfig:
     """``cent`` ($0.01 steps) or ``deci_cent`` ($0.001 steps)."""
     legacy_cents: bool = False
     """Emit the pre-2026 integer-cent shapes (whole contracts, cent ticks only)."""
+    like_production: bool = False
+    """Emit what the production server sends rather than what the spec says: no ``clock`` and no
+    ``sending_ts_ms`` on order-book frames, a delta ``ts`` with 1 to 6 fractional digits
+    (PROTOCOL.md 10b items 3 and 4). The default output follows the AsyncAPI spec."""
     ping_interval: float | None = 10.0
     """Seconds between ``heartbeat`` pings; None: no pings."""
     ping_timeout: float | None = None
@@ -50,6 +54,10 @@ class SimulatorConfig:
     taker_fee_rate: Decimal = Decimal("0.07")
     truth_json: Path | None = None
     """Where to write the truth when the duration ends and when the simulator stops."""
+    repeat_subscribe: str = "ok"
+    """Reply to a ``subscribe`` on a channel this connection already has: ``ok`` (what the real
+    server does: the existing sid, a consumed seq, the full market list) or ``subscribed`` (the
+    simulator's behaviour before 2026-10: the existing sid again, no seq)."""
     max_queue: int = 250_000
     """Frames queued for one connection before its order-book subscriptions die with error 25."""
 
@@ -61,6 +69,8 @@ class SimulatorConfig:
             raise ValueError(f"unknown tick {self.tick!r} (known: {', '.join(TICKS)})")
         if self.legacy_cents and self.tick != "cent":
             raise ValueError("--legacy-cents carries integer cents: it needs --tick cent")
+        if self.legacy_cents and self.like_production:
+            raise ValueError("--like-production describes today's fixed-point frames: not with --legacy-cents")
         if self.rate <= 0:
             raise ValueError("rate must be > 0")
         if not self.tickers and self.markets < 1:
@@ -71,6 +81,8 @@ class SimulatorConfig:
             raise ValueError("ping_interval must be > 0")
         if self.empty_sides not in ("omit", "empty"):
             raise ValueError("empty_sides must be 'omit' or 'empty'")
+        if self.repeat_subscribe not in ("ok", "subscribed"):
+            raise ValueError("repeat_subscribe must be 'ok' or 'subscribed'")
         if self.key_type not in ("rsa", "ed25519"):
             raise ValueError("key_type must be 'rsa' or 'ed25519'")
         if not (0 <= self.maker_fee_rate < 1 and 0 <= self.taker_fee_rate < 1):

@@ -29,11 +29,25 @@ Kinds:
 ``deny-private``subscriptions to private channels (fill, market_positions, user_orders,
                 order_group_updates, communications) are answered with error 9, ``count`` times
                 (default: every one from then on)
+``reorder``     the next ``count`` commands (any connection; default: every one from then on) are
+                each handled after a random delay of 0 to ``for=S`` seconds (default 0.2, drawn
+                from the run's seed), so commands sent close together are answered out of order,
+                as the real server does (ids 2, 4, 3, 6, 5, 1, ... for commands 1 to 6)
 =============== ===================================================================================
+
+``reorder`` delays the *handling* of a command, not the sending of frames: a reply is made, and
+numbered, when its command is handled, in the same per-connection order as the data. So a reply
+that takes a ``seq`` (``ok``, ``unsubscribed``, the snapshots of ``add_markets``/``get_snapshot``
+or of a repeated ``subscribe``) takes the sid's next number at that moment, data frames of a sid
+always arrive in ``seq`` order with no hole, and a later command's reply may carry the lower
+``seq`` (the production recording of PROTOCOL.md 10b shows ``ok`` id 4 with seq 2, then id 3 with
+seq 4). Two commands that touch the same subscription may take effect in either order (an
+``unsubscribe`` and a ``subscribe`` sent back to back, for example).
 
 Counting: ``faults[KIND]`` in the truth is the number of times the fault *reached a client*: a
 dropped delta, a duplicated frame, an aborted connection, a started stall, a malformed frame, a
-terminal error sent, a subscription answered early, a refused handshake, an error 9 sent. Every
+terminal error sent, a subscription answered early, a refused handshake, an error 9 sent, a
+command held back by ``reorder``. Every
 one is logged at INFO on the ``market_making_bot.simulator`` logger.
 
 With a ``duration``, triggers stop firing one second before it ends (and faults armed by triggers
@@ -44,6 +58,8 @@ client while the books are changing. :meth:`FaultController.inject` always acts.
 from __future__ import annotations
 
 import logging
+import math
+import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -51,10 +67,11 @@ from typing import Protocol
 log = logging.getLogger("market_making_bot.simulator")
 
 CONNECTION_KINDS = ("gap", "duplicate", "disconnect", "stall", "malformed", "error25", "error10")
-GLOBAL_KINDS = ("early-data", "auth-reject", "deny-private")
+GLOBAL_KINDS = ("early-data", "auth-reject", "deny-private", "reorder")
 KINDS = CONNECTION_KINDS + GLOBAL_KINDS
 
 DEFAULT_STALL_S = 30.0
+DEFAULT_REORDER_S = 0.2
 
 
 @dataclass
@@ -95,18 +112,25 @@ class FaultSpec:
             key, eq, value = opt.partition("=")
             if not eq:
                 raise ValueError(f"bad fault option {opt!r} in {text!r} (expected key=value)")
+            if key not in ("every", "at", "count", "for"):
+                raise ValueError(f"bad fault spec {text!r}: unknown option {key!r} (every, at, count, for)")
             try:
                 if key in ("every", "at"):
                     kwargs[key] = int(value)
                 elif key == "count":
                     kwargs["count"] = None if value == "all" else int(value)
-                elif key == "for":
-                    kwargs["seconds"] = float(value)
                 else:
-                    raise ValueError(f"unknown fault option {key!r} in {text!r}")
-            except ValueError as exc:
-                raise ValueError(f"bad fault spec {text!r}: {exc}") from None
-        return cls(kind, **kwargs)  # type: ignore[arg-type]
+                    seconds = float(value)
+                    if not math.isfinite(seconds):
+                        raise ValueError(value)
+                    kwargs["seconds"] = seconds
+            except ValueError:
+                what = "a number of seconds" if key == "for" else "an integer" + (" or all" if key == "count" else "")
+                raise ValueError(f"bad fault spec {text!r}: {key}={value!r} is not {what}") from None
+        try:
+            return cls(kind, **kwargs)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise ValueError(f"bad fault spec {text!r}: {exc}") from None
 
     def __str__(self) -> str:
         out = self.kind
@@ -115,7 +139,7 @@ class FaultSpec:
         else:
             out += f":at={self.at}"
         default_count = 1 if self.kind == "auth-reject" else None
-        if self.count != default_count and self.kind in ("auth-reject", "deny-private"):
+        if self.count != default_count and self.kind in ("auth-reject", "deny-private", "reorder"):
             out += f":count={'all' if self.count is None else self.count}"
         if self.seconds is not None:
             out += f":for={self.seconds:g}"
@@ -141,6 +165,7 @@ class FaultController:
         specs: Iterable[FaultSpec] = (),
         *,
         connections: Callable[[], Iterable[FaultTarget]] = lambda: (),
+        seed: int = 1,
     ) -> None:
         self.specs: list[FaultSpec] = []
         self.counts: dict[str, int] = {}
@@ -149,6 +174,9 @@ class FaultController:
         self._auth_reject: int | None = 0  # handshakes still to refuse (None: all)
         self._deny_private: int | None = 0
         self._early_data = 0
+        self._reorder: int | None = 0  # commands still to hold back (None: all)
+        self._reorder_max_s = DEFAULT_REORDER_S
+        self._rng = random.Random(f"reorder-{seed}")  # its own stream: the order flow stays the same
         self._started = False
         self._seen_connection = False
         for spec in specs:
@@ -242,6 +270,13 @@ class FaultController:
                 if (spec.count is None or self._deny_private is None)
                 else (self._deny_private + spec.count)
             )
+        elif spec.kind == "reorder":
+            self._reorder = (
+                None
+                if (spec.count is None or self._reorder is None)
+                else (self._reorder + spec.count)
+            )
+            self._reorder_max_s = spec.seconds if spec.seconds is not None else DEFAULT_REORDER_S
 
     def disable(self) -> None:
         """Stop firing triggers and drop faults armed by triggers but not delivered yet."""
@@ -251,6 +286,7 @@ class FaultController:
         self._auth_reject = 0
         self._deny_private = 0
         self._early_data = 0
+        self._reorder = 0
         for conn in list(self._connections()):
             conn.clear_pending_faults()
         log.info("fault triggers disabled (quiet period)")
@@ -283,6 +319,16 @@ class FaultController:
         self._early_data -= 1
         self.record("early-data", "snapshots sent before the subscribed ack")
         return True
+
+    def take_reorder(self, conn_id: int) -> float | None:
+        """The delay (seconds) before the command just received is handled; None: handle it now."""
+        if self._reorder == 0:
+            return None
+        if self._reorder is not None:
+            self._reorder -= 1
+        delay = self._rng.uniform(0.0, self._reorder_max_s)
+        self.record("reorder", f"connection {conn_id}: command handled {delay * 1000:.0f} ms late")
+        return delay
 
     def summary(self) -> dict[str, int]:
         return dict(sorted(self.counts.items()))

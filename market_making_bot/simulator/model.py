@@ -35,7 +35,7 @@ Side = str  # "yes" | "no"
 class BookDelta:
     """A signed change of the resting size at (side, price); price on that side's own scale."""
 
-    __slots__ = ("market", "side", "price", "delta", "clock", "ts_ms", "client_order_id", "cache")
+    __slots__ = ("market", "side", "price", "delta", "clock", "ts_ms", "client_order_id", "cache", "wire_ts")
 
     def __init__(
         self,
@@ -55,6 +55,7 @@ class BookDelta:
         self.ts_ms = ts_ms
         self.client_order_id = client_order_id
         self.cache: dict[Any, bytes] = {}
+        self.wire_ts: tuple[str, int] | None = None  # (ts, ts_ms) as sent, when not derived from ts_ms
 
 
 class Trade:

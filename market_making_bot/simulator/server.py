@@ -15,6 +15,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import time
 import uuid
 import weakref
@@ -38,8 +39,34 @@ from .model import BookDelta, Event, ExchangeModel, Fill, Market, Position, Tick
 from .wire import Wire, encode, envelope, error_frame
 
 log = logging.getLogger("market_making_bot.simulator")
+WS_LOGGER = "market_making_bot.simulator.websockets"
 
 WS_PATH = "/trade-api/ws/v2"
+
+
+class RedactSignature(logging.Filter):
+    """Replaces the value of a ``KALSHI-ACCESS-SIGNATURE`` header in a log record by ``[redacted]``.
+
+    The websockets server logs every handshake header at DEBUG (``< KALSHI-ACCESS-SIGNATURE: ...``);
+    a signature is a credential for its time window, so it never reaches a log. Attached to the
+    simulator's logger and to the websockets logger it passes to ``serve``; only records that
+    mention the header are rewritten (the check is one substring search per record).
+    """
+
+    _PATTERN = re.compile(r"(?i)(kalshi-access-signature['\"]?\s*[:=,]\s*['\"]?)[^\s'\",}\]]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "signature" in text.lower():
+            redacted = self._PATTERN.sub(r"\1[redacted]", text)
+            if redacted != text:
+                record.msg, record.args = redacted, None
+        return True
+
+
+REDACT_SIGNATURE = RedactSignature()
+for _name in ("market_making_bot.simulator", WS_LOGGER):
+    logging.getLogger(_name).addFilter(REDACT_SIGNATURE)  # idempotent: the same filter object
 
 CHANNELS = (
     "orderbook_delta",
@@ -328,6 +355,18 @@ class Connection:
 
     # ---- commands --------------------------------------------------------------------------------
 
+    def on_message(self, text: str) -> None:
+        """A command arrived: handle it now, or later when the ``reorder`` fault holds it back."""
+        delay = self.sim.faults.take_reorder(self.conn_id)
+        if delay is None:
+            self.handle_text(text)
+        else:
+            asyncio.get_running_loop().call_later(delay, self._handle_late, text)
+
+    def _handle_late(self, text: str) -> None:
+        if not self.closed:
+            self.handle_text(text)
+
     def handle_text(self, text: str) -> None:
         try:
             obj = json.loads(text)
@@ -526,7 +565,12 @@ class Connection:
                 else:
                     added = [t for t in tickers if t not in existing.markets]
                     existing.markets.update(added)
-            self._ack_subscribed(id_, existing)
+            if sim.config.repeat_subscribe == "ok":
+                # what the real server does (PROTOCOL.md 10b item 1): an ``ok`` on the existing sid that
+                # takes the sid's next seq and carries the full, sorted market list
+                self._ack_markets(id_, existing, skip_list=skip_ack)
+            else:
+                self._ack_subscribed(id_, existing)
             self._initial_data(existing, added, initial_ticker)
             return
         sub = Subscription(
@@ -561,6 +605,23 @@ class Connection:
                 id_=id_,
                 sending_ts_ms=self.sim.sending_ts(),
             )
+        )
+
+    def _ack_markets(self, id_: int | None, sub: Subscription, *, skip_list: bool = False) -> None:
+        """``ok`` with the subscription's full market list; it consumes the sid's next seq."""
+        sub.seq += 1
+        msg: bytes | None = None
+        if not (sub.skip_ack or skip_list):
+            markets = sorted(sub.markets) if sub.markets is not None else []
+            if sub.by_ids:
+                model = self.sim.model
+                msg = encode({"market_ids": [model.markets[t].market_id for t in markets]})
+            else:
+                msg = encode({"market_tickers": markets})
+        self.push_control(
+            envelope(b"ok", msg, id_=id_, sid=sub.sid, seq=sub.seq, sending_ts_ms=self.sim.sending_ts()),
+            sub.sid,
+            sub.seq,
         )
 
     def _initial_data(
@@ -653,20 +714,7 @@ class Connection:
                 sub.markets.difference_update(tickers)
         if by_ids:
             sub.by_ids = True
-        sub.seq += 1
-        msg: bytes | None = None
-        if not (sub.skip_ack or self._bool(params, "skip_ticker_ack")):
-            markets = sorted(sub.markets) if sub.markets is not None else []
-            if sub.by_ids:
-                model = self.sim.model
-                msg = encode({"market_ids": [model.markets[t].market_id for t in markets]})
-            else:
-                msg = encode({"market_tickers": markets})
-        self.push_control(
-            envelope(b"ok", msg, id_=id_, sid=sid, seq=sub.seq, sending_ts_ms=self.sim.sending_ts()),
-            sid,
-            sub.seq,
-        )
+        self._ack_markets(id_, sub, skip_list=self._bool(params, "skip_ticker_ack"))
         if added:
             self._initial_data(sub, added, self._bool(params, "send_initial_snapshot"))
 
@@ -688,9 +736,16 @@ class ExchangeSimulator:
             taker_fee_rate=_fraction(config.taker_fee_rate),
             now_ms=_now_ms,
         )
-        self.wire = Wire(legacy_cents=config.legacy_cents, empty_sides=config.empty_sides)
+        self.wire = Wire(
+            legacy_cents=config.legacy_cents,
+            empty_sides=config.empty_sides,
+            like_production=config.like_production,
+            seed=config.seed,
+        )
         self._conns: dict[int, Connection] = {}
-        self.faults = FaultController(config.faults, connections=lambda: list(self._conns.values()))
+        self.faults = FaultController(
+            config.faults, connections=lambda: list(self._conns.values()), seed=config.seed
+        )
         self._subs: dict[str, list[Subscription]] = {c: [] for c in CHANNELS}
         self._keys: list[auth.PublicKey] = []
         self.private_key: auth.PrivateKey | None = None
@@ -712,6 +767,7 @@ class ExchangeSimulator:
         self.overflows = 0
         self.connections_total = 0
         self.handshakes_rejected = 0
+        self.truth_error: str | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -733,7 +789,7 @@ class ExchangeSimulator:
             close_timeout=2,
             compression=None,
             max_size=2**20,
-            logger=logging.getLogger("market_making_bot.simulator.websockets"),
+            logger=logging.getLogger(WS_LOGGER),  # its records pass REDACT_SIGNATURE
         )
         sockets = list(self._server.sockets)
         self.port = sockets[0].getsockname()[1]
@@ -782,8 +838,7 @@ class ExchangeSimulator:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        if self.config.truth_json is not None:
-            self.write_truth(self.config.truth_json)
+        self._write_truth_file()
         log.info("simulator stopped")
 
     async def wait_quiet(self, timeout: float | None = None) -> None:
@@ -899,8 +954,18 @@ class ExchangeSimulator:
         self._flow_done.set()
         self.faults.disable()
         log.info("order flow ended after %d steps: the books stop changing", self.model.steps)
-        if self.config.truth_json is not None:
-            self.write_truth(self.config.truth_json)
+        self._write_truth_file()
+
+    def _write_truth_file(self) -> None:
+        """Write ``config.truth_json`` if set; a failure is logged and kept in :attr:`truth_error`."""
+        path = self.config.truth_json
+        if path is None:
+            return
+        try:
+            self.write_truth(path)
+        except OSError as exc:
+            self.truth_error = f"cannot write the truth: {exc.strerror or exc}"
+            log.error("%s: %s", path, self.truth_error)
 
     def sending_ts(self) -> int | None:
         return None if self.config.legacy_cents else _now_ms()
@@ -917,6 +982,7 @@ class ExchangeSimulator:
         subs = self._subs
         wire = self.wire
         ts = self.sending_ts()
+        book_ts = None if self.config.like_production else ts  # production: none on book frames
         for ev in events:
             if type(ev) is BookDelta:
                 ticker = ev.market.ticker
@@ -932,7 +998,7 @@ class ExchangeSimulator:
                                 wire.delta_msg(ev, sub.use_yes_price),
                                 sid=sub.sid,
                                 seq=sub.seq,
-                                sending_ts_ms=ts,
+                                sending_ts_ms=book_ts,
                             ),
                         )
             elif type(ev) is Ticker:
@@ -994,7 +1060,7 @@ class ExchangeSimulator:
             id_=id_,
             sid=sub.sid,
             seq=sub.seq,
-            sending_ts_ms=self.sending_ts(),
+            sending_ts_ms=None if self.config.like_production else self.sending_ts(),
         )
         sub.conn.push(F_DATA | F_OBSEQ, sub.sid, sub.seq, frame)
 
@@ -1066,7 +1132,7 @@ class ExchangeSimulator:
                     except UnicodeDecodeError:
                         conn._error(1, None)
                         continue
-                conn.handle_text(message)
+                conn.on_message(message)
         except ConnectionClosed:
             pass
         finally:

@@ -83,6 +83,18 @@ def rfc3339_ms(ts_ms: int) -> str:
     return f"{_last_second[1]}.{ts_ms % 1000:03d}Z"
 
 
+def rfc3339_us(ts_us: int) -> str:
+    """Unix microseconds -> ``"2026-08-07T06:46:28.97871Z"``: trailing zeros of the fraction trimmed,
+    as the production server writes ``ts`` (1 to 6 digits; a whole second would have none)."""
+    second = ts_us // 1_000_000
+    if _last_second[0] != second:
+        dt = _dt.datetime.fromtimestamp(second, tz=_dt.timezone.utc)
+        _last_second[0] = second
+        _last_second[1] = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    frac = f"{ts_us % 1_000_000:06d}".rstrip("0")
+    return f"{_last_second[1]}.{frac}Z" if frac else f"{_last_second[1]}Z"
+
+
 def parse_price(text: str) -> int:
     """``"0.45"``/``"0.4500"`` -> ``4500``; refuses more than 4 decimals (never rounds)."""
     whole_part, _, frac = text.strip().partition(".")

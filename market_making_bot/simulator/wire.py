@@ -4,6 +4,13 @@
   ``yes_dollars_fp``...), counts as 2-decimal strings (``delta_fp``, ``count_fp``...), money as
   6-decimal strings, ``clock`` on order-book messages, ``ts_ms`` and ``sending_ts_ms``, as in the
   newest AsyncAPI spec (Oct 2026).
+* **like production** (``--like-production``, fixed point only): what real recordings show
+  (PROTOCOL.md 10b items 3 and 4): order-book messages carry no ``clock`` (and the server leaves
+  ``sending_ts_ms`` off their envelopes), and the ``ts`` of a delta has 1 to 6 fractional digits,
+  trailing zeros trimmed. The digits are drawn from the run's seed, weighted towards 6 as in the
+  recordings (6: 10/16, 5: 2/16, 4, 3, 2, 1: 1/16 each); the time is cut, never rounded up, to that
+  many digits and ``ts_ms`` is that time cut to the millisecond, so the two always agree (a 1-digit
+  ``ts`` is up to 99 ms earlier than the event).
 * **legacy cents** (``--legacy-cents``): the integer-cent shapes of the seed README and of Kalshi's
   pre-2026-03 payloads: ``yes``/``no`` ``[[cents, count]]``, ``price``/``delta``, ticker ``price``,
   ``yes_bid``, ``yes_ask``, ``volume``..., trade ``yes_price``/``no_price``/``count``, fill
@@ -15,6 +22,7 @@ envelope (``type``, ``sid``, ``seq``, ``id``) is spliced around it per subscript
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import msgspec
@@ -28,8 +36,12 @@ from .units import (
     fmt_price,
     fmt_size,
     rfc3339_ms,
+    rfc3339_us,
     whole,
 )
+
+_TS_DIGITS = (1, 2, 3, 4, 5, 6)
+_TS_WEIGHTS = (1, 1, 1, 1, 2, 10)
 
 _encode = msgspec.json.Encoder().encode
 
@@ -110,11 +122,33 @@ def error_frame(
 class Wire:
     """Encodes message bodies for one wire format."""
 
-    def __init__(self, *, legacy_cents: bool = False, empty_sides: str = "omit") -> None:
+    def __init__(
+        self,
+        *,
+        legacy_cents: bool = False,
+        empty_sides: str = "omit",
+        like_production: bool = False,
+        seed: int = 1,
+    ) -> None:
         if empty_sides not in ("omit", "empty"):
             raise ValueError("empty_sides must be 'omit' or 'empty'")
+        if like_production and legacy_cents:
+            raise ValueError("like_production describes the fixed-point shapes, not legacy cents")
         self.legacy = legacy_cents
         self.empty_sides = empty_sides
+        self.like_production = like_production
+        self._rng = random.Random(f"ts-{seed}")  # its own stream: the order flow stays the same
+
+    def production_ts(self, ts_ms: int) -> tuple[str, int]:
+        """``(ts, ts_ms)`` of an event at ``ts_ms`` as production writes them (see the module doc)."""
+        rng = self._rng
+        digits = rng.choices(_TS_DIGITS, _TS_WEIGHTS)[0]
+        us = ts_ms * 1000 + rng.randrange(1000)
+        unit = 10 ** (6 - digits)
+        cut = us - us % unit
+        if cut % 1_000_000 == 0:  # a whole second would be written without any fraction
+            cut = us if us % 1_000_000 else us + 1
+        return rfc3339_us(cut), cut // 1000
 
     # ---- order book ------------------------------------------------------------------------------
 
@@ -135,7 +169,8 @@ class Wire:
             if no or self.empty_sides == "empty":
                 body["no"] = [[cents(p), whole(s)] for p, s in no]
             return encode(body)
-        body["clock"] = clock
+        if not self.like_production:
+            body["clock"] = clock
         if yes or self.empty_sides == "empty":
             body["yes_dollars_fp"] = [[fmt_price(p), fmt_size(s)] for p, s in yes]
         if no or self.empty_sides == "empty":
@@ -159,18 +194,21 @@ class Wire:
                 "side": ev.side,
             }
         else:
-            body = {
-                "market_ticker": m.ticker,
-                "market_id": m.market_id,
-                "clock": ev.clock,
-                "price_dollars": fmt_price(price),
-                "delta_fp": fmt_size(ev.delta),
-                "side": ev.side,
-            }
+            body = {"market_ticker": m.ticker, "market_id": m.market_id}
+            if not self.like_production:
+                body["clock"] = ev.clock
+            body["price_dollars"] = fmt_price(price)
+            body["delta_fp"] = fmt_size(ev.delta)
+            body["side"] = ev.side
             if ev.client_order_id is not None:
                 body["client_order_id"] = ev.client_order_id
-            body["ts"] = rfc3339_ms(ev.ts_ms)
-            body["ts_ms"] = ev.ts_ms
+            if self.like_production:
+                if ev.wire_ts is None:  # once per event: every subscription sees the same ts
+                    ev.wire_ts = self.production_ts(ev.ts_ms)
+                body["ts"], body["ts_ms"] = ev.wire_ts
+            else:
+                body["ts"] = rfc3339_ms(ev.ts_ms)
+                body["ts_ms"] = ev.ts_ms
         out = ev.cache[key] = encode(body)
         return out
 

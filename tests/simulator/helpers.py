@@ -27,8 +27,20 @@ def repo_root() -> Path:
 
 
 def shared_dir() -> Path:
-    """``../shared`` beside the repository (Kalshi's spec, captures, seed); may be absent."""
-    return repo_root().parent / "shared"
+    """``../shared`` beside the repository (Kalshi's spec, captures, seed); may be absent.
+
+    In a git worktree, also beside the main checkout the worktree belongs to."""
+    root = repo_root()
+    here = root.parent / "shared"
+    dot_git = root / ".git"
+    if not here.exists() and dot_git.is_file():
+        gitdir = dot_git.read_text().partition("gitdir:")[2].strip()
+        parts = Path(gitdir).parts
+        if "worktrees" in parts:  # <main>/.git/worktrees/<name>
+            main = Path(*parts[: parts.index("worktrees") - 1])
+            if (main.parent / "shared").exists():
+                return main.parent / "shared"
+    return here
 
 
 def shared_file(*parts: str) -> Path:

@@ -217,6 +217,59 @@ async def test_deny_private_answers_error_9_and_keeps_public_channels(make_sim, 
     assert sim.truth()["faults"] == {"deny-private": 2}
 
 
+async def test_reorder_answers_commands_out_of_order_and_keeps_each_sid_in_seq_order(
+    make_sim, open_client
+):
+    """Twelve one-market subscribes sent at once, as in the production recording of PROTOCOL.md 10b."""
+    tickers = [f"KXSIM-26DEC31-M{i}" for i in range(1, 13)]
+    sim = await make_sim(markets=12, rate=800, seed=3, faults=[FaultSpec.parse("reorder:for=0.3")])
+    c = await open_client(sim)
+    for i, t in enumerate(tickers, 1):
+        await c.send("subscribe", {"channels": ["orderbook_delta"], "market_tickers": [t]}, id_=i)
+    replies: list[dict[str, Any]] = []
+
+    def is_reply(f: dict[str, Any]) -> bool:
+        if f["type"] in ("ok", "subscribed", "error"):
+            replies.append(f)
+        return len(replies) == 12
+
+    await c.recv_until(is_reply, timeout=10)
+    await c.recv_until(lambda f: f.get("type") == "orderbook_delta" and f["seq"] > 40, timeout=10)
+    ids = [f["id"] for f in replies]
+    assert sorted(ids) == list(range(1, 13)) and ids != sorted(ids), ids
+    assert [f["type"] for f in replies] == ["subscribed"] + ["ok"] * 11
+    # whichever command came first made the subscription; every later one is an ok on its sid
+    # whose list grows by one market each time
+    lists = [f["msg"]["market_tickers"] for f in replies[1:]]
+    assert [len(m) for m in lists] == list(range(2, 13))
+    assert lists[-1] == sorted(tickers)
+    # one sid; its frames (snapshots, deltas and the ok replies) are numbered 1, 2, 3, ... in order
+    assert {f["sid"] for f in c.frames if "sid" in f} == {1}
+    numbered = [f["seq"] for f in c.frames if "seq" in f]
+    assert numbered == list(range(1, len(numbered) + 1))
+    snaps = [f["msg"]["market_ticker"] for f in c.frames if f["type"] == "orderbook_snapshot"]
+    assert sorted(snaps) == sorted(tickers)
+    assert sim.truth()["faults"] == {"reorder": 12}
+
+
+async def test_reorder_count_limits_the_commands_held_back(make_sim, open_client):
+    sim = await make_sim(rate=1, start_paused=True, faults=[FaultSpec.parse("reorder:count=1:for=0.2")])
+    c = await open_client(sim)
+    await c.send("list_subscriptions", id_=1)
+    await c.send("list_subscriptions", id_=2)
+    await c.send("list_subscriptions", id_=3)
+    got = [await c.recv(), await c.recv(), await c.recv()]
+    assert [f["id"] for f in got] == [2, 3, 1]
+    assert sim.truth()["faults"] == {"reorder": 1}
+
+
+def test_reorder_spec_round_trips() -> None:
+    spec = FaultSpec.parse("reorder:count=5:for=0.05")
+    assert (spec.kind, spec.count, spec.seconds, spec.at) == ("reorder", 5, 0.05, 0)
+    assert str(spec) == "reorder:at=0:count=5:for=0.05"
+    assert FaultSpec.parse("reorder").count is None
+
+
 async def test_inject_and_add_at_run_time(make_sim, open_client):
     sim = await make_sim(rate=1000)
     c = await open_client(sim)

@@ -273,14 +273,61 @@ async def test_list_subscriptions_and_unsubscribe(make_sim, open_client):
     assert (await c.recv())["msg"] == [{"channel": "ticker", "sid": 2}]
 
 
-async def test_repeat_subscribe_adds_markets_to_the_existing_subscription(make_sim, open_client):
+async def test_repeat_subscribe_is_answered_with_ok_like_the_real_server(make_sim, open_client):
+    """PROTOCOL.md 10b item 1: ``ok`` on the existing sid, a consumed seq, the full sorted list."""
     sim = await make_sim(rate=1, start_paused=True)
+    c = await open_client(sim)
+    await c.send("subscribe", {"channels": ["orderbook_delta"], "market_tickers": [M3]})
+    await c.recv_until(lambda f: f.get("type") == "orderbook_snapshot")
+    await c.send("subscribe", {"channels": ["orderbook_delta"], "market_tickers": [M2, M1]}, id_=5)
+    ack = await c.recv()
+    assert ack["type"] == "ok", ack
+    assert ack["id"] == 5 and ack["sid"] == 1 and ack["seq"] == 2
+    assert ack["msg"] == {"market_tickers": [M1, M2, M3]}
+    snaps = [await c.recv(), await c.recv()]
+    assert [(f["type"], f["sid"], f["seq"], f["msg"]["market_ticker"]) for f in snaps] == [
+        ("orderbook_snapshot", 1, 3, M2),
+        ("orderbook_snapshot", 1, 4, M1),
+    ]
+    # same markets again: an ok, a seq, no snapshot
+    await c.send("subscribe", {"channels": ["orderbook_delta"], "market_tickers": [M1]}, id_=6)
+    again = await c.recv()
+    assert again["type"] == "ok" and again["id"] == 6 and again["seq"] == 5
+    assert again["msg"] == {"market_tickers": [M1, M2, M3]}
+    assert await c.drain(0.2) == []
+    # the data that follows continues the same numbering
+    sim.start_flow()
+    delta = (await c.recv_until(lambda f: f.get("type") == "orderbook_delta"))[-1]
+    assert delta["sid"] == 1 and delta["seq"] == 6
+
+
+async def test_repeat_subscribe_on_another_channel_is_just_an_ok(make_sim, open_client):
+    sim = await make_sim(rate=1, start_paused=True)
+    c = await open_client(sim)
+    await c.send("subscribe", {"channels": ["ticker"], "market_tickers": [M1]})
+    sub = await c.recv()
+    assert sub["type"] == "subscribed" and sub["msg"]["sid"] == 1
+    await c.send("subscribe", {"channels": ["ticker"], "market_tickers": [M2]}, id_=8)
+    ack = await c.recv()
+    assert ack == {
+        "type": "ok",
+        "id": 8,
+        "sid": 1,
+        "seq": 1,
+        "msg": {"market_tickers": [M1, M2]},
+        "sending_ts_ms": ack["sending_ts_ms"],
+    }
+    assert await c.drain(0.2) == []
+
+
+async def test_repeat_subscribe_old_behaviour_on_request(make_sim, open_client):
+    sim = await make_sim(rate=1, start_paused=True, repeat_subscribe="subscribed")
     c = await open_client(sim)
     await c.send("subscribe", {"channels": ["orderbook_delta"], "market_tickers": [M1]})
     await c.recv_until(lambda f: f.get("type") == "orderbook_snapshot")
     await c.send("subscribe", {"channels": ["orderbook_delta"], "market_tickers": [M1, M2]}, id_=5)
     ack = await c.recv()
-    assert ack["type"] == "subscribed" and ack["id"] == 5 and ack["msg"]["sid"] == 1
+    assert ack["type"] == "subscribed" and ack["id"] == 5 and ack["msg"]["sid"] == 1 and "seq" not in ack
     snap = await c.recv()
     assert snap["type"] == "orderbook_snapshot" and snap["msg"]["market_ticker"] == M2 and snap["seq"] == 2
     assert await c.drain(0.2) == []

@@ -87,6 +87,8 @@ async def collect_every_frame_type(sim: Any, c: Client) -> list[dict[str, Any]]:
         },
     )
     await c.send("list_subscriptions")
+    # a repeated subscribe: an ok on sid 1 (PROTOCOL.md 10b item 1)
+    await c.send("subscribe", {"channels": ["orderbook_delta"], "market_tickers": [M1]})
     await c.send("update_subscription", {"sid": 1, "action": "add_markets", "market_tickers": [M3]})
     await c.send("update_subscription", {"sid": 1, "action": "get_snapshot", "market_tickers": [M1]}, id_=99)
     await c.send("update_subscription", {"sid": 1, "action": "delete_markets", "market_tickers": [M2]})
@@ -185,3 +187,63 @@ async def test_legacy_frames_carry_the_fields_of_real_legacy_captures(make_sim, 
         if isinstance(f.get("msg"), dict) and f["type"] not in ("subscribed", "ok", "error"):
             assert not [k for k in f["msg"] if k.endswith(("_fp", "_dollars"))], f
             assert "clock" not in f["msg"] and "sending_ts_ms" not in f
+
+
+# ---- --like-production: what real recordings show instead of what the spec says ------------------
+
+_TIME_KEYS = ("ts", "ts_ms", "time")
+
+
+def _without_times(frame: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in frame.items() if k != "sending_ts_ms"}
+    if isinstance(out.get("msg"), dict):
+        out["msg"] = {k: v for k, v in out["msg"].items() if k not in _TIME_KEYS + ("clock",)}
+    return out
+
+
+async def _book_and_trade_stream(make_sim: Any, open_client: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    sim = await make_sim(rate=2000, seed=31, start_paused=True, duration=0.4, **kwargs)
+    c = await open_client(sim)
+    await c.send("subscribe", {"channels": ["orderbook_delta", "trade"], "market_tickers": [M1, M2, M3]})
+    await c.recv_until(lambda f: f["type"] == "orderbook_snapshot" and f["msg"]["market_ticker"] == M3)
+    sim.start_flow()
+    await sim.wait_quiet(timeout=10)
+    await c.drain(0.2)
+    return c.frames
+
+
+async def test_a_production_like_stream_differs_exactly_as_real_recordings_do(spec, make_sim, open_client):
+    """PROTOCOL.md 10b items 3 and 4; the default stream stays valid against the spec."""
+    import re
+    from datetime import datetime, timezone
+
+    default = await _book_and_trade_stream(make_sim, open_client)
+    prod = await _book_and_trade_stream(make_sim, open_client, like_production=True)
+    n = min(len(default), len(prod))
+    assert n > 300, n
+    default, prod = default[:n], prod[:n]
+    # same seed, same order flow: equal frame for frame once the times and clocks are set aside
+    assert [_without_times(f) for f in prod] == [_without_times(f) for f in default]
+    digits: set[int] = set()
+    book = ("orderbook_snapshot", "orderbook_delta")
+    for d, p in zip(default, prod, strict=True):
+        spec.validate(d)
+        if p["type"] not in book:
+            assert "sending_ts_ms" in p or p["type"] == "subscribed"
+            spec.validate(p)
+            continue
+        assert "clock" in d["msg"] and "sending_ts_ms" in d
+        assert "clock" not in p["msg"] and "sending_ts_ms" not in p, p
+        assert set(d["msg"]) - set(p["msg"]) == {"clock"} and set(p["msg"]) <= set(d["msg"])
+        if p["type"] == "orderbook_delta":
+            m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{1,6})Z", p["msg"]["ts"])
+            assert m is not None and not m.group(2).endswith("0"), p["msg"]["ts"]
+            digits.add(len(m.group(2)))
+            # (fromisoformat takes only 3 or 6 digits on Python 3.10)
+            second = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+            us = int(second.timestamp()) * 1_000_000 + int(m.group(2).ljust(6, "0"))
+            assert p["msg"]["ts_ms"] == us // 1000, "ts_ms is ts cut to the millisecond"
+            assert re.fullmatch(r".*\.\d{3}Z", d["msg"]["ts"])
+        # and nothing else: with the clock and the envelope stamp put back, the spec accepts it
+        spec.validate({**p, "msg": {**p["msg"], "clock": d["msg"]["clock"]}, "sending_ts_ms": 1})
+    assert digits == {1, 2, 3, 4, 5, 6}, digits

@@ -183,7 +183,9 @@ def test_replies_in_any_order_and_ok_as_the_answer_to_a_subscribe(order: tuple[i
     ]
     for i in order:
         s.handle(replies[i], 1.0)
-    assert {c: sub.status for c, sub in s.subs.items()} == dict.fromkeys(("orderbook_delta", "ticker", "trade"), "active")
+    assert {c: sub.status for c, sub in s.subs.items()} == dict.fromkeys(
+        ("orderbook_delta", "ticker", "trade"), "active"
+    )
     assert s.subs["ticker"].sid == 2 and s.pending == 0
 
 

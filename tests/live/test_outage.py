@@ -10,6 +10,7 @@ import random
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from websockets.asyncio.server import ServerConnection, serve
 
 from market_making_bot.auth import Signer
@@ -23,7 +24,6 @@ from market_making_bot.client import (
 from market_making_bot.core import Core
 from market_making_bot.session import Notice, Session
 from market_making_bot.simulator import ExchangeSimulator, FaultSpec, SimulatorConfig
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from tests.live.support import WatchedCore, converged, running_client, wait_until
 
 TICKERS = ["KXOUT-26DEC31-A", "KXOUT-26DEC31-B", "KXOUT-26DEC31-C"]
@@ -154,7 +154,9 @@ async def test_oversized_frame_is_refused_counted_and_the_connection_recovered()
     async with serve(hostile, "127.0.0.1", 0, max_size=None, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
         policy = ConnectionPolicy(backoff_base=0.01, backoff_cap=0.02, max_reconnects=1, ping_interval=None)
-        client = KalshiWebSocketClient(f"ws://127.0.0.1:{port}/", Signer("k", ed25519.Ed25519PrivateKey.generate()), core, Session([]), policy)
+        client = KalshiWebSocketClient(
+            f"ws://127.0.0.1:{port}/", Signer("k", ed25519.Ed25519PrivateKey.generate()), core, Session([]), policy
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(client.run(stop))
         await _poll(lambda: client.connections >= 2, 10, "the reconnect")

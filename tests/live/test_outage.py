@@ -101,10 +101,10 @@ async def test_silent_stall_is_a_ping_timeout_and_books_wait_for_the_new_connect
 
 async def test_summary_of_a_run_ended_by_a_refused_reconnect_says_not_usable() -> None:
     core = WatchedCore()
-    async with _sim("disconnect:at=150", "auth-reject:at=150:count=all") as sim:
-        async with running_client(sim, core, policy=FAST, with_private=False) as (_, task, _):
-            with pytest.raises(AuthenticationError):
-                await asyncio.wait_for(task, timeout=20)
+    sim = _sim("disconnect:at=150", "auth-reject:at=150:count=all")
+    async with sim, running_client(sim, core, policy=FAST, with_private=False) as (_, task, _):
+        with pytest.raises(AuthenticationError):
+            await asyncio.wait_for(task, timeout=20)
     summary = core.summary()
     assert summary["markets"] and all(m["usable"] is False for m in summary["markets"].values())
 

@@ -10,6 +10,7 @@ frames (it must never raise)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any
 
@@ -17,8 +18,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from market_making_bot.core import Core
+from market_making_bot.output import Output
 from market_making_bot.session import Session
 
+_QUIET = logging.getLogger("tests.sequence_property")
+_QUIET.propagate = False
+_QUIET.setLevel(logging.CRITICAL)
 MARKETS = ["KXP-A", "KXP-B"]
 SIDS = [1, 2]
 PRICES = ["0.3000", "0.4000", "0.5000"]
@@ -184,8 +189,7 @@ def _truth(items: list[tuple[str, Any]]) -> dict[str, dict[int, int] | None]:
 @example([("ack", 1), ("snap", 1, "KXP-A", [("0.3000", 2)]), ("ack", 2), ("delta", 2, "KXP-A", "0.3000", 3)], [])
 def test_no_book_is_ever_wrong_while_usable(events: list[tuple[Any, ...]], damage: list[tuple[int, int]]) -> None:
     items = _frames(events, damage)
-    core = Core()
-    core.output.log.disabled = True
+    core = Core(output=Output(_QUIET))  # a logger of its own: never touch the shared one's state
     session = Session(MARKETS)
     core.connection_opened(0)
     session.connected(0.0)

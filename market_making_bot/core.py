@@ -388,8 +388,8 @@ class Core:
         """A delta left a negative level or a crossed book (best YES bid + best NO bid >= $1). Reported only while
         the book is believed in sync: after a gap it already waits for its resync, and a delta that no longer fits
         it is the gap's consequence, not news."""
-        market = self.state.markets[msg.market_ticker]
-        if market.invalid_reason is not None:
+        reason = self.state.markets[msg.market_ticker].invalid_reason
+        if reason is not None and not reason.startswith(_WAITING_ACK):  # a book waiting for its ack is in sync
             return
         if size < 0:
             self.output.book_out_of_sync(msg, size)

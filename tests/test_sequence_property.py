@@ -4,7 +4,8 @@ equals the true book.
 
 The truth is computed here, independently of the listener: for each market, the frames of the one sid that
 legitimately feeds it (acked, not ended) since its last snapshot on the current connection, provided that sid's
-seqs ran without a gap (a frame repeated at once is dropped) from that snapshot to the end. Session is fed the same
+seqs ran without a gap or a repeat from that snapshot to the end (a repeated frame is dropped, but the books of
+its sid wait for a new snapshot, as the README says). Session is fed the same
 frames (it must never raise)."""
 
 from __future__ import annotations
@@ -127,7 +128,9 @@ def _truth(items: list[tuple[str, Any]]) -> dict[str, dict[int, int] | None]:
             continue
         seq, last = f["seq"], last_seq.get(sid)
         if last is not None and seq == last:
-            continue  # a frame repeated at once: dropped
+            # A frame repeated at once: dropped, and (the listener's policy) the sid's books re-baselined like a gap.
+            spoiled |= {m for m, s in fed_by.items() if s == sid}
+            continue
         last_seq[sid] = seq
         if last is not None and seq != last + 1:  # a gap or a regression: every book of the sid is spoiled
             spoiled |= {m for m, s in fed_by.items() if s == sid}

@@ -3,7 +3,22 @@
 * :class:`market_making_bot.session.Session` decides what to send (subscriptions, healing commands);
 * :class:`market_making_bot.core.Core` turns frames into state and output;
 * this module connects with freshly signed headers, feeds every frame in arrival order with its receive time,
-  sends what the session queues, and reconnects with capped exponential backoff and full jitter.
+  sends what the session queues, runs the session's timers (``Session.tick``), and reconnects with capped
+  exponential backoff and full jitter.
+
+Recovery policy of this layer:
+
+* **A lost connection** (closed by the server, reset, a refused frame, or a silent stall caught by our ping
+  timeout: "no pong within N s: ping timeout") makes every book not usable at once (``Core.connection_lost``, with
+  the reason), in every view, until its snapshot arrives on a new connection; then it reconnects. A run that ends
+  while disconnected (duration, signal, a reconnect refused with 401) keeps them not usable in its summary.
+* **Limits**: a frame or decompressed message larger than ``MAX_MESSAGE_BYTES`` (16 MiB; the biggest real snapshot
+  is far smaller) is refused by websockets (close 1009), counted in ``oversized_frames``, and the connection is
+  recovered by reconnecting. At most ``MAX_QUEUE`` received frames wait in memory; beyond that websockets stops
+  reading and TCP backpressure holds the rest on the server, so a flood cannot swell the process.
+* **No valid market left** (every ticker rejected): the run stops with :class:`NoMarketsError` (exit code 5).
+* The housekeeping task never dies: an exception in one round is logged and counted (``handler_errors``).
+* Timeouts: ``asyncio.TimeoutError`` is caught as well as ``TimeoutError`` (they differ on Python 3.10).
 """
 
 from __future__ import annotations
@@ -20,15 +35,34 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.frames import CloseCode
 
 from market_making_bot.auth import Signer, shorten_key_id
 from market_making_bot.core import Core
 from market_making_bot.sequence import SequenceProblem
 from market_making_bot.session import Notice, Session
 
-__all__ = ["AuthenticationError", "ConnectionPolicy", "KalshiWebSocketClient"]
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "MAX_QUEUE",
+    "AuthenticationError",
+    "ConnectionPolicy",
+    "KalshiWebSocketClient",
+    "NoMarketsError",
+]
 
 log = logging.getLogger("market_making_bot.client")
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""Largest frame, and largest message after permessage-deflate decompression, that is accepted (websockets
+``max_size``); a larger one closes the connection (1009), is counted and the client reconnects."""
+MAX_QUEUE = 32
+"""Received frames buffered before websockets stops reading the socket (TCP backpressure)."""
+_TIMEOUTS = (TimeoutError, asyncio.TimeoutError)  # the same class from Python 3.11 on, not on 3.10
+
+
+class NoMarketsError(Exception):
+    """Every market ticker was rejected by the server: nothing is left to listen to."""
 
 
 class AuthenticationError(Exception):
@@ -96,6 +130,7 @@ class KalshiWebSocketClient:
         self.state = "idle"
         self._ws: ClientConnection | None = None
         self._started = time.monotonic()
+        self._live = False
         self._last_health = self._started
         core.on_sequence_problem.append(self._on_problem)
 
@@ -113,14 +148,19 @@ class KalshiWebSocketClient:
                     self._set_state("auth_failed")
                     raise AuthenticationError(status, self.url, shorten_key_id(self.signer.key_id)) from None
                 log.warning("handshake refused with HTTP %d", status)
-            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+            except (OSError, *_TIMEOUTS, InvalidHandshake, ConnectionClosed) as exc:
                 if isinstance(exc, InvalidURI):
                     raise
                 if stop.is_set():
                     break
-                log.warning("connection %s: %s", "lost" if self.connections else "failed", _describe(exc))
+                why = self._describe(exc)
+                if self._lose_connection(why):
+                    log.warning("connection lost: %s", why)
+                else:
+                    log.warning("connection %s: %s", "lost" if self.connections else "failed", why)
             if stop.is_set():
                 break
+            self._lose_connection("closed by the server")
             if time.monotonic() - started >= self.policy.stable_after:
                 attempt = 0
             if self.policy.max_reconnects is not None and self.reconnects >= self.policy.max_reconnects:
@@ -132,7 +172,7 @@ class KalshiWebSocketClient:
             self.core.counters["reconnects"] = self.reconnects
             self._set_state("reconnecting")
             log.info("reconnecting in %.2f s (attempt %d)", delay, attempt)
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(*_TIMEOUTS):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
         self._set_state("stopped")
 
@@ -146,8 +186,8 @@ class KalshiWebSocketClient:
             ping_interval=self.policy.ping_interval,
             ping_timeout=self.policy.ping_timeout,
             close_timeout=self.policy.close_timeout,
-            max_size=None,
-            max_queue=None,
+            max_size=MAX_MESSAGE_BYTES,
+            max_queue=MAX_QUEUE,
         ) as ws:
             self._ws = ws
             self.connections += 1
@@ -157,7 +197,8 @@ class KalshiWebSocketClient:
                 self._on_connect(conn, opened_ns)
             self._set_state("connected")
             self.core.connection_opened(opened_ns)
-            self.session.connected()
+            self._live = True
+            self.session.connected(time.monotonic())
             await self._flush(ws, conn)
             watcher = asyncio.create_task(self._close_on(stop, ws))
             housekeeper = asyncio.create_task(self._housekeeping(ws, conn))
@@ -167,6 +208,28 @@ class KalshiWebSocketClient:
                 watcher.cancel()
                 housekeeper.cancel()
                 self._ws = None
+            if self.session.fatal is not None:
+                raise NoMarketsError(self.session.fatal)
+
+    def _lose_connection(self, reason: str) -> bool:
+        """The live connection is gone: every book it fed is not usable, with ``reason``. ``True`` if there was
+        a live connection (the first call after it went)."""
+        if not self._live:
+            return False
+        self._live = False
+        self._set_state("disconnected")
+        self.core.connection_lost(reason)
+        return True
+
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, ConnectionClosed):
+            sent = exc.sent
+            if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
+                self.core.counters["oversized_frames"] += 1
+                return f"a frame larger than {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB was refused (close 1009)"
+            if sent is not None and exc.rcvd is None and "ping timeout" in sent.reason:
+                return f"no pong within {self.policy.ping_timeout:g} s: ping timeout"
+        return _describe(exc)
 
     async def _stream(self, ws: ClientConnection, conn: int) -> None:
         core, session, on_frame = self.core, self.session, self._on_frame
@@ -185,26 +248,41 @@ class KalshiWebSocketClient:
             msg = core.feed(raw, recv_ns)
             if msg is not None and msg.type in _CONTROL_TYPES:
                 handle_control(msg)
+                if session.fatal is not None:
+                    log.error("%s; stopping", session.fatal)
+                    await ws.close()
+                    return
             if session.outbox:
                 await self._flush(ws, conn)
 
     async def _housekeeping(self, ws: ClientConnection, conn: int) -> None:
-        """Periodic: fall back to resubscribing when a requested snapshot does not come; the health line."""
+        """Periodic: the session's timers (late snapshots, backoff, lost replies, markets without a book); the
+        health line. A failing round is logged and counted; the task goes on."""
         policy = self.policy
         connected_at = time.monotonic()
         warned = False
         while True:
             await asyncio.sleep(policy.tick)
-            now = time.monotonic()
-            self._log(self.session.check_resyncs(now, policy.resync_timeout))
-            if not warned and now - connected_at >= policy.snapshot_grace:
-                warned = True
-                self._warn_missing_books()
-            if self.session.outbox:
-                await self._flush(ws, conn)
-            if policy.health_interval is not None and now - self._last_health >= policy.health_interval:
-                self._last_health = now
-                self.log_health()
+            try:
+                now = time.monotonic()
+                self._log(self.session.tick(now, self._missing_books()))
+                if not warned and now - connected_at >= policy.snapshot_grace:
+                    warned = True
+                    self._warn_missing_books()
+                if self.session.outbox:
+                    await self._flush(ws, conn)
+                if policy.health_interval is not None and now - self._last_health >= policy.health_interval:
+                    self._last_health = now
+                    self.log_health()
+            except ConnectionClosed:
+                return  # the stream sees it too and recovers
+            except Exception:
+                self.core.counters["handler_errors"] += 1
+                log.exception("[HANDLER ERROR] in housekeeping; it goes on")
+
+    def _missing_books(self) -> list[str]:
+        markets = self.core.state.markets
+        return [t for t in self.session.tickers if t not in markets or not markets[t].usable]
 
     def _warn_missing_books(self) -> None:
         sub = self.session.subs.get("orderbook_delta")
@@ -269,22 +347,11 @@ class KalshiWebSocketClient:
 
     # --------------------------------------------------------------------------------------- control frames
     def _handle_control(self, msg: Any) -> None:
-        session = self.session
-        t = msg.type
-        if t == "orderbook_snapshot":
-            session.snapshot_received(msg.market_ticker)
-            return
-        if t == "subscribed":
-            notices = session.on_subscribed(msg.id, msg.channel, msg.sid)
-        elif t == "error":
-            markets = msg.market_tickers or ([msg.market_ticker] if msg.market_ticker else None)
-            notices = session.on_error(msg.id, msg.code, msg.message, msg.sid, markets)
-        elif t == "unsubscribed":
-            notices = session.on_unsubscribed(msg.id, msg.sid)
-        else:
-            session.on_ok(msg.id)
-            return
-        self._log(notices)
+        try:
+            self._log(self.session.handle(msg, time.monotonic()))
+        except Exception:  # a session bug must not cost the connection
+            self.core.counters["handler_errors"] += 1
+            log.exception("[HANDLER ERROR] while handling a %s reply", msg.type)
 
     @staticmethod
     def _log(notices: list[Notice]) -> None:

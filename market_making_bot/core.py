@@ -11,10 +11,26 @@ Policy for problems (the recovery layer, ``session.Session`` driven by ``client.
 * a delta for a market with no snapshot: dropped (there is no book to apply it to);
 * a delta that takes a level below zero: the level is removed and ``negative_levels`` is counted (only while the
   book is believed in sync: after a gap such a delta is the gap's consequence, already reported);
-* error 10/25 on a sid: that subscription is dead.
+* error 10/25 on a sid, or ``unsubscribed``: that subscription is dead (also when the error comes before the
+  subscription's ack); nothing that arrives on it later changes a book;
+* a lost connection (``connection_lost``): every book is not usable ("connection lost: ..."), until its snapshot
+  arrives on a new connection.
+
+Sequence integrity (PROTOCOL.md 5.1, 5.2, 10b): every frame that carries ``sid`` and ``seq`` (data, ``ok``,
+``unsubscribed``, ``error``) goes through one check per sid. An ack (``subscribed``, or the ``ok`` a real server sends
+for a repeated subscribe) never resets its sid's baseline: sids are unique within a connection, and the tracker is
+renewed with each connection (``connection_opened``), so data that came before its ack (early snapshots) and a
+repeated ack cannot hide a gap. After ``connection_opened`` a sid feeds usable books only while it is *live*: acked
+(``subscribed``, or an ``ok`` on that sid) and not ended. A snapshot on a sid not acked yet is applied but its book
+waits, not usable, for the ack; a snapshot on an ended sid, or on an unacked sid while the market's book is usable
+from another live sid, is ignored (``stale_frames``). A delta applies only to a book whose snapshot came on the
+delta's own sid (5.2); one on another sid is a ``delta_without_snapshot`` for that sid and leaves the book alone.
+A bare ``Core`` that is fed frames without ``connection_opened`` (raw captures) accepts data without acks.
 
 In every case the books concerned are marked not usable (``MarketState.usable``, with the reason) until a fresh
-snapshot replaces them: the book is either right or visibly marked not usable, never quietly wrong.
+snapshot replaces them: the book is either right or visibly marked not usable, never quietly wrong. ``feed`` never
+raises: anything a frame makes the decoder or a handler raise is contained and counted (``decode_errors``,
+``handler_errors``).
 """
 
 from __future__ import annotations
@@ -65,6 +81,7 @@ _PROBLEM_COUNTER: dict[ProblemKind, str] = {
 }
 _TERMINAL_ERRORS = frozenset({10, 25})
 INFO = logging.INFO
+_MAX_LAG_MS = 86_400_000 * 365  # a feed latency beyond a year (either way) is a broken stamp, not a sample
 LATENCY_SAMPLES = 10_000  # feed-latency samples kept for percentiles
 LATENCY_EVERY = 8  # one frame in 8 is sampled: the percentiles cover the last 80,000 frames at 1/8 of the cost
 
@@ -82,7 +99,10 @@ _EVENT_COUNTERS = (
     "trade_duplicates",
     "reconnects",
     "resyncs",
+    "stale_frames",
+    "oversized_frames",
 )
+_WAITING_ACK = "waiting for the subscription ack (sid "
 
 
 class Core:
@@ -91,8 +111,10 @@ class Core:
     ``counters`` holds ``frames``, ``decode_errors``, ``handler_errors``, ``unknown`` (frames of unmodelled
     types), ``gaps``, ``duplicates``, ``regressions``, ``deltas_without_snapshot`` and ``negative_levels``;
     ``by_type`` counts the decoded frames per wire ``type`` (only types that were received). ``crossed_books`` and
-    ``trade_duplicates`` (trades and fills dropped by ``trade_id``) are counted here too; ``reconnects`` and
-    ``resyncs`` are counted by the client layer, which owns those actions.
+    ``trade_duplicates`` (trades and fills dropped by ``trade_id``) are counted here too, and ``stale_frames``
+    (snapshots ignored because their sid is ended or not acked, see the module docstring); ``reconnects``,
+    ``resyncs`` and ``oversized_frames`` (frames refused for their size) are counted by the client layer, which
+    owns those actions.
 
     ``latencies_ms`` keeps the last feed latencies: receive time minus Kalshi's ``sending_ts_ms`` (or the
     message's ``ts_ms``), in milliseconds, sampled on one frame in ``LATENCY_EVERY``.
@@ -118,6 +140,10 @@ class Core:
         self.track_latency = True
         """Measure feed latency (off while replaying frames that have no recorded receive time)."""
         self._latency_skip = 0
+        self._acks_required = False
+        """Set by ``connection_opened``: from then on only live sids feed usable books."""
+        self._live_sids: set[int] = set()
+        self._ended_sids: set[int] = set()
         self._handlers: dict[type, Callable[[Any, int], None]] = {
             OrderbookDelta: self._on_delta,
             OrderbookSnapshot: self._on_snapshot,
@@ -161,7 +187,11 @@ class Core:
             msg = decode_frame(data)
         except DecodeError as exc:
             counters["decode_errors"] += 1
-            self.output.decode_error(str(exc), data)
+            self._decode_error(str(exc), data)
+            return None
+        except Exception as exc:  # a belt: whatever the decoder raises (RecursionError, ...) costs one frame
+            counters["decode_errors"] += 1
+            self._decode_error(f"undecodable frame ({type(exc).__name__})", data)
             return None
         if msg.__class__ is OrderbookDelta:
             # The fast path, most frames: ``process`` skipped for a delta that is the next seq on its sid, on a frame
@@ -184,6 +214,12 @@ class Core:
         self.process(msg, recv_ns)
         return msg
 
+    def _decode_error(self, reason: str, data: str | bytes) -> None:
+        try:
+            self.output.decode_error(reason, data)
+        except Exception:  # even logging a hostile frame must not raise out of ``feed``
+            self.counters["handler_errors"] += 1
+
     def process(self, msg: Message, recv_ns: int) -> None:
         """Count, sequence-check and apply one decoded message. Never raises: a failure is counted and logged."""
         counters = self.counters
@@ -201,13 +237,15 @@ class Core:
                     if sent_ms is None:
                         sent_ms = getattr(msg, "ts_ms", None)
                     if sent_ms is not None:
-                        self.latencies_ms.append(recv_ns // 1_000_000 - sent_ms)
+                        lag = recv_ns // 1_000_000 - sent_ms
+                        if -_MAX_LAG_MS < lag < _MAX_LAG_MS:  # a absurd stamp is not a latency
+                            self.latencies_ms.append(lag)
             sid = msg.sid
             if sid is not None:
+                # No reset on an ack (``subscribed`` or ``ok``): a sid is unique within a connection and the tracker
+                # is new with each connection, so a reset could only hide a gap (early data, repeated acks).
                 seq = msg.seq
-                if msg.__class__ is Subscribed:
-                    self.sequence.reset(sid)
-                elif seq is not None:
+                if seq is not None:
                     # Fast path of ``SequenceTracker.check`` for the usual case, the next seq of a known sid.
                     last_seq = self.sequence.last_seq
                     if last_seq.get(sid, -2) == seq - 1:
@@ -229,11 +267,53 @@ class Core:
     def connection_opened(self, recv_ns: int) -> None:
         """A new connection starts: its subscriptions get new sids (possibly reusing old numbers), so sequence
         tracking starts afresh, and every book waits for a snapshot on the new connection before deltas apply
-        (``has_snapshot`` is cleared; the old levels stay visible until the snapshot replaces them)."""
+        (``has_snapshot`` is cleared; the old levels stay visible until the snapshot replaces them). From now on
+        only acked, not ended sids feed usable books."""
         self.sequence = SequenceTracker()
+        self._acks_required = True
+        self._live_sids = set()
+        self._ended_sids = set()
         for market in self.state.markets.values():
             market.has_snapshot = False
             market.sid = None
+
+    def connection_lost(self, reason: str) -> list[str]:
+        """The connection feeding the books is gone (closed, reset, ping timeout, stall): every book is not usable,
+        with ``reason``, until its snapshot arrives on a new connection. Returns the tickers that were usable."""
+        hit: list[str] = []
+        text = f"connection lost: {reason}" if reason else "connection lost"
+        for ticker, market in self.state.markets.items():
+            if not market.has_snapshot:
+                continue
+            old = market.invalid_reason
+            if old is None:
+                hit.append(ticker)
+            if old is None or old.startswith(_WAITING_ACK):
+                market.invalid_reason = text
+        self._live_sids = set()
+        return hit
+
+    def sid_live(self, sid: int | None) -> bool:
+        """``sid`` may feed usable books: acked and not ended on this connection (always, before any connection)."""
+        if not self._acks_required:
+            return sid not in self._ended_sids
+        return sid in self._live_sids
+
+    def _ack(self, sid: int) -> None:
+        """``sid`` is acknowledged: books that came on it early (before the ack) become usable."""
+        if sid in self._ended_sids or sid in self._live_sids:
+            return
+        self._live_sids.add(sid)
+        waiting = f"{_WAITING_ACK}{sid})"
+        for market in self.state.markets.values():
+            if market.sid == sid and market.invalid_reason == waiting:
+                market.invalid_reason = None
+
+    def _end(self, sid: int, reason: str) -> None:
+        """Subscription ``sid`` ended: its books are not usable, and nothing on it counts any more."""
+        self._ended_sids.add(sid)
+        self._live_sids.discard(sid)
+        self.invalidate_sid(sid, reason)
 
     # -- problems --------------------------------------------------------------------------------------------
 
@@ -260,7 +340,7 @@ class Core:
         hit = self.markets_on_sid(sid)
         for ticker in hit:
             market = self.state.markets[ticker]
-            if market.invalid_reason is None:
+            if market.invalid_reason is None or market.invalid_reason.startswith(_WAITING_ACK):
                 market.invalid_reason = reason
         return hit
 
@@ -271,7 +351,7 @@ class Core:
     def health(self) -> dict[str, Any]:
         """The ``"health"`` block of the summary."""
         c = self.counters
-        lat = sorted(self.latencies_ms)
+        lat = sorted(self.latencies_ms)  # bounded samples (see ``process``): no overflow in the percentiles
         return {
             "reconnects": c["reconnects"],
             "gaps": c["gaps"] + c["regressions"],
@@ -286,7 +366,8 @@ class Core:
 
     def _on_delta(self, msg: OrderbookDelta, recv_ns: int) -> None:
         market = self.state.markets.get(msg.market_ticker)
-        if market is None or not market.has_snapshot:
+        # PROTOCOL.md 5.2: a delta needs a snapshot of its market on its own sid (one attribute compare per delta).
+        if market is None or not market.has_snapshot or market.sid != msg.sid:
             if self.state.wants(msg.market_ticker):
                 self._report("delta_without_snapshot", msg.sid, None, msg.seq, msg)
             return
@@ -307,8 +388,8 @@ class Core:
         """A delta left a negative level or a crossed book (best YES bid + best NO bid >= $1). Reported only while
         the book is believed in sync: after a gap it already waits for its resync, and a delta that no longer fits
         it is the gap's consequence, not news."""
-        market = self.state.markets[msg.market_ticker]
-        if market.invalid_reason is not None:
+        reason = self.state.markets[msg.market_ticker].invalid_reason
+        if reason is not None and not reason.startswith(_WAITING_ACK):  # a book waiting for its ack is in sync
             return
         if size < 0:
             self.output.book_out_of_sync(msg, size)
@@ -318,12 +399,21 @@ class Core:
 
     def _on_snapshot(self, msg: OrderbookSnapshot, recv_ns: int) -> None:
         market = self.state.market(msg.market_ticker)
-        if market is not None:
-            market.last_recv_ns = recv_ns
-            market.apply_snapshot(msg, recv_ns)
-            self.output.orderbook_snapshot(msg, market.book)
-            if market.book.is_crossed():
-                self._report("crossed_book", msg.sid, None, msg.seq, msg)
+        if market is None:
+            return
+        sid = msg.sid
+        live = self.sid_live(sid)
+        if not live and (sid in self._ended_sids or (market.usable and market.sid != sid)):
+            # An ended subscription, or one not acked while a live one feeds this book: it must not change it.
+            self.counters["stale_frames"] += 1
+            return
+        market.last_recv_ns = recv_ns
+        market.apply_snapshot(msg, recv_ns)
+        if not live:
+            market.invalid_reason = f"{_WAITING_ACK}{sid})"
+        self.output.orderbook_snapshot(msg, market.book)
+        if market.book.is_crossed():
+            self._report("crossed_book", msg.sid, None, msg.seq, msg)
 
     def _on_ticker(self, msg: Ticker, recv_ns: int) -> None:
         market = self.state.markets.get(msg.market_ticker) or self.state.market(msg.market_ticker)
@@ -363,19 +453,24 @@ class Core:
             self.output.market_position(msg)
 
     def _on_subscribed(self, msg: Subscribed, recv_ns: int) -> None:
+        if msg.sid is not None:
+            self._ack(msg.sid)
         self.output.subscribed(msg)
 
     def _on_unsubscribed(self, msg: Unsubscribed, recv_ns: int) -> None:
         self.output.unsubscribed(msg)
-        self.invalidate_sid(msg.sid, f"subscription sid {msg.sid} ended")
+        if msg.sid is not None:
+            self._end(msg.sid, f"subscription sid {msg.sid} ended")
 
     def _on_ok(self, msg: Ok, recv_ns: int) -> None:
+        if msg.sid is not None:  # an ok on a sid (update_subscription, or a repeated subscribe): the sid exists
+            self._ack(msg.sid)
         self.output.ok(msg)
 
     def _on_error(self, msg: ErrorMsg, recv_ns: int) -> None:
         self.output.error(msg)
         if msg.code in _TERMINAL_ERRORS and msg.sid is not None:
-            self.invalidate_sid(msg.sid, f"subscription sid {msg.sid} ended by error {msg.code}")
+            self._end(msg.sid, f"subscription sid {msg.sid} ended by error {msg.code}")
 
     def _on_unknown(self, msg: UnknownMessage, recv_ns: int) -> None:
         self.counters["unknown"] += 1

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from market_making_bot.auth import PrivateKeyError, Signer
-from market_making_bot.client import AuthenticationError, ConnectionPolicy, KalshiWebSocketClient
+from market_making_bot.client import AuthenticationError, ConnectionPolicy, KalshiWebSocketClient, NoMarketsError
 from market_making_bot.config import Config, ConfigError
 from market_making_bot.core import Core
 from market_making_bot.monitor import start_monitoring
@@ -24,13 +24,14 @@ from market_making_bot.session import Session
 if TYPE_CHECKING:
     from market_making_bot.recorder import JournalWriter
 
-__all__ = ["EXIT_AUTH", "EXIT_CONFIG", "EXIT_OK", "run_live"]
+__all__ = ["EXIT_AUTH", "EXIT_CONFIG", "EXIT_NO_MARKETS", "EXIT_OK", "run_live"]
 
 log = logging.getLogger("market_making_bot.live")
 
 EXIT_OK = 0
 EXIT_CONFIG = 3  # a setting or the key file is missing or invalid
 EXIT_AUTH = 4  # the server refused the signed handshake (HTTP 401/403)
+EXIT_NO_MARKETS = 5  # no valid market left: every ticker was rejected by the server
 
 
 def run_live(args: argparse.Namespace, core: Core, tickers: list[str], write_summary: Callable[[], None]) -> int:
@@ -96,6 +97,9 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
     except AuthenticationError as exc:
         log.error("%s", exc)
         code = EXIT_AUTH
+    except NoMarketsError as exc:
+        log.error("%s; check --ticker (exit code %d)", exc, EXIT_NO_MARKETS)
+        code = EXIT_NO_MARKETS
     finally:
         write_summary()
     _log_end_of_run(core, time.monotonic() - started)

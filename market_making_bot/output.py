@@ -72,6 +72,10 @@ def _cents(price: int | None) -> str:
     return NONE if price is None else format_cents(price)
 
 
+def _or(value: int | None, absent: str) -> str:
+    return absent if value is None else str(value)
+
+
 def _side(side: str | None) -> str:
     return side.upper() if side else "?"
 
@@ -230,15 +234,25 @@ class Output:
             return
         if problem.kind == "delta_without_snapshot":
             self.log.warning(
-                "[DELTA WITHOUT SNAPSHOT] %s | sid: %s | seq: %s", problem.market_ticker, problem.sid, problem.got
+                "[DELTA WITHOUT SNAPSHOT] %s | sid: %s | seq: %s",
+                problem.market_ticker,
+                _or(problem.sid, "none"),
+                _or(problem.got, "none"),
             )
         else:
+            # ``expected`` is None when the sid had no baseline, or for a book problem (no seq is expected then).
+            if problem.expected is not None:
+                expected = str(problem.expected)
+            elif problem.kind in ("crossed_book", "negative_level"):
+                expected = "a book that fits"
+            else:
+                expected = "any (no baseline yet)"
             self.log.warning(
                 "[SEQUENCE %s] sid: %s | expected: %s | got: %s | market: %s",
                 problem.kind.upper(),
-                problem.sid,
-                problem.expected,
-                problem.got,
+                _or(problem.sid, "none"),
+                expected,
+                _or(problem.got, "none"),
                 problem.market_ticker or NONE,
             )
 

@@ -1,17 +1,44 @@
 """Subscription bookkeeping for one logical Kalshi session, free of I/O.
 
 The asyncio client (``client.py``) owns the socket; this module decides *what to send*: the subscribe commands for a
-new connection, which ``sid`` belongs to which channel, what an ``error`` reply means, and the commands that heal a
-subscription (``get_snapshot`` after a sequence gap; a fresh subscribe after error 25/10 or an unsolicited
-``unsubscribed``). Commands are appended to :attr:`Session.outbox`; the caller sends and clears it.
+new connection, which ``sid`` belongs to which channel, what a reply means, and the commands that heal a
+subscription. Commands are appended to :attr:`Session.outbox`; the caller sends and clears it. Time is given to it
+(``now``, monotonic seconds); the client calls :meth:`Session.tick` periodically and :meth:`Session.handle` with every
+control frame and snapshot.
 
 One subscribe command per channel, so that an ``error`` reply (which names the command ``id`` but not the channel)
 can always be attributed: a refused private channel never takes the public streams down with it.
+
+Recovery policy (what the session does, and when):
+
+* **Replies in any order** (PROTOCOL.md 10b.2): every reply is matched to its command by ``id``, never by position.
+  A ``subscribe`` is answered by ``subscribed`` *or* by ``ok`` with the existing ``sid`` (what the real server sends
+  for a repeated subscribe, 10b.1); either one makes the subscription active.
+* **Gap, duplicate, regression, bad book** on an order-book sid: ``get_snapshot`` for the books concerned
+  (:meth:`resync`); a snapshot not received within ``resync_timeout`` seconds, or a failed ``get_snapshot``: the
+  order book is resubscribed.
+* **Resubscribing a live subscription** sends ``unsubscribe`` and waits for its ``unsubscribed`` (or an error saying
+  the sid is gone, or ``reply_timeout``) before sending the new ``subscribe``: never both back to back, since the
+  server may handle them in either order.
+* **Error 10/25** (terminal) or an unsolicited ``unsubscribed``: that sid is dead. This holds whenever it arrives,
+  also before the subscription's ack: the sid is remembered as ended and an ack that comes later for it does not
+  make the channel active; it is resubscribed instead.
+* **Backoff**: resubscribing a channel is immediate the first time; each further failure of the same channel (no
+  stable subscription of ``stable_after`` seconds in between) waits a capped exponential delay with equal jitter
+  (half fixed, half random: ``[d/2, d]`` with ``d = min(backoff_cap, backoff_base * 2**(n-1))``), run by ``tick``.
+* **Lost replies**: a subscribe with no reply within ``reply_timeout`` is sent again (subscribe is idempotent); an
+  order-book market with no usable book for ``missing_book_timeout`` seconds although its subscription is active
+  is re-checked with ``get_snapshot`` (and so resubscribed if that does not help).
+* **Rejected markets** are dropped from the subscription; when none is left, :attr:`Session.fatal` says so and the
+  client stops the run (exit code 5).
+* Requests are bounded: an answered ``get_snapshot`` leaves nothing behind, and an unanswered command is forgotten
+  after ``pending_ttl`` seconds.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +51,8 @@ PRIVATE_CHANNELS: tuple[str, ...] = ("fill", "market_positions")
 TERMINAL_ERROR_CODES = frozenset({10, 25})
 #: Errors that mean the channel will never work with this key or these parameters: do not retry.
 _REFUSAL_CODES = frozenset({2, 3, 8, 9, 11, 14, 16, 26})
+#: Error 7 "Unknown subscription ID": the sid is already gone.
+_UNKNOWN_SID = 7
 
 Command = dict[str, Any]
 
@@ -45,12 +74,21 @@ class ChannelSub:
     markets: list[str]
     cmd_id: int = 0
     sid: int | None = None
-    status: str = "pending"  # pending | active | refused | dead
+    status: str = "pending"  # pending | active | unsubscribing | waiting (backoff) | refused | dead
     reason: str | None = None
+    active_since: float | None = None
 
     @property
     def private(self) -> bool:
         return self.channel in PRIVATE_CHANNELS
+
+
+@dataclass
+class _Pending:
+    purpose: str  # subscribe | unsubscribe | get_snapshot
+    channel: str
+    sent_at: float
+    markets: set[str] = field(default_factory=set)  # get_snapshot: snapshots still expected
 
 
 @dataclass
@@ -60,17 +98,37 @@ class Session:
     tickers: list[str]
     with_private: bool = False
     use_yes_price: bool = False
+    backoff_base: float = 0.5
+    backoff_cap: float = 10.0
+    stable_after: float = 10.0
+    reply_timeout: float = 10.0
+    resync_timeout: float = 5.0
+    missing_book_timeout: float = 10.0
+    pending_ttl: float = 60.0
+    rng: random.Random = field(default_factory=random.Random)
     outbox: list[Command] = field(default_factory=list)
     subs: dict[str, ChannelSub] = field(default_factory=dict)
     _next_id: int = 1
-    _pending: dict[int, tuple[str, str]] = field(default_factory=dict)  # cmd id -> (purpose, channel)
+    _now: float = 0.0
+    _pending: dict[int, _Pending] = field(default_factory=dict)  # cmd id -> what it was for
     _refused: dict[str, str] = field(default_factory=dict)  # channel -> reason, kept across reconnects
     _resyncing: dict[str, float] = field(default_factory=dict)  # market -> when its snapshot was requested
+    _failures: dict[str, int] = field(default_factory=dict)  # channel -> failures since it was last stable
+    _retry_at: dict[str, float] = field(default_factory=dict)  # channel -> when its next subscribe is due
+    _ended_sids: set[int] = field(default_factory=set)  # sids ended on this connection (error 10/25, unsubscribed)
+    _missing_since: dict[str, float] = field(default_factory=dict)  # market -> since when it has had no usable book
     resyncs: int = 0  # recovery actions taken: get_snapshot requests and resubscriptions
     bad_tickers: set[str] = field(default_factory=set)  # markets the server rejected
+    fatal: str | None = None
+    """Why the run cannot go on (no valid market left); the client stops with exit code 5."""
 
     def __post_init__(self) -> None:
         self.tickers = list(dict.fromkeys(self.tickers))
+
+    def _at(self, now: float | None) -> float:
+        if now is not None:
+            self._now = now
+        return self._now
 
     # ----------------------------------------------------------------------------------------------- commands
     def _command(self, cmd: str, params: dict[str, Any] | None, purpose: str, channel: str) -> Command:
@@ -79,11 +137,12 @@ class Session:
         c: Command = {"id": cid, "cmd": cmd}
         if params is not None:
             c["params"] = params
-        self._pending[cid] = (purpose, channel)
+        self._pending[cid] = _Pending(purpose, channel, self._now)
         self.outbox.append(c)
         return c
 
     def _subscribe(self, channel: str) -> None:
+        self._retry_at.pop(channel, None)
         params: dict[str, Any] = {"channels": [channel]}
         if self.tickers:
             params["market_tickers"] = list(self.tickers)
@@ -92,15 +151,39 @@ class Session:
         c = self._command("subscribe", params, "subscribe", channel)
         self.subs[channel] = ChannelSub(channel, list(self.tickers), cmd_id=c["id"])
 
+    def _schedule_subscribe(self, channel: str, now: float) -> float:
+        """Subscribe ``channel`` again, at once the first time, later after repeated failures (see the module
+        docstring); returns the delay chosen."""
+        sub = self.subs.get(channel)
+        n = self._failures.get(channel, 0)
+        if sub is not None and sub.active_since is not None and now - sub.active_since >= self.stable_after:
+            n = 0  # the last subscription was stable: this is a new failure, not a repeated one
+        self._failures[channel] = n + 1
+        delay = 0.0
+        if n:
+            d = min(self.backoff_cap, self.backoff_base * (2 ** min(n - 1, 30)))
+            delay = d / 2 + self.rng.uniform(0.0, d / 2)
+        if delay <= 0.0:
+            self._subscribe(channel)
+        else:
+            self._retry_at[channel] = now + delay
+            if sub is not None:
+                sub.status, sub.active_since = "waiting", None
+        return delay
+
     @property
     def channels(self) -> tuple[str, ...]:
         return PUBLIC_CHANNELS + (PRIVATE_CHANNELS if self.with_private else ())
 
-    def connected(self) -> list[Command]:
+    def connected(self, now: float | None = None) -> list[Command]:
         """A new connection is open: forget old sids and queue one subscribe per channel."""
+        self._at(now)
         self.subs.clear()
         self._pending.clear()
         self._resyncing.clear()
+        self._retry_at.clear()
+        self._ended_sids.clear()
+        self._missing_since.clear()
         for ch in self.channels:
             if ch in self._refused:
                 continue
@@ -125,27 +208,35 @@ class Session:
                 return list(s.markets)
         return []
 
+    @property
+    def pending(self) -> int:
+        """Commands sent and not answered yet (bounded: see ``pending_ttl``)."""
+        return len(self._pending)
+
     def request_snapshot(self, sid: int, markets: Iterable[str] | None = None) -> Command | None:
         """Queue ``update_subscription``/``get_snapshot`` for ``markets`` (default: every market of the sid)."""
         ch = self.channel_of(sid)
-        if ch != "orderbook_delta":
+        if ch != "orderbook_delta" or self.subs[ch].status != "active":
             return None
         tickers = list(markets) if markets is not None else self.markets_of(sid)
         if not tickers:
             return None
-        return self._command(
+        c = self._command(
             "update_subscription",
             {"sids": [sid], "market_tickers": tickers, "action": "get_snapshot"},
             "get_snapshot",
             ch,
         )
+        self._pending[c["id"]].markets = set(tickers)
+        return c
 
     # ------------------------------------------------------------------------------------------ recovery
-    def resync(self, sid: int | None, markets: Iterable[str], now: float) -> list[Notice]:
+    def resync(self, sid: int | None, markets: Iterable[str], now: float | None = None) -> list[Notice]:
         """Re-baseline ``markets`` (books that came on ``sid`` and can no longer be trusted) with ``get_snapshot``.
 
         Markets already waiting for a snapshot are not asked for again; ``now`` (monotonic seconds) starts the
-        clock that :meth:`check_resyncs` uses to fall back to a fresh subscription."""
+        clock that :meth:`tick` uses to fall back to a fresh subscription."""
+        now = self._at(now)
         if sid is None or self.channel_of(sid) != "orderbook_delta":
             return []
         wanted = [m for m in dict.fromkeys(markets) if m not in self._resyncing]
@@ -156,56 +247,196 @@ class Session:
             self._resyncing[m] = now
         return [Notice(logging.INFO, f"resync: requested fresh snapshots of {', '.join(wanted)} (sid {sid})", "resync")]
 
-    def snapshot_received(self, market: str) -> None:
+    def snapshot_received(self, market: str, cmd_id: int | None = None) -> None:
         self._resyncing.pop(market, None)
+        self._missing_since.pop(market, None)
+        if cmd_id is not None:
+            p = self._pending.get(cmd_id)
+            if p is not None and p.purpose == "get_snapshot":
+                p.markets.discard(market)
+                if not p.markets:  # every snapshot asked for has come: the request is answered
+                    del self._pending[cmd_id]
 
     @property
     def resyncing(self) -> list[str]:
         return list(self._resyncing)
 
-    def check_resyncs(self, now: float, timeout: float) -> list[Notice]:
+    def check_resyncs(self, now: float, timeout: float | None = None) -> list[Notice]:
         """A snapshot asked for more than ``timeout`` seconds ago has not come: resubscribe the order book."""
+        self._at(now)
+        timeout = self.resync_timeout if timeout is None else timeout
         late = [m for m, t in self._resyncing.items() if now - t > timeout]
         if not late or "orderbook_delta" not in self.subs:
             return []
         self._resyncing.clear()
         self.resyncs += 1
-        self.resubscribe("orderbook_delta")
+        self.resubscribe("orderbook_delta", now)
         text = f"no snapshot within {timeout:g} s for {', '.join(late)}; resubscribing"
         return [Notice(logging.WARNING, text, "resub")]
 
-    def resubscribe(self, channel: str) -> None:
-        """Drop the channel's subscription (if the server still has it) and subscribe afresh."""
+    def resubscribe(self, channel: str, now: float | None = None) -> None:
+        """Drop the channel's subscription (if the server still has it) and subscribe afresh: the ``subscribe`` is
+        sent only once the ``unsubscribed`` (or an error saying the sid is gone, or ``reply_timeout``) has come."""
+        now = self._at(now)
         sub = self.subs.get(channel)
-        if sub is not None and sub.sid is not None and sub.status == "active":
+        if sub is not None and sub.status == "unsubscribing":
+            return  # already on its way
+        if sub is not None and sub.sid is not None and sub.status == "active" and sub.sid not in self._ended_sids:
             self._command("unsubscribe", {"sids": [sub.sid]}, "unsubscribe", channel)
-        self._subscribe(channel)
+            sub.status, sub.active_since = "unsubscribing", None
+            return
+        if channel in self._retry_at:
+            return  # a subscribe is already scheduled
+        self._schedule_subscribe(channel, now)
+
+    def tick(self, now: float, missing_books: Iterable[str] = ()) -> list[Notice]:
+        """Timers: scheduled resubscriptions, late snapshots, lost replies, markets without a book, old requests.
+
+        ``missing_books``: the order-book markets that have no usable book right now."""
+        self._at(now)
+        notes = self.check_resyncs(now)
+        for channel, due in list(self._retry_at.items()):
+            if now >= due and channel not in self._refused:
+                self._subscribe(channel)
+                notes.append(Notice(logging.INFO, f"resubscribing {channel} after backoff", "resub"))
+        for cid, p in list(self._pending.items()):
+            age = now - p.sent_at
+            sub = self.subs.get(p.channel)
+            if p.purpose == "unsubscribe" and age > self.reply_timeout and sub is not None:
+                del self._pending[cid]
+                if sub.status == "unsubscribing":
+                    sub.status = "dead"
+                    self._schedule_subscribe(p.channel, now)
+                    text = f"no reply to unsubscribe {p.channel} within {self.reply_timeout:g} s; subscribing again"
+                    notes.append(Notice(logging.WARNING, text, "resub"))
+            elif p.purpose == "subscribe" and age > self.reply_timeout:
+                del self._pending[cid]
+                if sub is not None and sub.cmd_id == cid and sub.status == "pending":
+                    self._schedule_subscribe(p.channel, now)
+                    text = f"no reply to subscribe {p.channel} within {self.reply_timeout:g} s; subscribing again"
+                    notes.append(Notice(logging.WARNING, text, "resub"))
+            elif age > self.pending_ttl:
+                del self._pending[cid]
+        notes += self._check_missing(now, missing_books)
+        return notes
+
+    def _check_missing(self, now: float, missing_books: Iterable[str]) -> list[Notice]:
+        sub = self.subs.get("orderbook_delta")
+        if sub is None or sub.status != "active" or sub.sid is None or sub.active_since is None:
+            self._missing_since.clear()
+            return []
+        missing = set(missing_books) & set(sub.markets)
+        for m in list(self._missing_since):
+            if m not in missing:
+                del self._missing_since[m]
+        for m in missing:
+            self._missing_since.setdefault(m, now)
+        late = [
+            m
+            for m in sub.markets
+            if m in self._missing_since
+            and now - self._missing_since[m] >= self.missing_book_timeout
+            and m not in self._resyncing
+        ]
+        if not late:
+            return []
+        for m in late:
+            self._missing_since[m] = now  # re-checked at most once per missing_book_timeout
+        notes = self.resync(sub.sid, late, now)
+        for n in notes:
+            n.text = f"no usable book for {self.missing_book_timeout:g} s: {n.text}"
+        return notes
 
     # ------------------------------------------------------------------------------------------ replies
-    def on_subscribed(self, cmd_id: int | None, channel: str, sid: int) -> list[Notice]:
+    def handle(self, msg: Any, now: float | None = None) -> list[Notice]:
+        """One decoded control frame (``subscribed``, ``ok``, ``unsubscribed``, ``error``) or snapshot."""
+        t = msg.type
+        if t == "orderbook_snapshot":
+            self.snapshot_received(msg.market_ticker, msg.id)
+            return []
+        if t == "subscribed":
+            return self.on_subscribed(msg.id, msg.channel, msg.sid, now)
+        if t == "error":
+            markets = msg.market_tickers or ([msg.market_ticker] if msg.market_ticker else None)
+            return self.on_error(msg.id, msg.code, msg.message, msg.sid, markets, now)
+        if t == "unsubscribed":
+            return self.on_unsubscribed(msg.id, msg.sid, now)
+        if t == "ok":
+            return self.on_ok(msg.id, msg.sid, now)
+        return []
+
+    def on_subscribed(
+        self, cmd_id: int | None, channel: str, sid: int | None, now: float | None = None
+    ) -> list[Notice]:
+        now = self._at(now)
+        p = self._pending.pop(cmd_id, None) if cmd_id else None
+        if p is not None and p.purpose != "subscribe":
+            return []
         sub = self.subs.get(channel)
         if sub is None:
+            if channel not in self.channels:
+                return []
             sub = self.subs[channel] = ChannelSub(channel, list(self.tickers), cmd_id=cmd_id or 0)
-        sub.sid, sub.status, sub.reason = sid, "active", None
-        if cmd_id is not None:
-            self._pending.pop(cmd_id, None)
+        if sid is None or sub.status in ("refused", "unsubscribing"):
+            return []
+        if sid in self._ended_sids:
+            # The subscription died (error 10/25) before its ack came: it is not active; subscribe again.
+            if sub.status in ("pending", "active") and sub.sid in (None, sid):
+                sub.status, sub.sid = "dead", sid
+                self.resyncs += 1
+                self._schedule_subscribe(channel, now)
+                return [
+                    Notice(
+                        logging.WARNING,
+                        f"{channel} subscription (sid {sid}) ended before its ack; resubscribing",
+                        "resub",
+                    )
+                ]
+            return []
+        if sub.status == "active" and sub.sid == sid:
+            return []  # a repeated ack of the live subscription
+        if sub.status == "waiting":
+            return []  # a late ack of a subscription already given up (its sid is not ours any more)
+        sub.sid, sub.status, sub.reason, sub.active_since = sid, "active", None, now
         return [Notice(logging.INFO, f"subscribed {channel} (sid {sid})", "subscribed")]
 
-    def on_unsubscribed(self, cmd_id: int | None, sid: int | None) -> list[Notice]:
-        if cmd_id is not None and cmd_id in self._pending:
-            self._pending.pop(cmd_id)
-            return []  # we asked for it
+    def on_unsubscribed(self, cmd_id: int | None, sid: int | None, now: float | None = None) -> list[Notice]:
+        now = self._at(now)
+        if sid is not None:
+            self._ended_sids.add(sid)
+        p = self._pending.pop(cmd_id, None) if cmd_id else None
+        if p is not None and p.purpose == "unsubscribe":
+            sub = self.subs.get(p.channel)
+            if sub is not None and sub.status == "unsubscribing":
+                sub.status = "dead"
+                self._schedule_subscribe(p.channel, now)  # we asked for it: now the new subscribe may go
+            return []
         ch = self.channel_of(sid) if sid is not None else None
         if ch is None:
             return []
-        self.subs[ch].status = "dead"
-        self.resubscribe(ch)
+        sub = self.subs[ch]
+        if sub.status == "unsubscribing":  # the answer to ours, without its id
+            sub.status = "dead"
+            self._schedule_subscribe(ch, now)
+            return []
+        if sub.status not in ("active", "pending"):
+            return []
+        sub.status = "dead"
+        self._schedule_subscribe(ch, now)
         return [Notice(logging.WARNING, f"server ended the {ch} subscription (sid {sid}); resubscribing", "resub")]
 
     def on_error(
-        self, cmd_id: int | None, code: int, text: str, sid: int | None, markets: list[str] | None = None
+        self,
+        cmd_id: int | None,
+        code: int,
+        text: str,
+        sid: int | None,
+        markets: list[str] | None = None,
+        now: float | None = None,
     ) -> list[Notice]:
-        purpose, channel = self._pending.pop(cmd_id, ("", "")) if cmd_id else ("", "")
+        now = self._at(now)
+        p = self._pending.pop(cmd_id, None) if cmd_id else None
+        purpose, channel = (p.purpose, p.channel) if p is not None else ("", "")
         if not channel and sid is not None:
             channel = self.channel_of(sid) or ""
         desc = f"error {code} ({text})"
@@ -223,21 +454,45 @@ class Session:
             if self.tickers:
                 self._subscribe(channel)
                 return notes
-            text_ = f"no valid market ticker left for {channel}; check --ticker"
-            return [*notes, Notice(logging.ERROR, text_, "refused")]
-        if code in TERMINAL_ERROR_CODES and channel:
             sub = self.subs.get(channel)
             if sub is not None:
+                sub.status, sub.reason = "refused", desc
+            self.fatal = (
+                f"no valid market left: every ticker was rejected by the server ({', '.join(sorted(self.bad_tickers))})"
+            )
+            text_ = f"no valid market ticker left for {channel}; check --ticker"
+            return [*notes, Notice(logging.ERROR, text_, "refused")]
+        if code in TERMINAL_ERROR_CODES and (channel or sid is not None):
+            if sid is not None:
+                self._ended_sids.add(sid)  # honoured whenever it comes, before or after the ack
+            if not channel:
+                return [Notice(logging.WARNING, f"subscription sid {sid} ended by {desc} (before its ack)", "resub")]
+            sub = self.subs.get(channel)
+            if sub is not None:
+                if sid is not None and sub.sid is not None and sub.sid != sid:
+                    return []  # an older subscription of this channel; the current one is not concerned
+                if sub.status in ("waiting", "refused") or (sub.status == "dead" and channel in self._retry_at):
+                    return []
                 sub.status = "dead"
-            self._subscribe(channel)  # the server already dropped it: no unsubscribe needed
+            self._retry_at.pop(channel, None)
+            delay = self._schedule_subscribe(channel, now)  # the server already dropped it: no unsubscribe needed
             self.resyncs += 1
-            return [Notice(logging.WARNING, f"{channel} subscription killed by {desc}; resubscribing", "resub")]
+            when = f" in {delay:.1f} s" if delay else ""
+            return [Notice(logging.WARNING, f"{channel} subscription killed by {desc}; resubscribing{when}", "resub")]
+        if purpose == "unsubscribe" and channel:
+            sub = self.subs.get(channel)
+            if sub is not None and sub.status == "unsubscribing":  # e.g. error 7: the sid is already gone
+                sub.status = "dead"
+                self._schedule_subscribe(channel, now)
+            return []
         if purpose == "subscribe":
             sub = self.subs.get(channel)
             if sub is not None:
                 sub.status, sub.reason = "refused", desc
             if code in _REFUSAL_CODES:
                 self._refused[channel] = desc
+            else:
+                self._schedule_subscribe(channel, now)
             hint = ""
             if code == 9:
                 hint = ": this API key lacks permission for it; the other streams keep running"
@@ -248,14 +503,23 @@ class Session:
             # Snapshot request failed: fall back to a fresh subscription of the channel.
             self._resyncing.clear()
             self.resyncs += 1
-            self.resubscribe(channel)
+            self.resubscribe(channel, now)
             return [Notice(logging.WARNING, f"get_snapshot failed with {desc}; resubscribing {channel}", "resub")]
         where = f" for {purpose} {channel}" if purpose else ""
         return [Notice(logging.WARNING, f"server reported {desc}{where}", "error")]
 
-    def on_ok(self, cmd_id: int | None) -> None:
-        if cmd_id is not None:
-            self._pending.pop(cmd_id, None)
+    def on_ok(self, cmd_id: int | None, sid: int | None = None, now: float | None = None) -> list[Notice]:
+        """An ``ok``: to ``update_subscription``, or (the real server, PROTOCOL.md 10b.1) to a repeated
+        ``subscribe``, with the existing sid: then it is that subscribe's ack."""
+        if cmd_id is None:
+            return []
+        p = self._pending.get(cmd_id)
+        if p is None:
+            return []
+        if p.purpose == "subscribe":
+            return self.on_subscribed(cmd_id, p.channel, sid, now)
+        del self._pending[cmd_id]
+        return []
 
     @property
     def refused(self) -> dict[str, str]:

@@ -139,13 +139,26 @@ def test_regression_is_reported(core: Core, problems: list[SequenceProblem]) -> 
     assert core.counters["regressions"] == 1
 
 
-def test_subscribed_ack_restarts_its_sid(core: Core, problems: list[SequenceProblem]) -> None:
+def test_a_new_connection_restarts_its_sids(core: Core, problems: list[SequenceProblem]) -> None:
     core.feed(subscribed(1), 0)
     core.feed(snapshot(1), 1)
     core.feed(delta(2, "0.4100", "1.00"), 2)
-    core.feed(subscribed(1), 3)  # a new connection in the same recording reuses sid 1
+    core.connection_opened(3)  # a new connection (recorded as such in a journal) reuses sid 1
+    core.feed(subscribed(1), 3)
     core.feed(snapshot(1), 4)
-    assert problems == []
+    assert problems == [] and core.state.markets[A].usable
+
+
+def test_a_repeated_ack_does_not_reset_the_baseline(core: Core, problems: list[SequenceProblem]) -> None:
+    """Issue 12 item 9: an ack used to reset its sid, so a repeated ack hid the next gap (this replaced a test
+    that pinned that reset)."""
+    core.feed(subscribed(1), 0)
+    core.feed(snapshot(1), 1)
+    core.feed(delta(2, "0.4100", "1.00"), 2)
+    core.feed(subscribed(1), 3)  # repeated ack of the same subscription
+    core.feed(delta(4, "0.4200", "1.00"), 4)  # seq 3 was lost
+    assert [p.kind for p in problems] == ["gap"]
+    assert not core.state.markets[A].usable
 
 
 def test_ok_error_and_unsubscribed_take_seq_numbers(core: Core, problems: list[SequenceProblem]) -> None:

@@ -48,7 +48,11 @@ def test_get_snapshot_and_fallback_resubscribe() -> None:
     s.take_outbox()
     s.on_error(cmd["id"] if cmd else 0, 13, "Unsupported action", 7)
     out = s.take_outbox()
-    assert [c["cmd"] for c in out] == ["unsubscribe", "subscribe"] and out[0]["params"] == {"sids": [7]}
+    # Issue 12 item 7: never unsubscribe + subscribe back to back (this used to pin both at once); the subscribe
+    # goes once the unsubscribed has come.
+    assert [c["cmd"] for c in out] == ["unsubscribe"] and out[0]["params"] == {"sids": [7]}
+    s.on_unsubscribed(out[0]["id"], 7)
+    assert [c["cmd"] for c in s.take_outbox()] == ["subscribe"]
     assert s.request_snapshot(99) is None  # unknown sid
 
 
@@ -61,8 +65,8 @@ def test_terminal_error_resubscribes_without_unsubscribe() -> None:
     out = s.take_outbox()
     assert [c["cmd"] for c in out] == ["subscribe"] and out[0]["params"]["channels"] == ["orderbook_delta"]
     # an unsolicited unsubscribed also heals
-    s.on_subscribed(out[0]["id"], "orderbook_delta", 4)
-    s.on_unsubscribed(None, 4)
+    s.on_subscribed(out[0]["id"], "orderbook_delta", 4, now=0.0)
+    s.on_unsubscribed(None, 4, now=100.0)  # after a stable subscription: at once, no backoff
     assert [c["cmd"] for c in s.take_outbox()] == ["subscribe"]
 
 

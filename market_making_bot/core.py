@@ -144,6 +144,8 @@ class Core:
         """Set by ``connection_opened``: from then on only live sids feed usable books."""
         self._live_sids: set[int] = set()
         self._ended_sids: set[int] = set()
+        self._restart_at: dict[int, int] = {}
+        """sid -> its last seq when a ``subscribed`` came for it although it had a stream (see ``_restart``)."""
         self._handlers: dict[type, Callable[[Any, int], None]] = {
             OrderbookDelta: self._on_delta,
             OrderbookSnapshot: self._on_snapshot,
@@ -251,6 +253,8 @@ class Core:
                     if last_seq.get(sid, -2) == seq - 1:
                         last_seq[sid] = seq
                     else:
+                        if seq == 1 and self._restart_at.pop(sid, None) == last_seq.get(sid):
+                            self._restart(sid)
                         result = self.sequence.check(sid, seq)
                         if result is not _OK and result is not _FIRST:
                             self._report(_PROBLEM_KIND[result], sid, self.sequence.expected, seq, msg)
@@ -273,6 +277,7 @@ class Core:
         self._acks_required = True
         self._live_sids = set()
         self._ended_sids = set()
+        self._restart_at = {}
         for market in self.state.markets.values():
             market.has_snapshot = False
             market.sid = None
@@ -308,6 +313,13 @@ class Core:
         for market in self.state.markets.values():
             if market.sid == sid and market.invalid_reason == waiting:
                 market.invalid_reason = None
+
+    def _restart(self, sid: int) -> None:
+        """The first frame after a ``subscribed`` for ``sid`` has seq 1: a new subscription on that sid number (a
+        raw capture of several connections). Its numbering starts afresh, and the books that came on the old one are
+        not usable until their snapshots on the new one (which follow) replace them. Not a sequence problem."""
+        self.sequence.reset(sid)
+        self.invalidate_sid(sid, f"subscription sid {sid} restarted")
 
     def _end(self, sid: int, reason: str) -> None:
         """Subscription ``sid`` ended: its books are not usable, and nothing on it counts any more."""
@@ -453,8 +465,15 @@ class Core:
             self.output.market_position(msg)
 
     def _on_subscribed(self, msg: Subscribed, recv_ns: int) -> None:
-        if msg.sid is not None:
-            self._ack(msg.sid)
+        sid = msg.sid
+        if sid is not None:
+            last = self.sequence.last_seq.get(sid)
+            if last is not None and last >= 2:
+                # A ``subscribed`` for a sid that already has a stream: a repeated ack (the baseline stays), or, in
+                # a raw capture of several connections with no markers between them, a new subscription whose
+                # numbering restarts. Only the second can go on with seq 1 right after the ack: see ``_restart``.
+                self._restart_at[sid] = last
+            self._ack(sid)
         self.output.subscribed(msg)
 
     def _on_unsubscribed(self, msg: Unsubscribed, recv_ns: int) -> None:

@@ -281,3 +281,32 @@ def test_every_ticker_rejected_is_fatal() -> None:
     s, ids = _session()
     s.on_error(ids["orderbook_delta"], 11, "Invalid parameter", None, [A, B], 0.0)
     assert s.fatal is not None and "no valid market left" in s.fatal
+
+
+@pytest.mark.parametrize("connected", [False, True], ids=["raw capture", "live connection"])
+def test_a_new_subscription_on_the_same_sid_restarts_its_numbering_without_a_problem(connected: bool) -> None:
+    """Raw captures of several connections with no marker between them (``prod-2025-05-legacy-cents-book.jsonl``):
+    each connection opens with ``subscribed`` for sid 1 and numbers from 1 again. That is a restart, not a regression;
+    the book waits for its new snapshot."""
+    core = Core()
+    problems: list[SequenceProblem] = []
+    core.on_sequence_problem.append(problems.append)
+    if connected:
+        core.connection_opened(0)
+    for text in (ack(1), snap(1, 1), delta(1, 2), delta(1, 3), ack(1), snap(1, 1, price="0.5000", size="7.00")):
+        core.feed(text, 1)
+    assert problems == [] and core.counters["regressions"] == 0
+    market = core.state.markets[A]
+    assert market.usable and market.book.levels("yes") == [(5000, 700)]
+    # seq 1 again right after an ack on a stream of one frame is a duplicate, not a restart: the book is not usable
+    core.feed(ack(1), 2)
+    core.feed(delta(1, 1), 2)
+    assert not core.state.markets[A].usable
+
+
+def test_a_repeated_ack_followed_by_a_gap_still_reports_the_gap() -> None:
+    core, problems = live_core()
+    for text in (ack(1), snap(1, 1), delta(1, 2), ack(1), delta(1, 4)):
+        core.feed(text, 1)
+    assert [p.kind for p in problems] == ["gap"]
+    assert not core.state.markets[A].usable

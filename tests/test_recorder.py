@@ -77,26 +77,26 @@ def test_a_journal_cut_in_the_middle_of_a_line_replays_up_to_the_cut(tmp_path: P
     assert run_replay([gz], core) >= 4 and core.counters["decode_errors"] == 0
 
 
-def test_rotation_by_size_numbers_files_and_never_overwrites(tmp_path: Path) -> None:
+def test_rotation_by_size_names_the_set_after_its_session_and_never_overwrites(tmp_path: Path) -> None:
     path = tmp_path / "rot.jsonl"
     (tmp_path / "rot.0001.jsonl").write_text("someone else's file\n")
-    with JournalWriter(path, rotate=parse_rotation("600B")) as w:
+    with JournalWriter(path, rotate=parse_rotation("600B"), session="20261201T193000Z") as w:
         _session(w, deltas=6)
     assert len(w.files) >= 2 and not path.exists()
-    assert w.files[0].name == "rot.0002.jsonl"
+    assert [f.name for f in w.files[:2]] == ["rot.20261201T193000Z.0001.jsonl", "rot.20261201T193000Z.0002.jsonl"]
     assert (tmp_path / "rot.0001.jsonl").read_text() == "someone else's file\n"
-    # the rotated set replays in order from its base name
-    assert expand_journal_paths([path])[1:] == w.files
+    # the set replays in order from its session's name
+    assert expand_journal_paths([tmp_path / "rot.20261201T193000Z.jsonl"]) == w.files
     core = Core()
     run_replay(w.files, core)
     assert core.state.markets["M"].book.yes == {4000: 1600}
 
 
 def test_hourly_rotation(tmp_path: Path) -> None:
-    with JournalWriter(tmp_path / "h.jsonl", rotate="hourly") as w:
+    with JournalWriter(tmp_path / "h.jsonl", rotate="hourly", session="20241124T113000Z") as w:
         _session(w, deltas=1, t0=T0)
         _session(w, deltas=1, t0=T0 + 3600 * 10**9, conn=2)
-    assert [f.name for f in w.files] == ["h.0001.jsonl", "h.0002.jsonl"]
+    assert [f.name for f in w.files] == ["h.20241124T113000Z.0001.jsonl", "h.20241124T113000Z.0002.jsonl"]
 
 
 def test_parse_rotation() -> None:
@@ -144,7 +144,7 @@ def test_cli_record_options_are_checked(capsys: pytest.CaptureFixture[str]) -> N
         (["--simulate", "--record-rotate", "1MB"], "--record-rotate needs --record"),
         (["--simulate", "--record", "x.jsonl", "--record-rotate", "sometimes"], "bad rotation"),
         (["--replay", "x.jsonl", "--record", "y.jsonl"], "--record is for live runs"),
-        (["--replay", "x.jsonl", "--speed", "0"], "--speed takes a positive number"),
+        (["--replay", "x.jsonl", "--speed", "0"], "argument --speed: takes a finite number above 0"),
     ):
         with pytest.raises(SystemExit) as exc:
             main(argv)

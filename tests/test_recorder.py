@@ -10,7 +10,14 @@ import pytest
 
 from market_making_bot.core import Core
 from market_making_bot.mm_ws_listener import main
-from market_making_bot.recorder import JournalWriter, expand_journal_paths, iter_journal, parse_rotation
+from market_making_bot.recorder import (
+    JournalWriter,
+    RecordingError,
+    check_record_path,
+    expand_journal_paths,
+    iter_journal,
+    parse_rotation,
+)
 from market_making_bot.replay import run_replay
 
 SUB = '{"type":"subscribed","id":1,"msg":{"channel":"orderbook_delta","sid":1}}'
@@ -149,3 +156,55 @@ def test_cli_record_options_are_checked(capsys: pytest.CaptureFixture[str]) -> N
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2 and err in capsys.readouterr().err
+
+
+def test_two_runs_under_one_name_never_share_a_set(tmp_path: Path) -> None:
+    path = tmp_path / "day.jsonl.gz"
+    first = JournalWriter(path, rotate="hourly", session="20261201T193000Z")
+    second = JournalWriter(path, rotate="hourly", session=None)  # named after now
+    with first:
+        _session(first, deltas=2)
+    third = JournalWriter(path, rotate="hourly", session=first._free_session("20261201T193000Z"))
+    assert third.session == "20261201T193000Z-2"  # a run started in the same second gets its own name
+    with second, third:
+        _session(second, deltas=1)
+        _session(third, deltas=3)
+    sets = {f.name.split(".")[1] for f in [*first.files, *second.files, *third.files]}
+    assert len(sets) == 3
+    # the common name is ambiguous: refused with the sessions listed (exit code 2), nothing replayed
+    with pytest.raises(RecordingError) as exc:
+        expand_journal_paths([path])
+    assert exc.value.exit_code == 2 and "3 recorded sessions" in str(exc.value)
+    assert "day.20261201T193000Z.jsonl.gz" in str(exc.value) and "day.20261201T193000Z-2.jsonl.gz" in str(exc.value)
+    # one session by its name: only its frames
+    core = Core()
+    assert run_replay([tmp_path / "day.20261201T193000Z.jsonl.gz"], core) == 4
+    assert core.state.markets["M"].book.yes == {4000: 1200}
+    core = Core()
+    assert run_replay([tmp_path / "day.20261201T193000Z-2.jsonl.gz"], core) == 5
+
+
+def test_a_single_session_replays_from_the_common_name_and_old_numbered_sets_still_do(tmp_path: Path) -> None:
+    with JournalWriter(tmp_path / "one.jsonl", rotate="hourly") as w:
+        _session(w)
+    assert expand_journal_paths([tmp_path / "one.jsonl"]) == w.files
+    legacy = [tmp_path / "old.0001.jsonl", tmp_path / "old.0002.jsonl"]  # written by version 1
+    for p in legacy:
+        p.write_text('{"journal":"market_making_bot","version":1,"started_ns":0}\n')
+    assert expand_journal_paths([tmp_path / "old.jsonl"]) == legacy
+
+
+def test_a_journal_is_never_overwritten_unless_asked(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    path.write_text("an earlier run\n")
+    with pytest.raises(ValueError, match="already exists and a journal is never overwritten"):
+        check_record_path(path, None, overwrite=False)
+    check_record_path(path, None, overwrite=True)
+    check_record_path(path, "hourly", overwrite=False)  # rotated files are new names beside PATH
+    # a file that appears after the check is not overwritten either: the writer creates exclusively
+    with JournalWriter(path) as w:
+        _session(w)
+    assert path.read_text() == "an earlier run\n" and w.failed and "exists" in (w.error or "")
+    with JournalWriter(path, overwrite=True) as w:
+        _session(w)
+    assert not w.failed and len(list(iter_journal(path))) == 7

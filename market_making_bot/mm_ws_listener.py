@@ -360,15 +360,19 @@ def _run(args: argparse.Namespace, tickers: list[str] | None) -> int:
         write_summary(core, args.summary_json)
     counters = core.counters
     log.info(
-        "Replay done: %d frames from %d files, %d markets, %d decode errors, %d damaged records skipped, %d gaps",
-        frames,
-        len(report.files),
-        len(core.state.markets),
+        "Replay done: %s from %s, %s, %d decode errors, %d damaged records skipped, %d gaps",
+        _count(frames, "frame"),
+        _count(len(report.files), "file"),
+        _count(len(core.state.markets), "market"),
         counters["decode_errors"],
         report.bad_records,
         counters["gaps"],
     )
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ import re
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal, Protocol
 
@@ -414,22 +413,20 @@ def is_journal(path: str | os.PathLike[str]) -> bool:
         return False
 
 
-@dataclass(frozen=True, slots=True)
-class JournalRecord:
-    dir: str  # "in" | "out" | "connect"
-    t: int
-    conn: int
-    frame: str | bytes | None = None  # bytes: a frame that was not valid UTF-8 (``b64`` in the file)
-
-
-class _Line(msgspec.Struct):
-    """One journal record as stored: typed decoding checks the shape and the ranges in C."""
+class JournalRecord(msgspec.Struct, frozen=True, gc=False):
+    """One journal record, decoded straight from its line: typed decoding checks the shape, the ranges and the
+    base64 in C (``gc=False``: records hold no containers; it spares the collector on long replays)."""
 
     t: Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME_NS)]
     dir: Literal["in", "out", "connect"]
     conn: Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME_NS)] = 0
-    frame: str | None = None
-    b64: str | None = None
+    text: str | None = msgspec.field(default=None, name="frame")
+    b64: bytes | None = None  # a received frame that was not valid UTF-8, exactly
+
+    @property
+    def frame(self) -> str | bytes | None:
+        """What the live core was fed: the text, or the bytes of a frame that was not UTF-8."""
+        return self.text if self.text is not None else self.b64
 
 
 def iter_journal(
@@ -439,38 +436,25 @@ def iter_journal(
     writing) ends the file quietly; a gzip stream cut short or corrupt ends it with a ``problem``; a line that is
     not JSON or not a record (wrong shape, a time that is not a number or out of range) is skipped with a
     ``problem(description)``. :class:`RecordingError` only when the file cannot be opened at all."""
-    decode = msgspec.json.Decoder(_Line).decode
+    decode = msgspec.json.Decoder(JournalRecord).decode
     report = problem or (lambda _text: None)
+    number = 0
     with open_recording(path) as f:
-        lines = iter(f)
-        number = 0
-        while True:
-            try:
-                line = next(lines)
-            except StopIteration:
-                return
-            except _READ_ERRORS as exc:  # a gzip stream cut short or damaged
-                report(f"after line {number}: damaged or cut gzip data ({exc or type(exc).__name__})")
-                return
-            number += 1
-            if not line.endswith(b"\n"):
-                return  # cut in the middle of the line
-            try:
-                rec = decode(line)
-            except msgspec.DecodeError as exc:
-                if line.startswith(b'{"journal"') or not line.strip():
-                    continue  # the header (also of a concatenated file), a blank line
-                report(f"line {number}: not a journal record ({exc})")
-                continue
-            if rec.dir == "in" and rec.frame is None and rec.b64 is not None:
+        try:
+            for line in f:
+                number += 1
+                if line[-1:] != b"\n":
+                    return  # cut in the middle of the line
                 try:
-                    data: str | bytes | None = base64.b64decode(rec.b64, validate=True)
-                except ValueError as exc:
-                    report(f"line {number}: bad base64 frame ({exc})")
+                    rec = decode(line)
+                except msgspec.DecodeError as exc:
+                    if line.startswith(b'{"journal"') or not line.strip():
+                        continue  # the header (also of a concatenated file), a blank line
+                    report(f"line {number}: not a journal record ({exc})")
                     continue
-            else:
-                data = rec.frame
-                if data is None and rec.dir != "connect":
+                if rec.text is None and rec.b64 is None and rec.dir != "connect":
                     report(f"line {number}: a record {rec.dir!r} without its frame")
                     continue
-            yield JournalRecord(rec.dir, rec.t, rec.conn, data)
+                yield rec
+        except _READ_ERRORS as exc:  # a gzip stream cut short or damaged
+            report(f"after line {number}: damaged or cut gzip data ({exc or type(exc).__name__})")

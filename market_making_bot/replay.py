@@ -141,12 +141,14 @@ def _read_rest(f: IO[bytes], problem: Callable[[str], None]) -> bytes:
 
 
 def iter_recording(
-    path: str | PathLike[str], problem: Callable[[str], None] | None = None
+    path: str | PathLike[str], problem: Callable[[str], None] | None = None, *, text: bool = True
 ) -> Iterator[tuple[int | None, str | bytes]]:
     """Yield ``(recv_ns or None, frame)`` for each frame recorded in ``path``, in order.
 
-    ``frame`` is the frame's text, or its bytes when they are not valid UTF-8. Damaged gzip data ends the file with
-    a ``problem(description)``; :class:`RecordingError` only when the file cannot be opened.
+    ``frame`` is the frame's text, or its bytes when they are not valid UTF-8; with ``text=False`` the lines of a
+    one-frame-per-line recording are yielded as bytes, as the live client feeds them (``run_replay``: no decoding
+    per line). Damaged gzip data ends the file with a ``problem(description)``; :class:`RecordingError` only when
+    the file cannot be opened.
     """
     report = problem or (lambda _text: None)
     with open_recording(path) as f:
@@ -165,17 +167,24 @@ def iter_recording(
                 if isinstance(doc, dict) and "frames" in doc and "type" not in doc:
                     yield from _from_document(doc, report)
                     return
+                if not text:  # the hot loop of raw captures: bytes straight to the core, as live
+                    yield None, first
+                    for line in lines:
+                        data = line.strip()
+                        if data and data != _SEP:
+                            yield None, data
+                    return
                 yield None, _as_frame(first)
                 for line in lines:
-                    text = line.strip()
-                    if text and text != _SEP:
-                        yield None, _as_frame(text)
+                    data = line.strip()
+                    if data and data != _SEP:
+                        yield None, _as_frame(data)
                 return
         except _READ_ERRORS as exc:
             report(f"damaged or cut gzip data ({exc or type(exc).__name__}); the rest of the file is lost")
             return
-        data = first + b"\n" + _read_rest(f, report)
-    parts = data.splitlines()
+        whole = first + b"\n" + _read_rest(f, report)
+    parts = whole.splitlines()
     if any(line.strip() == _SEP for line in parts):
         chunk: list[bytes] = []
         for line in [*parts, _SEP]:
@@ -188,7 +197,7 @@ def iter_recording(
                 chunk.append(line)
         return
     try:
-        doc = _loads(data)
+        doc = _loads(whole)
     except ValueError:
         # Not one document: treat it as JSONL whose first line is damaged.
         for line in parts:
@@ -273,16 +282,19 @@ def run_replay(
             for rec in iter_journal(path, problems):
                 readable += 1
                 recv_ns = rec.t
-                if rec.dir == "in" and rec.frame is not None:
+                if rec.dir == "in":
+                    data: str | bytes | None = rec.text
+                    if data is None:  # not UTF-8 live: the same bytes, counted malformed as they were live
+                        data = rec.b64
                     pace(recv_ns)
-                    msg = feed(rec.frame, recv_ns)
+                    msg = feed(data, recv_ns)  # type: ignore[arg-type]  # one of the two is set (iter_journal)
                     if after is not None:
                         after(msg, recv_ns)
                     fed += 1
                 elif rec.dir == "connect":
                     core.connection_opened(recv_ns)
         else:
-            for recorded_ns, frame in iter_recording(path, problems):
+            for recorded_ns, frame in iter_recording(path, problems, text=False):
                 seen += 1
                 if recorded_ns is None:
                     recv_ns += FRAME_SPACING_NS

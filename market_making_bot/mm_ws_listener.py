@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -289,6 +290,12 @@ def _check_command_line(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--speed is for --replay")
     if args.ws_url is not None and args.simulate:
         parser.error("--ws-url is for live runs against Kalshi, not --simulate (the simulator has its own address)")
+    outputs = [(o, v) for o, v in (("--record", args.record), ("--summary-json", args.summary_json),
+                                   ("--log-file", args.log_file)) if v]  # fmt: skip
+    for i, (option, value) in enumerate(outputs):
+        for other, other_value in outputs[i + 1 :]:
+            if os.path.abspath(value) == os.path.abspath(other_value):
+                parser.error(f"{option} and {other} name the same file ({value}): give each its own")
     try:
         if args.record:
             from .recorder import check_record_path

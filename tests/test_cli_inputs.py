@@ -76,6 +76,7 @@ LISTENER: list[tuple[list[str], int, str]] = [
     (["--simulate", "--summary-json", "adir"], 2, "--summary-json: adir is a directory"),
     (["--simulate", "--summary-json", "afile/s.json"], 2, "--summary-json: afile is not a directory"),
     (["--simulate", "--log-file", "missing/x.log"], 2, "--log-file: directory missing does not exist"),
+    (["--simulate", "--record", "o.jsonl", "--summary-json", "./o.jsonl"], 2, "--record and --summary-json name the"),
     (["--simulate", "--duration", "-1"], 2, "argument --duration"),
     (["--simulate", "--duration", "0"], 2, "argument --duration"),
     (["--simulate", "--duration", "nan"], 2, "argument --duration"),

@@ -20,8 +20,9 @@ rotation (``--record-rotate 100MB`` or ``hourly``) each run is a set of its own,
 time the writer was made): ``NAME.20241124T113000Z.0001.jsonl``, ``NAME.20241124T113000Z.0002.jsonl``, ... beside
 ``PATH``; files are created exclusively, so an existing file is never overwritten, and two runs never share a set.
 
-Writing never raises into the caller (the client's frame hook): the first ``OSError`` (disk full, file removed,
-EIO) stops recording, is logged once at ERROR with the file and the error, and is kept in :attr:`JournalWriter.error`;
+Writing never raises into the caller (the client's frame hook): the first ``OSError`` (disk full,
+EIO; also a file removed under the writer, checked every ``REMOVED_CHECK_EVERY`` records and at close) stops
+recording, is logged once at ERROR with the file and the error, and is kept in :attr:`JournalWriter.error`;
 the records that could not be written are counted in :attr:`JournalWriter.dropped`.
 """
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import gzip
 import logging
 import os
@@ -60,6 +62,8 @@ MAGIC = "market_making_bot"
 VERSION = 2  # 2: rotated sets named after their session, ``b64`` for frames that are not UTF-8 (1 is still read)
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 _HOUR_NS = 3600 * 10**9
+REMOVED_CHECK_EVERY = 1000
+"""Records between two checks that the journal file still exists (``fstat``: its link count)."""
 _GZIP_MAGIC = b"\x1f\x8b"
 _SESSION = r"\d{8}T\d{6}Z(?:-\d+)?"
 MAX_TIME_NS = 2**63 - 1
@@ -207,6 +211,7 @@ class JournalWriter:
         self.session = session or self._free_session(session_name(time.time_ns()))
         self._opener: Callable[[Path, str], IO[bytes]] = opener or open
         self._file: _Sink | None = None
+        self._fd: int | None = None
         self._number = 0
         self._size = 0
         self._hour = -1
@@ -263,6 +268,8 @@ class JournalWriter:
         self._write({"t": handshake_ns, "conn": conn, "dir": "connect", "url": self.url}, handshake_ns)
 
     def close(self) -> None:
+        if self._file is not None:
+            self._check_removed()
         f, self._file = self._file, None
         if f is not None:
             try:
@@ -295,6 +302,21 @@ class JournalWriter:
             return
         self._size += len(line)
         self.lines += 1
+        if self.lines % REMOVED_CHECK_EVERY == 0:
+            self._check_removed()
+
+    def _check_removed(self) -> None:
+        """A file removed under a running writer takes no error on Linux (the writes go to the unlinked inode):
+        ask the file system every ``REMOVED_CHECK_EVERY`` records and at close (one ``fstat``)."""
+        if self._fd is None:
+            return
+        try:
+            removed = os.fstat(self._fd).st_nlink == 0
+        except OSError:
+            return
+        if removed:
+            lost = "the records since the last check went with it"
+            self._fail(FileNotFoundError(errno.ENOENT, f"the file was removed during the run ({lost})"))
 
     def _fail(self, exc: BaseException) -> None:
         if self.error is not None:
@@ -324,6 +346,10 @@ class JournalWriter:
             target = self.path.with_name(f"{stem}.{self.session}.{self._number:04d}{ext}")
             mode = "xb"
         raw = self._opener(target, mode)
+        try:
+            self._fd = raw.fileno()
+        except (AttributeError, OSError, ValueError):
+            self._fd = None  # a test's file object: no removal check
         f: _Sink = _GzipSink(raw) if target.name.endswith(".gz") else raw
         self._file = f
         self._size = 0

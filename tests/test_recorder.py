@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from market_making_bot.core import Core
 from market_making_bot.mm_ws_listener import main
 from market_making_bot.recorder import (
+    REMOVED_CHECK_EVERY,
     JournalWriter,
     RecordingError,
     check_record_path,
@@ -208,3 +210,26 @@ def test_a_journal_is_never_overwritten_unless_asked(tmp_path: Path) -> None:
     with JournalWriter(path, overwrite=True) as w:
         _session(w)
     assert not w.failed and len(list(iter_journal(path))) == 7
+
+
+def test_a_journal_removed_during_the_run_stops_recording(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "gone.jsonl.gz"
+    w = JournalWriter(path)
+    _session(w, deltas=10)
+    path.unlink()  # the writes still succeed (an unlinked inode): only the check sees it
+    for i in range(REMOVED_CHECK_EVERY):
+        w.frame_in(DELTA % (i + 20), T0 + 100 + i, 1)
+    assert w.failed and "removed during the run" in (w.error or "") and str(path) in (w.error or "")
+    before = w.dropped  # the records after the check that found it
+    w.frame_in(DELTA % 9999, T0 + 9999, 1)
+    assert w.dropped == before + 1 and w.lines == REMOVED_CHECK_EVERY
+    w.close()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "recording stopped" in errors[0].getMessage()
+    # removed near the end of a short run: found at close
+    short = tmp_path / "short.jsonl"
+    w = JournalWriter(short)
+    _session(w, deltas=1)
+    short.unlink()
+    w.close()
+    assert w.failed

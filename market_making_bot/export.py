@@ -7,7 +7,7 @@ The journals are replayed through the same core as a live run, and four tables c
 * ``top_of_book``: one row per change of the best YES bid or ask (price or size) of a market;
 * ``snapshots``: one row per price level of every order-book snapshot.
 
-Parquet (with pyarrow: ``pip install 'market-making-bot[export]'``) keeps types: prices, sizes and money as decimals
+Parquet (with pyarrow: ``pip install -e '.[export]'`` in a checkout) keeps types: prices, sizes and money as decimals
 (``decimal128``), times as UTC timestamps in nanoseconds. CSV writes the same columns as text (decimal strings, ISO
 8601 times, plus the raw ``recv_ns``). Both open directly in pandas or polars.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -24,10 +25,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .checks import CliParser, check_output_dir, package_version
 from .core import Core
+from .mm_ws_listener import parse_tickers
 from .output import Output, setup_logging
 from .protocol.messages import Fill, Message, OrderbookSnapshot, Trade
-from .replay import run_replay
+from .recorder import RecordingError
+from .replay import check_recordings, run_replay
 
 __all__ = ["TABLES", "collect", "main", "write_csv", "write_parquet"]
 
@@ -172,31 +176,67 @@ def write_csv(rows: dict[str, list[dict[str, Any]]], out: Path) -> list[Path]:
     return written
 
 
+EPILOG = """examples:
+  # every table of one journal (or of one run's rotated set), as Parquet
+  %(prog)s data/kalshi.jsonl.gz --to parquet --out tables/
+  # two journals in order, CSV, two markets only (repeat --ticker, or give them comma-separated)
+  %(prog)s day1.jsonl day2.jsonl --to csv --out tables/ --ticker KXA-1,KXB-2
+
+Gzip is recognised from the content, whatever the name. Damaged records are skipped, counted and logged.
+
+exit codes:
+  0 tables written
+  1 an input file cannot be used: missing, a directory, binary, or not a single frame readable
+  2 bad command line (an option value or path, e.g. --out is a file)
+  3 a missing optional library (pyarrow, for --to parquet)
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
+    ap = CliParser(
         prog="python -m market_making_bot.export",
         description="Export journals (--record) to trades, fills, top_of_book and snapshots tables.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        error_name="export",
     )
+    ap.add_argument("--version", action="version", version=package_version())
     ap.add_argument("journals", nargs="+", metavar="JOURNAL", help="journal files or rotated sets, in order")
     ap.add_argument("--to", choices=("parquet", "csv"), default="parquet", help="file format (default parquet)")
     ap.add_argument("--out", required=True, metavar="DIR", help="directory for <table>.parquet / <table>.csv")
-    ap.add_argument("--ticker", action="append", metavar="T", help="only these markets (repeatable)")
+    ap.add_argument(
+        "--ticker", action="append", metavar="T", help="only these markets (repeatable, or comma-separated)"
+    )
     args = ap.parse_args(argv)
-    setup_logging(logging.WARNING)
-    if args.to == "parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            print("export: --to parquet needs pyarrow: pip install 'market-making-bot[export]'", file=sys.stderr)
-            return 2
+    tickers = parse_tickers(args.ticker)
+    if args.ticker and not tickers:
+        ap.error("--ticker: no ticker given")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        ap.error(f"--out: {out} exists and is not a directory")
+    if args.to == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        print("export: --to parquet needs pyarrow: pip install -e '.[export]' (or use --to csv)", file=sys.stderr)
+        return 3
     try:
-        rows = collect(args.journals, args.ticker)
-    except OSError as exc:
+        check_recordings(args.journals)
+    except RecordingError as exc:
         print(f"export: {exc}", file=sys.stderr)
+        return exc.exit_code
+    try:
+        check_output_dir("--out", out)
+    except ValueError as exc:
+        ap.error(str(exc))
+    setup_logging(logging.WARNING)
+    try:
+        rows = collect(args.journals, tickers)
+    except RecordingError as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return exc.exit_code
+    try:
+        written = (write_parquet if args.to == "parquet" else write_csv)(rows, out)
+    except OSError as exc:
+        print(f"export: --out: cannot write in {out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    written = (write_parquet if args.to == "parquet" else write_csv)(rows, out)
     for path in written:
         print(f"{path}: {len(rows[path.stem])} rows")
     return 0

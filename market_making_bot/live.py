@@ -24,7 +24,7 @@ from market_making_bot.session import Session
 if TYPE_CHECKING:
     from market_making_bot.recorder import JournalWriter
 
-__all__ = ["EXIT_AUTH", "EXIT_CONFIG", "EXIT_NO_MARKETS", "EXIT_OK", "run_live"]
+__all__ = ["EXIT_AUTH", "EXIT_CONFIG", "EXIT_JOURNAL", "EXIT_NO_MARKETS", "EXIT_OK", "run_live"]
 
 log = logging.getLogger("market_making_bot.live")
 
@@ -32,6 +32,7 @@ EXIT_OK = 0
 EXIT_CONFIG = 3  # a setting or the key file is missing or invalid
 EXIT_AUTH = 4  # the server refused the signed handshake (HTTP 401/403)
 EXIT_NO_MARKETS = 5  # no valid market left: every ticker was rejected by the server
+EXIT_JOURNAL = 6  # the run went on, but writing the journal (--record) failed during it
 
 
 def run_live(args: argparse.Namespace, core: Core, tickers: list[str], write_summary: Callable[[], None]) -> int:
@@ -88,9 +89,9 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
                     timer.cancel()
                 if journal is not None:
                     journal.close()
-                    files = journal.files
-                    where = f"{files[0]}" if len(files) == 1 else f"{len(files)} files, {files[0]} to {files[-1]}"
-                    log.info("journal: %d records in %s", journal.lines, where)
+                    _log_journal(journal)
+                    if journal.failed and code == EXIT_OK:
+                        code = EXIT_JOURNAL
     except (ConfigError, PrivateKeyError) as exc:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIG
@@ -107,11 +108,39 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
 
 
 def _journal(args: argparse.Namespace, url: str) -> JournalWriter | None:
+    """The journal for ``--record``: ``args.journal`` when the CLI made it (its summary reports on it), else new."""
     if not args.record:
         return None
     from market_making_bot.recorder import JournalWriter, parse_rotation
 
-    return JournalWriter(args.record, rotate=parse_rotation(args.record_rotate), url=url)
+    journal: JournalWriter | None = getattr(args, "journal", None)
+    if journal is None:
+        journal = JournalWriter(
+            args.record, rotate=parse_rotation(args.record_rotate), overwrite=getattr(args, "record_overwrite", False)
+        )
+    journal.url = url
+    return journal
+
+
+def _log_journal(journal: JournalWriter) -> None:
+    files = journal.files
+    if not files:
+        where = f"{journal.path} (nothing recorded)"
+    elif len(files) == 1:
+        where = str(files[0])
+    else:
+        where = f"{len(files)} files, {files[0]} to {files[-1]}"
+    if journal.error is None:
+        log.info("journal: %d records in %s", journal.lines, where)
+    else:
+        log.error(
+            "journal: recording FAILED (%s): %d records written in %s, %d not written; exit code %d",
+            journal.error,
+            journal.lines,
+            where,
+            journal.dropped,
+            EXIT_JOURNAL,
+        )
 
 
 async def _stop_after(stop: asyncio.Event, seconds: float) -> None:

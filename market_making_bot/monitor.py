@@ -32,7 +32,9 @@ _EXTRAS = (("dashboard", "rich", "dashboard"), ("metrics_port", "prometheus_clie
 def missing_extra(args: argparse.Namespace) -> str | None:
     """A message naming the extra to install when an option's library is missing, else ``None``."""
     for option, module, extra in _EXTRAS:
-        if getattr(args, option, None) not in (None, False) and importlib.util.find_spec(module) is None:
+        value = getattr(args, option, None)
+        # ``is``, not ``in (None, False)``: ``--metrics-port 0`` (any free port) equals False and was let through
+        if value is not None and value is not False and importlib.util.find_spec(module) is None:
             flag = "--" + option.replace("_", "-")
             return f"{flag} needs {module}: pip install 'market-making-bot[{extra}]'"
     return None

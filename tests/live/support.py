@@ -36,7 +36,7 @@ async def wait_until(core: WatchedCore, predicate: Callable[[], bool], timeout: 
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        with contextlib.suppress(TimeoutError, asyncio.TimeoutError)  # not the same class on 3.10:
+        with contextlib.suppress(TimeoutError, asyncio.TimeoutError):  # not the same class on 3.10
             await asyncio.wait_for(core.fed.wait(), timeout=min(remaining, 0.5))
 
 

@@ -815,7 +815,8 @@ def decode_frame(data: str | bytes) -> Message:
                 delta = parse_size_fp(text)
             except ValueError as exc:
                 raise DecodeError(f"orderbook_delta: {exc}") from None
-        if price is not None and delta is not None and b.ts_ms is not None:
+        ts_ms = b.ts_ms  # None: an older frame, whose time is in its RFC 3339 ``ts`` (the general path reads it)
+        if price is not None and delta is not None and ts_ms is not None:
             return OrderbookDelta(
                 sid=wire.sid,
                 seq=wire.seq,
@@ -825,7 +826,7 @@ def decode_frame(data: str | bytes) -> Message:
                 side=b.side,
                 price=price,
                 delta=delta,
-                ts_ms=b.ts_ms,
+                ts_ms=ts_ms,
                 clock=b.clock,
                 client_order_id=b.client_order_id,
             )

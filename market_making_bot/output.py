@@ -258,8 +258,16 @@ class Output:
 
     def decode_error(self, reason: str, data: str | bytes) -> None:
         if self.log.isEnabledFor(_WARNING):
-            text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
-            self.log.warning("[DECODE ERROR] %s | frame: %.200r", reason, text)
+            # Only the head of the frame is decoded and shown (a huge frame is not copied whole to print 200
+            # characters); repr() escapes what cannot be printed, lone surrogates included, so the line always
+            # encodes. Never raises, whatever ``data`` is.
+            if isinstance(data, str):
+                head = data[:200]
+            elif isinstance(data, bytes | bytearray | memoryview):
+                head = bytes(data[:800]).decode("utf-8", errors="replace")
+            else:
+                head = f"<{type(data).__name__}>"
+            self.log.warning("[DECODE ERROR] %.300s | frame: %.200r", reason, head)
 
     def handler_error(self, msg_type: str) -> None:
         """Called from inside an ``except`` block: logs the traceback."""

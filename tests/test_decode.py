@@ -224,7 +224,7 @@ def test_ticker_empty_price_dollars_falls_back_to_legacy() -> None:
 def test_ticker_v2() -> None:
     msg = decode_frame(
         '{"type":"ticker_v2","sid":11,"msg":{"market_ticker":"M","price":48,"price_dollars":"0.4800",'
-        '"volume_delta":3,"volume_delta_fp":"3.00","open_interest_delta":-1,"dollar_volume_delta":2,"ts":5}}'
+        '"volume_delta":3,"volume_delta_fp":"3.00","open_interest_delta":-1,"dollar_volume_delta":2,"ts":1770897976}}'
     )
     assert isinstance(msg, TickerV2)
     assert (msg.price, msg.volume_delta, msg.open_interest_delta, msg.dollar_volume_delta, msg.ts_ms) == (
@@ -232,7 +232,7 @@ def test_ticker_v2() -> None:
         300,
         -100,
         2,
-        5000,
+        1770897976000,
     )
 
 
@@ -299,7 +299,7 @@ def test_fill_fixed_point() -> None:
 def test_fill_legacy_cents() -> None:
     msg = decode_frame(
         '{"type":"fill","msg":{"market_ticker":"H","side":"no","action":"sell","yes_price":45,"count":5,'
-        '"post_position":-5,"ts":10}}'
+        '"post_position":-5,"ts":1671899397}}'
     )
     assert isinstance(msg, Fill)
     assert (msg.yes_price, msg.count, msg.post_position, msg.side, msg.action, msg.fee, msg.ts_ms) == (
@@ -309,7 +309,7 @@ def test_fill_legacy_cents() -> None:
         "no",
         "sell",
         None,
-        10000,
+        1671899397000,
     )
 
 
@@ -416,7 +416,10 @@ def test_unknown_type_is_kept_raw() -> None:
         ('{"type":"ticker","msg":{"market_ticker":"M","dollar_volume":"16948"}}', "int"),
         ('{"type":"ticker","msg":{"market_ticker":"M","yes_bid_dollars":"1.5000"}}', "outside"),
         ('{"type":"orderbook_snapshot","msg":{"market_ticker":"M","yes":[["0.45","1.00"]]}}', "int"),
-        ('{"type":"orderbook_snapshot","msg":{"market_ticker":"M","yes_dollars_fp":[["0.45","-1.00"]]}}', "negative"),
+        (
+            '{"type":"orderbook_snapshot","msg":{"market_ticker":"M","yes_dollars_fp":[["0.45","-1.00"]]}}',
+            "not positive",
+        ),
         ('{"type":"orderbook_snapshot","msg":{"yes_dollars_fp":[]}}', "market_ticker"),
         ('{"type":"trade","msg":{"market_ticker":"M","count_fp":"1.00"}}', "price"),
         ('{"type":"trade","msg":{"market_ticker":"M","yes_price_dollars":"0.45"}}', "count"),

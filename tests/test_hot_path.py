@@ -111,16 +111,16 @@ def test_delta_with_both_formats_prefers_fixed_point_on_the_fast_path() -> None:
 def test_feed_latency_is_sampled() -> None:
     core = Core()
     frames = [
-        '{"type":"orderbook_snapshot","sid":1,"seq":1,"sending_ts_ms":1000,'
+        '{"type":"orderbook_snapshot","sid":1,"seq":1,"sending_ts_ms":1790000000000,'
         '"msg":{"market_ticker":"M","yes_dollars_fp":[["0.4000","10.00"]],"no_dollars_fp":[]}}'
     ]
     delta = {"market_ticker": "M", "side": "yes", "price_dollars": "0.3000", "delta_fp": "1.00"}
     frames += [
-        json.dumps({"type": "orderbook_delta", "sid": 1, "seq": seq, "sending_ts_ms": 1000, "msg": delta})
+        json.dumps({"type": "orderbook_delta", "sid": 1, "seq": seq, "sending_ts_ms": 1790000000000, "msg": delta})
         for seq in range(2, 2 + 4 * LATENCY_EVERY)
     ]
     for frame in frames:
-        core.feed(frame, 1_005_000_000)  # received 5 ms after it was sent
+        core.feed(frame, 1_790_000_000_005_000_000)  # received 5 ms after it was sent
     assert len(core.latencies_ms) == -(-len(frames) // LATENCY_EVERY)
     assert set(core.latencies_ms) == {5}
     assert core.health()["feed_latency_ms"] == {"p50": 5.0, "p99": 5.0}
@@ -155,7 +155,7 @@ def test_full_cache_forgets_its_older_half() -> None:
     cache: dict[str, int] = {}
     limit = units._CACHE_LIMIT
     for i in range(limit + 1):
-        units._parse_cached(f"{i}.00", 2, "size", cache)
+        units._parse_cached(f"{i}.00", 2, "size", cache, 0, units.MAX_SIZE)
     assert len(cache) == limit - limit // 2 + 1
     assert f"{limit}.00" in cache and f"{limit - 1}.00" in cache and "0.00" not in cache
 

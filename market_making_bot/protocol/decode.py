@@ -10,28 +10,66 @@ never read as cents (msgspec rejects the wrong JSON type for each field).
 
 Required are only the fields the listener uses (e.g. a delta's market, side, price and change); real frames lack
 fields that the newest spec marks required (``clock``, ``exchange_index``), so everything else is optional.
+Production order-book frames carry neither ``clock`` nor ``sending_ts_ms`` (PROTOCOL.md 10b.3), an empty snapshot
+side is omitted (10b.5: the same as ``[]``), and a delta's deprecated RFC 3339 ``ts`` has 0 to 6 fractional digits
+(10b.4; up to 9 are read): a delta without ``ts_ms`` takes its time from ``ts``; trade, fill and ticker ``ts`` is
+integer seconds or, if a string, RFC 3339.
+
+**Never anything but DecodeError.** ``decode_frame`` raises ``DecodeError`` and nothing else for any input: invalid
+UTF-8, a ``str`` holding lone surrogates (msgspec raised UnicodeEncodeError), nesting deeper than msgspec's limit
+(RecursionError), numbers beyond a float (1e400), a non-text input (TypeError). A frame is rejected as a whole: a
+message is only built once every field has passed, so nothing is half-applied.
+
+**Ranges** (a value outside is a decode error; the limits live in ``market_making_bot.units`` and here):
+
+* ``sid``, ``seq``, ``id``, ``clock``: 0 .. 2^63 - 1 (``INT64_MAX``); an error ``code``: a signed 64-bit integer.
+* timestamps (``sending_ts_ms``, ``ts_ms``, ``ts`` seconds, RFC 3339 ``ts``): 2000-01-01 .. 2100-01-01 UTC
+  (``TS_MS_MIN`` .. ``TS_MS_MAX``). A 400-digit ``sending_ts_ms`` or a ``ts_ms`` in the year 30000 never reaches the
+  latency statistics.
+* prices of book levels (snapshot levels, a delta's price), trades and fills: strictly between $0 and $1
+  (``0.0001`` .. ``0.9999``; legacy cents 1 .. 99). A bid at $0 buys nothing and one at $1 can win nothing, and no
+  contract trades at either; a level at 0 or 1 would make a book quietly wrong.
+* prices of tickers (last price, best bid and ask): $0 .. $1 inclusive. Real tickers send ``"0.0000"`` for "no bid"
+  and "never traded" and ``"1.0000"`` for "no ask" (captures/prod-2026-02-ticker.jsonl; the AsyncAPI gives no bound).
+* sizes: at most 10^12 contracts (``MAX_CONTRACTS``) either way. A snapshot level's size must be positive; a delta's
+  change is signed (0 is a no-op); trade and fill counts, ticker sizes, volume and open interest are not negative;
+  positions and ticker_v2 changes are signed.
+* money (fees, costs, P&L) and whole-dollar ticker fields: at most 10^12 dollars (``MAX_DOLLARS``) either way.
+* decimal strings: at most 40 characters (``MAX_DECIMAL_TEXT``); messages quote at most 40 characters of a value.
+
+The integer ranges are ``msgspec.Meta`` constraints, checked in C while decoding; the string ranges are checked by
+the unit parsers, whose caches only hold values that passed, so a cache hit on the hot path needs no check at all.
+Unmodelled frames (``UnknownMessage``) have their envelope integers range-checked the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
 from ..units import (
+    MAX_DOLLARS,
     PRICE_SCALE,
+    TS_MS_MAX,
+    TS_MS_MIN,
+    cached_book_price,
     cached_money,
     cached_price,
     cached_size,
     cached_total,
     centicents_to_money,
+    cents_to_book_price,
     cents_to_price,
     count_to_size,
+    parse_book_price,
     parse_money_dollars,
     parse_price_dollars,
     parse_size_fp,
     parse_total_fp,
+    rfc3339_to_ms,
+    show,
 )
 from .messages import (
     KNOWN_TYPES,
@@ -55,7 +93,23 @@ __all__ = ["DecodeError", "decode_frame"]
 
 
 class DecodeError(ValueError):
-    """A frame that is not JSON, not an object, misses a required field or holds an ill-typed or off-grid value."""
+    """A frame that is not JSON, not an object, misses a required field or holds an ill-typed, off-grid or
+    out-of-range value."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Ranges of the integer fields, checked by msgspec while it decodes (in C: a comparison per field). A value outside
+# fails validation like a wrong JSON type does. See the module docstring.
+
+INT64_MAX = 2**63 - 1
+TS_S_MIN = TS_MS_MIN // 1000
+TS_S_MAX = TS_MS_MAX // 1000
+_Counter = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
+"""sid, seq, id, clock: not negative, at most 2^63 - 1."""
+_Int64 = Annotated[int, msgspec.Meta(ge=-INT64_MAX - 1, le=INT64_MAX)]
+_Dollars = Annotated[int, msgspec.Meta(ge=-MAX_DOLLARS, le=MAX_DOLLARS)]
+_TsMs = Annotated[int, msgspec.Meta(ge=TS_MS_MIN, le=TS_MS_MAX)]
+_TsS = Annotated[int, msgspec.Meta(ge=TS_S_MIN, le=TS_S_MAX)]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -63,15 +117,15 @@ class DecodeError(ValueError):
 
 
 class _Wire(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
-    sid: int | None = None
-    seq: int | None = None
-    id: int | None = None
-    sending_ts_ms: int | None = None
+    sid: _Counter | None = None
+    seq: _Counter | None = None
+    id: _Counter | None = None
+    sending_ts_ms: _TsMs | None = None
 
 
 class _SubscribedBody(msgspec.Struct, gc=False):
     channel: str
-    sid: int
+    sid: _Counter
 
 
 class _WireSubscribed(_Wire, tag="subscribed", kw_only=True, gc=False):
@@ -95,7 +149,7 @@ class _WireOk(_Wire, tag="ok", kw_only=True, gc=False):
 
 
 class _ErrorBody(msgspec.Struct, gc=False):
-    code: int
+    code: _Int64
     msg: str = ""
     market_ticker: str | None = None
     market_tickers: list[str] | None = None
@@ -108,7 +162,7 @@ class _WireError(_Wire, tag="error", kw_only=True, gc=False):
 class _SnapshotBody(msgspec.Struct, gc=False):
     market_ticker: str
     market_id: str | None = None
-    clock: int | None = None
+    clock: _Counter | None = None
     yes_dollars_fp: list[tuple[str, str]] | None = None
     no_dollars_fp: list[tuple[str, str]] | None = None
     # Short-lived intermediate format (Jan-Mar 2026): dollar-string price, integer contract count.
@@ -130,8 +184,10 @@ class _DeltaBody(msgspec.Struct, gc=False):
     delta_fp: str | None = None
     price: int | None = None
     delta: int | None = None
-    ts_ms: int | None = None
-    clock: int | None = None
+    # The deprecated RFC 3339 ``ts`` is not decoded here (a string per delta): only a delta without ``ts_ms`` reads
+    # it, with ``_delta_ts``.
+    ts_ms: _TsMs | None = None
+    clock: _Counter | None = None
     client_order_id: str | None = None
 
 
@@ -151,13 +207,13 @@ class _TickerBody(msgspec.Struct, gc=False):
     volume: int | None = None
     open_interest_fp: str | None = None
     open_interest: int | None = None
-    dollar_volume: int | None = None
-    dollar_open_interest: int | None = None
+    dollar_volume: _Dollars | None = None
+    dollar_open_interest: _Dollars | None = None
     yes_bid_size_fp: str | None = None
     yes_ask_size_fp: str | None = None
     last_trade_size_fp: str | None = None
-    ts_ms: int | None = None
-    ts: int | None = None
+    ts_ms: _TsMs | None = None
+    ts: _TsS | str | None = None
 
 
 class _WireTicker(_Wire, tag="ticker", kw_only=True, gc=False):
@@ -176,10 +232,10 @@ class _TickerV2Body(msgspec.Struct, gc=False):
     volume_delta: int | None = None
     open_interest_delta_fp: str | None = None
     open_interest_delta: int | None = None
-    dollar_volume_delta: int | None = None
-    dollar_open_interest_delta: int | None = None
-    ts_ms: int | None = None
-    ts: int | None = None
+    dollar_volume_delta: _Dollars | None = None
+    dollar_open_interest_delta: _Dollars | None = None
+    ts_ms: _TsMs | None = None
+    ts: _TsS | str | None = None
 
 
 class _WireTickerV2(_Wire, tag="ticker_v2", kw_only=True, gc=False):
@@ -198,8 +254,8 @@ class _TradeBody(msgspec.Struct, gc=False):
     taker_outcome_side: str | None = None
     taker_side: str | None = None
     taker_book_side: str | None = None
-    ts_ms: int | None = None
-    ts: int | None = None
+    ts_ms: _TsMs | None = None
+    ts: _TsS | str | None = None
 
 
 class _WireTrade(_Wire, tag="trade", kw_only=True, gc=False):
@@ -226,8 +282,8 @@ class _FillBody(msgspec.Struct, gc=False):
     is_taker: bool | None = None
     post_position_fp: str | None = None
     post_position: int | None = None
-    ts_ms: int | None = None
-    ts: int | None = None
+    ts_ms: _TsMs | None = None
+    ts: _TsS | str | None = None
 
 
 class _WireFill(_Wire, tag="fill", kw_only=True, gc=False):
@@ -272,6 +328,34 @@ _frame_decoder = msgspec.json.Decoder(_WireFrame)
 _any_decoder = msgspec.json.Decoder()
 
 
+class _TsBody(msgspec.Struct, gc=False):
+    ts: str | None = None
+
+
+class _TsFrame(msgspec.Struct, gc=False):
+    msg: _TsBody
+
+
+_ts_decoder = msgspec.json.Decoder(_TsFrame)
+
+_DECODER_ERRORS = (msgspec.DecodeError, UnicodeError, RecursionError, TypeError, OverflowError)
+"""What msgspec's decode itself may raise besides ValidationError: malformed JSON (``msgspec.DecodeError``);
+UnicodeEncodeError for a ``str`` frame holding a lone surrogate (msgspec encodes it to UTF-8 first: this is what
+escaped ``Core.feed`` for about 1% of fuzzed frames); RecursionError for nesting deeper than its limit (also inside
+fields that are otherwise skipped); TypeError for an input that is neither text nor bytes."""
+
+
+def _undecodable(exc: BaseException, data: object) -> DecodeError:
+    """The DecodeError for one of ``_DECODER_ERRORS`` (or a ValidationError of the untyped decode)."""
+    if isinstance(exc, UnicodeError):
+        return DecodeError(f"not UTF-8 text: {getattr(exc, 'reason', exc)}")
+    if isinstance(exc, RecursionError):
+        return DecodeError("not JSON: nested too deeply")
+    if isinstance(exc, TypeError):
+        return DecodeError(f"not a text or bytes frame: {type(data).__name__}")
+    return DecodeError(f"not JSON: {str(exc)[:200]}")
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Field helpers: fixed-point field first, legacy integer field second.
 
@@ -283,6 +367,16 @@ def _price(new: str | None, legacy: int | None) -> int | None:
         return parse_price_dollars(new) if hit is None else hit
     if legacy is not None:
         return cents_to_price(legacy)
+    return None
+
+
+def _book_price(new: str | None, legacy: int | None) -> int | None:
+    """A price a contract rests or trades at: strictly between $0 and $1 (``parse_book_price``)."""
+    if new:
+        hit = cached_book_price(new)
+        return parse_book_price(new) if hit is None else hit
+    if legacy is not None:
+        return cents_to_book_price(legacy)
     return None
 
 
@@ -312,10 +406,28 @@ def _money(new: str | None, legacy_centicents: int | None) -> int | None:
     return None
 
 
-def _ts_ms(ts_ms: int | None, ts_seconds: int | None) -> int | None:
+def _ts_ms(ts_ms: int | None, ts: int | str | None) -> int | None:
+    """``ts_ms``, else the deprecated ``ts``: integer seconds (range-checked by msgspec) or an RFC 3339 string."""
     if ts_ms is not None:
         return ts_ms
-    return None if ts_seconds is None else ts_seconds * 1000
+    if ts is None:
+        return None
+    if ts.__class__ is int:
+        return ts * 1000
+    return rfc3339_to_ms(ts)  # type: ignore[arg-type]
+
+
+def _delta_ts(data: str | bytes) -> int | None:
+    """The RFC 3339 ``ts`` of a delta that has no ``ts_ms`` (frames before 2026-04-15), in Unix ms, or None. The
+    frame is decoded a second time for this one field, so that the deltas that carry ``ts_ms`` (all current ones)
+    never build the string."""
+    ts = _ts_decoder.decode(data).msg.ts
+    return None if ts is None else rfc3339_to_ms(ts)
+
+
+def _not_negative(value: int | None, what: str) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"negative {what}")
 
 
 def _required(value: int | None, what: str) -> int:
@@ -334,16 +446,16 @@ def _levels(
     legacy: list[tuple[int, int]] | None,
 ) -> list[tuple[int, int]]:
     if fp is not None:
-        levels = [(parse_price_dollars(p), parse_size_fp(s)) for p, s in fp]
+        levels = [(parse_book_price(p), parse_size_fp(s)) for p, s in fp]
     elif mixed is not None:
-        levels = [(parse_price_dollars(p), count_to_size(c)) for p, c in mixed]
+        levels = [(parse_book_price(p), count_to_size(c)) for p, c in mixed]
     elif legacy is not None:
-        levels = [(cents_to_price(p), count_to_size(c)) for p, c in legacy]
+        levels = [(cents_to_book_price(p), count_to_size(c)) for p, c in legacy]
     else:
         return []
     for price, size in levels:
-        if size < 0:
-            raise ValueError(f"negative size at level {price}")
+        if size <= 0:
+            raise ValueError(f"size {size / 100:.2f} at level {price / 10_000:.4f} is not positive")
     return levels
 
 
@@ -413,11 +525,11 @@ def _delta(w: _WireDelta) -> OrderbookDelta:
     b = w.msg
     text = b.price_dollars
     if text is not None:
-        price = cached_price(text)
+        price = cached_book_price(text)
         if price is None:
-            price = parse_price_dollars(text)
+            price = parse_book_price(text)
     elif b.price is not None:
-        price = cents_to_price(b.price)
+        price = cents_to_book_price(b.price)
     else:
         raise ValueError("missing price_dollars/price")
     text = b.delta_fp
@@ -473,6 +585,16 @@ def _ticker(w: _WireTicker) -> Ticker:
     last_size = cached_size(b.last_trade_size_fp)  # type: ignore[arg-type]
     if last_size is None and b.last_trade_size_fp is not None:
         last_size = parse_size_fp(b.last_trade_size_fp)
+    # Sizes at the top of the book and of the last trade cannot be negative (volume and open interest are checked
+    # by ``parse_total_fp``; legacy totals here). Four comparisons, on values that are nearly always cache hits.
+    if (
+        (bid_size is not None and bid_size < 0)
+        or (ask_size is not None and ask_size < 0)
+        or (last_size is not None and last_size < 0)
+        or (volume is not None and volume < 0)
+        or (open_interest is not None and open_interest < 0)
+    ):
+        raise ValueError("negative size, volume or open interest")
     # At most 15 keyword arguments: a 16th makes the msgspec constructor several times slower (0.2 -> 0.7 us).
     msg = Ticker(
         sid=w.sid,
@@ -524,15 +646,17 @@ def _taker_side(b: _TradeBody) -> Side | None:
 
 def _trade(w: _WireTrade) -> Trade:
     b = w.msg
-    yes_price = cached_price(b.yes_price_dollars)  # type: ignore[arg-type]
+    yes_price = cached_book_price(b.yes_price_dollars)  # type: ignore[arg-type]
     if yes_price is None:
-        yes_price = _price(b.yes_price_dollars, b.yes_price)
-    no_price = cached_price(b.no_price_dollars)  # type: ignore[arg-type]
+        yes_price = _book_price(b.yes_price_dollars, b.yes_price)
+    no_price = cached_book_price(b.no_price_dollars)  # type: ignore[arg-type]
     if no_price is None:
-        no_price = _price(b.no_price_dollars, b.no_price)
+        no_price = _book_price(b.no_price_dollars, b.no_price)
     count = cached_size(b.count_fp)  # type: ignore[arg-type]
     if count is None:
         count = _required(_size(b.count_fp, b.count), "count_fp/count")
+    if count < 0:
+        raise ValueError("negative count")
     if yes_price is None:
         yes_price = PRICE_SCALE - _required(no_price, "yes_price_dollars/yes_price")
     if no_price is None:
@@ -555,11 +679,11 @@ def _trade(w: _WireTrade) -> Trade:
 def _fill(w: _WireFill) -> Fill:
     b = w.msg
     if b.yes_price_dollars:
-        yes_price: int | None = parse_price_dollars(b.yes_price_dollars)
+        yes_price: int | None = parse_book_price(b.yes_price_dollars)
     elif b.price_dollars is not None and b.price_dollars != "":
-        yes_price = parse_price_dollars(b.price_dollars)
+        yes_price = parse_book_price(b.price_dollars)
     else:
-        yes_price = _price(None, b.yes_price)
+        yes_price = _book_price(None, b.yes_price)
     side = b.outcome_side or b.purchased_side or b.side
     action = b.action
     if action is None and side in ("buy", "sell"):
@@ -571,13 +695,16 @@ def _fill(w: _WireFill) -> Fill:
         fee = parse_money_dollars(b.fee_dollars)
     else:
         fee = None
+    count = _required(_size(b.count_fp, b.count), "count_fp/count")
+    if count < 0:
+        raise ValueError("negative count")
     msg = Fill(  # at most 15 keyword arguments (see _ticker)
         sid=w.sid,
         seq=w.seq,
         sending_ts_ms=w.sending_ts_ms,
         market_ticker=b.market_ticker,
         yes_price=_required(yes_price, "yes_price_dollars/yes_price"),
-        count=_required(_size(b.count_fp, b.count), "count_fp/count"),
+        count=count,
         side=side,
         action=action,
         fee=fee,
@@ -599,6 +726,8 @@ def _position(w: _WirePosition) -> MarketPosition:
     pnl = cached_money(b.realized_pnl_dollars)  # type: ignore[arg-type]
     fees = cached_money(b.fees_paid_dollars)  # type: ignore[arg-type]
     fee_cost = cached_money(b.position_fee_cost_dollars)  # type: ignore[arg-type]
+    volume = _size(b.volume_fp, b.volume)
+    _not_negative(volume, "volume")
     return MarketPosition(
         sid=w.sid,
         seq=w.seq,
@@ -612,7 +741,7 @@ def _position(w: _WirePosition) -> MarketPosition:
         position_fee_cost=fee_cost
         if fee_cost is not None
         else _money(b.position_fee_cost_dollars, b.position_fee_cost),
-        volume=_size(b.volume_fp, b.volume),
+        volume=volume,
     )
 
 
@@ -631,16 +760,23 @@ _CONVERTERS: dict[type, Callable[[Any], Message]] = {
 }
 
 
-def _optional_int(value: object) -> int | None:
-    return value if type(value) is int else None
+def _optional_int(obj: dict[str, Any], key: str, low: int = 0, high: int = INT64_MAX) -> int | None:
+    """An envelope integer of an unmodelled frame: None if absent or not an integer, an error if out of range."""
+    value = obj.get(key)
+    if type(value) is not int:
+        return None
+    if not low <= value <= high:
+        raise DecodeError(f"{key} {show(value)} is out of range")
+    return value
 
 
 def _not_modelled(data: str | bytes, reason: msgspec.ValidationError) -> UnknownMessage:
     """Slow path after a validation failure: an unknown ``type`` becomes UnknownMessage, anything else an error."""
     try:
         obj = _any_decoder.decode(data)
-    except msgspec.DecodeError as exc:  # pragma: no cover - the typed decode already parsed the JSON
-        raise DecodeError(f"not JSON: {exc}") from None
+    except (msgspec.ValidationError, *_DECODER_ERRORS) as exc:
+        # The typed decode skipped parts that the untyped one builds: a number beyond a float, deeper nesting.
+        raise _undecodable(exc, data) from None
     if not isinstance(obj, dict):
         raise DecodeError(f"frame is a JSON {type(obj).__name__}, not an object")
     kind = obj.get("type")
@@ -651,10 +787,10 @@ def _not_modelled(data: str | bytes, reason: msgspec.ValidationError) -> Unknown
     return UnknownMessage(
         type=kind,
         raw=obj,
-        sid=_optional_int(obj.get("sid")),
-        seq=_optional_int(obj.get("seq")),
-        id=_optional_int(obj.get("id")),
-        sending_ts_ms=_optional_int(obj.get("sending_ts_ms")),
+        sid=_optional_int(obj, "sid"),
+        seq=_optional_int(obj, "seq"),
+        id=_optional_int(obj, "id"),
+        sending_ts_ms=_optional_int(obj, "sending_ts_ms", TS_MS_MIN, TS_MS_MAX),
     )
 
 
@@ -664,13 +800,14 @@ def decode_frame(data: str | bytes) -> Message:
         wire = _frame_decoder.decode(data)
     except msgspec.ValidationError as exc:
         return _not_modelled(data, exc)
-    except msgspec.DecodeError as exc:
-        raise DecodeError(f"not JSON: {exc}") from None
+    except _DECODER_ERRORS as exc:  # no cost unless raised
+        raise _undecodable(exc, data) from None
     if wire.__class__ is _WireDelta:
-        # Hot path, most frames: a delta whose price string was seen before (then it is known valid) and whose size
-        # is either cached or a new fixed-point string, parsed here without the general converter's detours.
+        # Hot path, most frames: a delta whose price string was seen before (then it is known valid: strictly
+        # inside $0..$1) and whose size is either cached or a new fixed-point string (both within +-MAX_CONTRACTS),
+        # parsed here without the general converter's detours. Integer ranges were checked by msgspec.
         b = wire.msg
-        price = cached_price(b.price_dollars)  # type: ignore[arg-type]  # None is simply not in the cache
+        price = cached_book_price(b.price_dollars)  # type: ignore[arg-type]  # None is simply not in the cache
         text = b.delta_fp
         delta = cached_size(text)  # type: ignore[arg-type]
         if delta is None and text is not None and price is not None:
@@ -678,7 +815,8 @@ def decode_frame(data: str | bytes) -> Message:
                 delta = parse_size_fp(text)
             except ValueError as exc:
                 raise DecodeError(f"orderbook_delta: {exc}") from None
-        if price is not None and delta is not None:
+        ts_ms = b.ts_ms  # None: an older frame, whose time is in its RFC 3339 ``ts`` (the general path reads it)
+        if price is not None and delta is not None and ts_ms is not None:
             return OrderbookDelta(
                 sid=wire.sid,
                 seq=wire.seq,
@@ -688,11 +826,16 @@ def decode_frame(data: str | bytes) -> Message:
                 side=b.side,
                 price=price,
                 delta=delta,
-                ts_ms=b.ts_ms,
+                ts_ms=ts_ms,
                 clock=b.clock,
                 client_order_id=b.client_order_id,
             )
     try:
-        return _CONVERTERS[wire.__class__](wire)
+        msg = _CONVERTERS[wire.__class__](wire)
+        if msg.__class__ is OrderbookDelta and msg.ts_ms is None:
+            msg.ts_ms = _delta_ts(data)
     except ValueError as exc:
         raise DecodeError(f"{wire.__struct_config__.tag}: {exc}") from None
+    except Exception as exc:  # a belt: whatever a converter raises, the caller sees a DecodeError
+        raise DecodeError(f"{wire.__struct_config__.tag}: {type(exc).__name__}: {str(exc)[:200]}") from None
+    return msg

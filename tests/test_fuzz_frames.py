@@ -402,7 +402,7 @@ def test_fuzzed_frames_never_escape_and_never_corrupt_a_usable_book(capsys: pyte
     assert counters["decode_errors"] == seen["decode_errors"]
     # the corpus is what it says: plenty of both, and deltas did land on usable books
     assert seen["decode_errors"] > FUZZ_FRAMES // 5 and seen["decoded"] > FUZZ_FRAMES // 3, seen
-    assert seen["deltas_on_usable"] > FUZZ_FRAMES // 10, seen
+    assert seen["deltas_on_usable"] > FUZZ_FRAMES // 30, seen
     assert seen["checks_with_usable_books"] > (FUZZ_FRAMES // CHECK_EVERY) // 2, seen
     assert not handler.failures
 

@@ -36,7 +36,7 @@ def missing_extra(args: argparse.Namespace) -> str | None:
         # ``is``, not ``in (None, False)``: ``--metrics-port 0`` (any free port) equals False and was let through
         if value is not None and value is not False and importlib.util.find_spec(module) is None:
             flag = "--" + option.replace("_", "-")
-            return f"{flag} needs {module}: pip install 'market-making-bot[{extra}]'"
+            return f"{flag} needs {module}: pip install -e '.[{extra}]' in the project's checkout"
     return None
 
 

@@ -31,7 +31,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConcurrencyError, ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..redact import REDACT_SIGNATURE, RedactSignature, redacted_logger  # noqa: F401 (re-exported)
+from ..redact import REDACT_SIGNATURE as REDACT_SIGNATURE  # re-exported (tests, older imports)
+from ..redact import RedactSignature as RedactSignature
+from ..redact import redacted_logger
 from . import auth
 from .config import SimulatorConfig
 from .faults import DEFAULT_STALL_S, FaultController, FaultSpec

@@ -53,9 +53,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("market_making_bot.client")
-# the logger handed to websockets' connect(): it logs every handshake header at DEBUG, the signature included
-# (``> KALSHI-ACCESS-SIGNATURE: ...``) when a program sets DEBUG on the root logger; this one redacts it
-WS_LOG = redacted_logger("market_making_bot.client.websockets")
+# the logger handed to websockets' connect(): websockets logs every handshake header at DEBUG, the signature
+# included (``> KALSHI-ACCESS-SIGNATURE: ...``), when a program sets DEBUG on the root logger; this one redacts it.
+# Its own default name, so that setup_logging's quieting of "websockets" (output.py) still applies to it.
+WS_LOG = redacted_logger("websockets.client")
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Largest frame, and largest message after permessage-deflate decompression, that is accepted (websockets

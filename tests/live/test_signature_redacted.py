@@ -63,7 +63,7 @@ async def test_signature_of_a_successful_handshake_never_reaches_a_log_at_debug(
     assert signature not in text
     assert signature[:24] not in text  # not even a prefix of it
     # the client's handshake lines were logged (the test sees them), with the value redacted
-    client_lines = [r.getMessage() for r in caplog.records if r.name == "market_making_bot.client.websockets"]
+    client_lines = [r.getMessage() for r in caplog.records if r.name == "websockets.client"]
     assert any("> KALSHI-ACCESS-SIGNATURE: [redacted]" in line for line in client_lines), client_lines[:20]
     assert any("< KALSHI-ACCESS-SIGNATURE: [redacted]" in r.getMessage() for r in caplog.records)  # the server's
 
@@ -76,11 +76,12 @@ def test_filter_redacts_the_websockets_header_line() -> None:
 
 
 async def test_without_the_filter_websockets_would_log_the_signature(caplog: pytest.LogCaptureFixture) -> None:
-    """The control: websockets' own client logger does print the header at DEBUG, so the test above can fail."""
-    caplog.set_level(logging.DEBUG, logger="websockets.client")
+    """The control: a websockets client logger without the filter does print the header at DEBUG, so the test
+    above can fail."""
+    caplog.set_level(logging.DEBUG, logger="websockets.client.control")
     async with ExchangeSimulator(SimulatorConfig(markets=1, rate=10, seed=3)) as sim:
         assert sim.private_key is not None
         headers = Signer(sim.key_id, sim.private_key).headers(sim.url)
-        async with connect(sim.url, additional_headers=headers, logger=logging.getLogger("websockets.client")):
+        async with connect(sim.url, additional_headers=headers, logger=logging.getLogger("websockets.client.control")):
             pass
     assert headers["KALSHI-ACCESS-SIGNATURE"] in caplog.text

@@ -39,6 +39,7 @@ from websockets.frames import CloseCode
 
 from market_making_bot.auth import Signer, shorten_key_id
 from market_making_bot.core import Core
+from market_making_bot.redact import redacted_logger
 from market_making_bot.sequence import SequenceProblem
 from market_making_bot.session import Notice, Session
 
@@ -52,6 +53,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("market_making_bot.client")
+# the logger handed to websockets' connect(): websockets logs every handshake header at DEBUG, the signature
+# included (``> KALSHI-ACCESS-SIGNATURE: ...``), when a program sets DEBUG on the root logger; this one redacts it.
+# Its own default name, so that setup_logging's quieting of "websockets" (output.py) still applies to it.
+WS_LOG = redacted_logger("websockets.client")
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Largest frame, and largest message after permessage-deflate decompression, that is accepted (websockets
@@ -188,6 +193,7 @@ class KalshiWebSocketClient:
             close_timeout=self.policy.close_timeout,
             max_size=MAX_MESSAGE_BYTES,
             max_queue=MAX_QUEUE,
+            logger=WS_LOG,
         ) as ws:
             self._ws = ws
             self.connections += 1

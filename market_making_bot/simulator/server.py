@@ -15,7 +15,6 @@ import itertools
 import json
 import logging
 import os
-import re
 import time
 import uuid
 import weakref
@@ -32,6 +31,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConcurrencyError, ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ..redact import REDACT_SIGNATURE as REDACT_SIGNATURE  # re-exported (tests, older imports)
+from ..redact import RedactSignature as RedactSignature
+from ..redact import redacted_logger
 from . import auth
 from .config import SimulatorConfig
 from .faults import DEFAULT_STALL_S, FaultController, FaultSpec
@@ -44,29 +46,8 @@ WS_LOGGER = "market_making_bot.simulator.websockets"
 WS_PATH = "/trade-api/ws/v2"
 
 
-class RedactSignature(logging.Filter):
-    """Replaces the value of a ``KALSHI-ACCESS-SIGNATURE`` header in a log record by ``[redacted]``.
-
-    The websockets server logs every handshake header at DEBUG (``< KALSHI-ACCESS-SIGNATURE: ...``);
-    a signature is a credential for its time window, so it never reaches a log. Attached to the
-    simulator's logger and to the websockets logger it passes to ``serve``; only records that
-    mention the header are rewritten (the check is one substring search per record).
-    """
-
-    _PATTERN = re.compile(r"(?i)(kalshi-access-signature['\"]?\s*[:=,]\s*['\"]?)[^\s'\",}\]]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if "signature" in text.lower():
-            redacted = self._PATTERN.sub(r"\1[redacted]", text)
-            if redacted != text:
-                record.msg, record.args = redacted, None
-        return True
-
-
-REDACT_SIGNATURE = RedactSignature()
 for _name in ("market_making_bot.simulator", WS_LOGGER):
-    logging.getLogger(_name).addFilter(REDACT_SIGNATURE)  # idempotent: the same filter object
+    redacted_logger(_name)  # the signature never reaches a log (REDACT_SIGNATURE, market_making_bot.redact)
 
 CHANNELS = (
     "orderbook_delta",

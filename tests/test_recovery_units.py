@@ -128,8 +128,9 @@ def test_connection_lost_makes_every_book_not_usable_until_its_new_snapshot() ->
 
 def test_missing_clock_and_sending_ts_latency_from_ts_ms() -> None:
     core, _ = live_core()
-    body = {"market_ticker": A, "price_dollars": "0.4000", "delta_fp": "1.00", "side": "yes", "ts_ms": 1_780_000_000_000}
-    core.feed(frame("orderbook_delta", 1, 1, **body), 1_780_000_000_500_000_000)  # production: no clock, no sending_ts_ms
+    ts_ms = 1_780_000_000_000
+    body = {"market_ticker": A, "price_dollars": "0.4000", "delta_fp": "1.00", "side": "yes", "ts_ms": ts_ms}
+    core.feed(frame("orderbook_delta", 1, 1, **body), (ts_ms + 500) * 1_000_000)  # production: no clock, no sending_ts
     assert list(core.latencies_ms) == [500]
 
 

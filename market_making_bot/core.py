@@ -514,6 +514,7 @@ class Core:
                 "fills": market.fill_count,
                 "position": _opt(size_str, market.position),
                 "usable": market.usable,
+                "unusable_reason": market.unusable_reason,
             }
         return {
             "markets": markets,

@@ -184,9 +184,10 @@ def _log_end_of_run(core: Core, seconds: float) -> None:
     by_type = ", ".join(f"{k} {v}" for k, v in sorted(core.by_type.items()))
     markets = core.state.markets
     usable = sum(1 for m in markets.values() if m.usable)
+    unusable = [f"{t} ({m.unusable_reason})" for t, m in sorted(markets.items()) if not m.usable]
     log.info(
         "end of run: %.1f s, %d frames (%s), %d markets (%d usable), %d reconnects, %d gaps, %d resyncs, "
-        "%d malformed, %d handler errors",
+        "%d malformed, %d handler errors%s",
         seconds,
         c["frames"],
         by_type or "none",
@@ -197,4 +198,5 @@ def _log_end_of_run(core: Core, seconds: float) -> None:
         h["resyncs"],
         h["malformed"],
         h["handler_errors"],
+        (" | not usable: " + ", ".join(unusable)) if unusable else "",
     )

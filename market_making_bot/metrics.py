@@ -21,6 +21,7 @@ import bisect
 import concurrent.futures
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -36,7 +37,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from .core import Core
 from .units import PRICE_SCALE, SIZE_SCALE
 
-__all__ = ["LATENCY_BUCKETS_S", "METRIC_NAMES", "KalshiCollector", "MetricsServer"]
+__all__ = ["LATENCY_BUCKETS_S", "METRIC_NAMES", "KalshiCollector", "MetricsServer", "reason_kind"]
 
 log = logging.getLogger("market_making_bot.metrics")
 
@@ -72,6 +73,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "kalshi_markets",
     "kalshi_books_usable",
     "kalshi_book_usable",
+    "kalshi_book_unusable",
     "kalshi_best_bid_dollars",
     "kalshi_best_ask_dollars",
     "kalshi_spread_dollars",
@@ -130,6 +132,7 @@ class _LatencyHistogram:
 class _MarketRead:
     ticker: str
     usable: bool
+    reason: str | None
     best_bid: int | None
     best_ask: int | None
     spread: int | None
@@ -217,6 +220,7 @@ class KalshiCollector(Collector):
                 _MarketRead(
                     ticker=ticker,
                     usable=bool(getattr(m, "usable", True)),
+                    reason=getattr(m, "unusable_reason", None),
                     best_bid=book.best_yes_bid(),
                     best_ask=book.best_yes_ask(),
                     spread=book.spread(),
@@ -328,6 +332,11 @@ def _market_families(markets: list[_MarketRead]) -> Iterator[Metric]:
         return GaugeMetricFamily(name, doc, labels=["market", *(extra or [])])
 
     usable = gauge("kalshi_book_usable", "1 when the market's book can be trusted, 0 while it waits or resyncs.")
+    why = gauge(
+        "kalshi_book_unusable",
+        "1 for each book that cannot be trusted now, labelled with why (no snapshot, connection lost, gap, ...).",
+        ["reason"],
+    )
     bid = gauge("kalshi_best_bid_dollars", "Best YES bid in dollars.")
     ask = gauge("kalshi_best_ask_dollars", "Best YES ask (1 - best NO bid) in dollars.")
     spread = gauge("kalshi_spread_dollars", "YES ask minus YES bid in dollars.")
@@ -340,6 +349,8 @@ def _market_families(markets: list[_MarketRead]) -> Iterator[Metric]:
     for m in markets:
         t = [m.ticker]
         usable.add_metric(t, 1.0 if m.usable else 0.0)
+        if not m.usable:
+            why.add_metric([m.ticker, reason_kind(m.reason)], 1.0)
         for family, price in ((bid, m.best_bid), (ask, m.best_ask), (spread, m.spread), (mid, m.mid)):
             if price is not None:
                 family.add_metric(t, price / PRICE_SCALE)
@@ -351,7 +362,18 @@ def _market_families(markets: list[_MarketRead]) -> Iterator[Metric]:
             age.add_metric(t, m.age_s)
         trades.add_metric(t, m.trades)
         fills.add_metric(t, m.fills)
-    yield from (usable, bid, ask, spread, mid, levels, position, age, trades, fills)
+    yield from (usable, why, bid, ask, spread, mid, levels, position, age, trades, fills)
+
+
+def reason_kind(reason: str | None) -> str:
+    """A book's ``unusable_reason`` without its details (sids, seq numbers, what follows a colon), for a label with
+    few values: ``"sequence gap on sid 3 (expected 8, got 9)"`` -> ``"sequence gap"``."""
+    if not reason:
+        return "unknown"
+    text = reason.split(":", 1)[0]
+    text = re.sub(r"\(.*?\)|\bsid\b|\d+", " ", text)
+    text = re.sub(r"\s+on\s*$", "", " ".join(text.split()))
+    return text or "unknown"
 
 
 class MetricsServer:

@@ -62,6 +62,7 @@ def test_fixed_point_session_summary() -> None:
             "fills": 1,
             "position": "2.50",
             "usable": False,  # the session ends with the order book sid unsubscribed
+            "unusable_reason": "subscription sid 1 ended",
         },
         B: {
             "yes": [],
@@ -73,6 +74,7 @@ def test_fixed_point_session_summary() -> None:
             "fills": 0,
             "position": None,
             "usable": False,  # the session ends with the order book sid unsubscribed
+            "unusable_reason": "subscription sid 1 ended",
         },
     }
     counters = summary["counters"]

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from market_making_bot.config import ConfigError
 from market_making_bot.core import Core
-from market_making_bot.metrics import METRIC_NAMES, KalshiCollector, MetricsServer
+from market_making_bot.metrics import METRIC_NAMES, KalshiCollector, MetricsServer, reason_kind
 from market_making_bot.monitor import start_monitoring
 
 from .market_frames import T0_MS, T0_NS, A, B, fake_client, frame, known_core
@@ -63,6 +63,9 @@ async def test_endpoint_serves_counters_and_book_gauges_on_loopback() -> None:
     assert value(s, "kalshi_books_usable") == 1
     assert value(s, "kalshi_book_usable", market=A) == 1
     assert value(s, "kalshi_book_usable", market=B) == 0
+    assert [k for k in s if k[0] == "kalshi_book_unusable"] == [
+        ("kalshi_book_unusable", (("market", B), ("reason", "sequence gap")))
+    ]
     assert value(s, "kalshi_best_bid_dollars", market=A) == 0.45
     assert value(s, "kalshi_best_ask_dollars", market=A) == 0.47
     assert value(s, "kalshi_spread_dollars", market=A) == pytest.approx(0.02)
@@ -150,3 +153,17 @@ async def test_monitoring_starts_and_stops_the_server() -> None:
     await views.close()
     with pytest.raises(OSError):
         await asyncio.to_thread(scrape, url)
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        ("sequence gap on sid 3 (expected 8, got 9)", "sequence gap"),
+        ("connection lost: no pong within 0.3 s: ping timeout", "connection lost"),
+        ("subscription sid 1 ended by error 25", "subscription ended by error"),
+        ("waiting for the subscription ack (sid 3)", "waiting for the subscription ack"),
+        (None, "unknown"),
+    ],
+)
+def test_unusable_reason_label_has_few_values(reason: str | None, kind: str) -> None:
+    assert reason_kind(reason) == kind

@@ -119,6 +119,8 @@ def test_connection_lost_makes_every_book_not_usable_until_its_new_snapshot() ->
     core.feed(snap(1, 2, market=B), 2)
     assert sorted(core.connection_lost("closed by the server")) == [A, B]
     assert all(m["usable"] is False for m in core.summary()["markets"].values())
+    reasons = {m["unusable_reason"] for m in core.summary()["markets"].values()}
+    assert reasons == {"connection lost: closed by the server"}
     assert core.state.markets[A].unusable_reason == "connection lost: closed by the server"
     core.connection_opened(3)
     core.feed(ack(1), 4)

@@ -66,6 +66,7 @@ from .dashboard_model import (
 from .dashboard_render import render
 from .events import EventBus
 
+# the names of the split modules, re-exported: ``from market_making_bot.dashboard import ...`` keeps working
 __all__ = [
     "DEFAULT_REFRESH_HZ",
     "FILLS_SHOWN",

@@ -86,6 +86,16 @@ class _Builder(Layout):
         rule.append_text(title)
         return Group(Rule(rule, align="left", style=style), body)
 
+    def _table(self, *, expand: bool = True) -> Table:
+        """A table of the screen's style: a rule under the header when boxed, no box of its own."""
+        return Table(
+            box=box.SIMPLE_HEAD if self.plan.boxed else None,
+            expand=expand,
+            pad_edge=False,
+            show_edge=False,
+            header_style="bold",
+        )
+
     def _markets_title(self) -> Text:
         first, rows = self.visible_rows()
         title = Text("Markets ")
@@ -101,13 +111,7 @@ class _Builder(Layout):
         first, rows = self.visible_rows()
         shown = self.market_columns(width)
         labels = [ticker_label(row.ticker, self.prefix, max(8, width // 5)) for row in rows]
-        table = Table(
-            box=box.SIMPLE_HEAD if plan.boxed else None,
-            expand=True,
-            pad_edge=False,
-            show_edge=False,
-            header_style="bold",
-        )
+        table = self._table()
         table.add_column("", no_wrap=True, width=1)
         table.add_column("Market", no_wrap=True, width=max(len("Market"), *(len(label) for label in labels)))
         table.add_column("Book", no_wrap=True, min_width=4, max_width=BOOK_WIDTH, ratio=1, overflow="ellipsis")
@@ -153,13 +157,7 @@ class _Builder(Layout):
         plan = self.plan
         inner = self.inner(plan, width)
         short = inner < COMPACT_TABLE
-        table = Table(
-            box=box.SIMPLE_HEAD if plan.boxed else None,
-            expand=True,
-            pad_edge=False,
-            show_edge=False,
-            header_style="bold",
-        )
+        table = self._table()
         for name, style in (
             ("#", "dim"),
             ("Size" if short else "Bid size", ""),
@@ -185,13 +183,7 @@ class _Builder(Layout):
     def _trades(self, detail: MarketDetail, width: int) -> RenderableType:
         plan = self.plan
         short = self.inner(plan, width) < COMPACT_TABLE
-        table = Table(
-            box=box.SIMPLE_HEAD if plan.boxed else None,
-            expand=True,
-            pad_edge=False,
-            show_edge=False,
-            header_style="bold",
-        )
+        table = self._table()
         names = ("Time", "Taker", "YES", "Size") if short else ("Time", "Taker", "YES", "NO", "Size")
         for name in names:
             justify = "left" if name == "Time" else "center" if name == "Taker" else "right"
@@ -217,12 +209,7 @@ class _Builder(Layout):
         plan, snap = self.plan, self.snap
         width = self.inner(plan)
         short = width < 72
-        fills = Table(
-            box=box.SIMPLE_HEAD if plan.boxed else None,
-            pad_edge=False,
-            show_edge=False,
-            header_style="bold",
-        )
+        fills = self._table(expand=False)
         for name in ("Time", "Fill", "Price", "Size", "Role", "Fee", "Pos after" if short else "Position after"):
             fills.add_column(name, justify="left" if name in ("Time", "Fill") else "right", no_wrap=True)
         for f in snap.fills[: plan.fills]:

@@ -174,11 +174,10 @@ def start_monitoring(args: argparse.Namespace, core: Core, client: Any, stop: as
     if getattr(args, "dashboard", False):
         from .dashboard import Dashboard
 
-        session = getattr(client, "session", None)
         dash = Dashboard(
             core,
             client,
-            private=bool(getattr(session, "with_private", False)),
+            private=client is not None and client.session.with_private,  # the fills and positions panel
             refresh_hz=getattr(args, "dashboard_refresh", None) or 4.0,
             log_file=getattr(args, "log_file", None),
         )

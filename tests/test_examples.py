@@ -85,6 +85,9 @@ def rebuild_top_changes(frames: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+pytestmark = pytest.mark.skipif(not (EXAMPLES / "top_of_book.py").exists(), reason="examples/ not written yet")
+
+
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False

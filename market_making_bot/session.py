@@ -1,10 +1,15 @@
 """Subscription bookkeeping for one logical Kalshi session, free of I/O.
 
-The asyncio client (``client.py``) owns the socket; this module decides *what to send*: the subscribe commands for a
-new connection, which ``sid`` belongs to which channel, what a reply means, and the commands that heal a
-subscription. Commands are appended to :attr:`Session.outbox`; the caller sends and clears it. Time is given to it
-(``now``, monotonic seconds); the client calls :meth:`Session.tick` periodically and :meth:`Session.handle` with every
-control frame and snapshot.
+The protocol object (``feed_protocol.FeedProtocol``) owns a Session; this module decides *what to send*: the
+subscribe commands for a new connection, which ``sid`` belongs to which channel, what a reply means, and the commands
+that heal a subscription. Commands are built by ``protocol.commands`` and appended to :attr:`Session.outbox`; the
+owner takes them with :meth:`Session.take_outbox`. Time is given to it: ``now`` in seconds, or, by the protocol
+object, :meth:`Session.at_ns` (ns) before calls with ``now=None``, which then stamp their notices exactly. The owner
+calls :meth:`Session.tick` periodically and :meth:`Session.handle` with every control frame and snapshot. What the
+Session has to say comes back as ``events.Notice`` values (a log level, a sentence, a ``NoticeKind``).
+
+Error codes are :class:`ErrorCode`; :data:`TERMINAL_ERROR_CODES` end a subscription, :data:`REFUSAL_CODES` refuse a
+channel for good (not asked for again, also after a reconnect). Subscription states are :class:`SubStatus`.
 
 One subscribe command per channel, so that an ``error`` reply (which names the command ``id`` but not the channel)
 can always be attributed: a refused private channel never takes the public streams down with it.

@@ -1,12 +1,14 @@
-"""The asyncio layer: owns the socket, timers and reconnects; everything else is delegated.
+"""The asyncio shell: owns the socket, runs the timers and reconnects; it holds no policy.
 
-* :class:`market_making_bot.session.Session` decides what to send (subscriptions, healing commands);
-* :class:`market_making_bot.core.Core` turns frames into state and output;
-* this module connects with freshly signed headers, feeds every frame in arrival order with its receive time,
-  sends what the session queues, runs the session's timers (``Session.tick``), and reconnects with capped
-  exponential backoff and full jitter.
+* :class:`market_making_bot.feed_protocol.FeedProtocol` (Core + Session + the recovery policy, sans-I/O) decides
+  everything: what a frame means, what to send, when to resync, the health counters;
+* this module connects with freshly signed headers, hands every frame to ``FeedProtocol.receive_frame`` in arrival
+  order with its receive time (``time.time_ns()``), sends ``FeedProtocol.data_to_send()``, calls
+  ``FeedProtocol.tick`` every ``ConnectionPolicy.tick`` seconds, tells it when a connection opens or is lost, and
+  reconnects with capped exponential backoff and full jitter. It logs the protocol's ``Notice`` and
+  ``HealthReport`` events (the ``[HEALTH]`` line) and its own connection-state changes.
 
-Recovery policy of this layer:
+What this layer does about failures:
 
 * **A lost connection** (closed by the server, reset, a refused frame, or a silent stall caught by our ping
   timeout: "no pong within N s: ping timeout") makes every book not usable at once (``Core.connection_lost``, with
@@ -17,7 +19,8 @@ Recovery policy of this layer:
   recovered by reconnecting. At most ``MAX_QUEUE`` received frames wait in memory; beyond that websockets stops
   reading and TCP backpressure holds the rest on the server, so a flood cannot swell the process.
 * **No valid market left** (every ticker rejected): the run stops with :class:`NoMarketsError` (exit code 5).
-* The housekeeping task never dies: an exception in one round is logged and counted (``handler_errors``).
+* The housekeeping task never dies: an exception in one round is logged and counted (``handler_errors``, by the
+  protocol object).
 * Timeouts: ``asyncio.TimeoutError`` is caught as well as ``TimeoutError`` (they differ on Python 3.10).
 """
 
@@ -25,13 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidStatus, InvalidURI
@@ -39,9 +40,11 @@ from websockets.frames import CloseCode
 
 from market_making_bot.auth import Signer, shorten_key_id
 from market_making_bot.core import Core
+from market_making_bot.events import HealthReport, Notice
+from market_making_bot.feed_protocol import ClientState, FeedProtocol
+from market_making_bot.health import health_line
 from market_making_bot.redact import redacted_logger
-from market_making_bot.sequence import SequenceProblem
-from market_making_bot.session import Notice, Session
+from market_making_bot.session import Session
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -106,7 +109,10 @@ class ConnectionPolicy:
 
 
 class KalshiWebSocketClient:
-    """Connects to Kalshi (or the simulator), subscribes, and feeds every frame to a :class:`Core`."""
+    """Connects to Kalshi (or the simulator) and moves frames between the socket and a :class:`FeedProtocol`.
+
+    ``protocol`` is built from ``core`` and ``session`` (``protocol.bus``: the events); ``on_frame``, ``on_send`` and
+    ``on_connect`` are the journal's hooks (every frame received, every command sent, every connection opened)."""
 
     def __init__(
         self,
@@ -123,25 +129,48 @@ class KalshiWebSocketClient:
     ) -> None:
         self.url = url
         self.signer = signer
-        self.core = core
-        self.session = session
         self.policy = policy or ConnectionPolicy()
+        self.protocol = FeedProtocol(
+            core,
+            session,
+            url=url,
+            snapshot_grace=self.policy.snapshot_grace,
+            health_interval=self.policy.health_interval,
+        )
         self._rng = rng or random.Random()
         self._on_frame = on_frame
         self._on_send = on_send
         self._on_connect = on_connect
-        self.connections = 0  # successful handshakes so far (the connection number)
-        self.reconnects = 0
-        self.state = "idle"
         self._ws: ClientConnection | None = None
-        self._started = time.monotonic()
-        self._live = False
-        self._last_health = self._started
-        core.on_sequence_problem.append(self._on_problem)
+        self.protocol.bus.subscribe(Notice, _log_notice)
+        self.protocol.bus.subscribe(HealthReport, _log_health_report)
+
+    # The protocol object's, for the views (dashboard, metrics) and tests.
+    @property
+    def core(self) -> Core:
+        return self.protocol.core
+
+    @property
+    def session(self) -> Session:
+        return self.protocol.session
+
+    @property
+    def state(self) -> ClientState:
+        return self.protocol.state
+
+    @property
+    def connections(self) -> int:
+        """Successful handshakes so far (the connection number)."""
+        return self.protocol.connections
+
+    @property
+    def reconnects(self) -> int:
+        return self.protocol.reconnects
 
     # ------------------------------------------------------------------------------------------------ run
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set. Raises :class:`AuthenticationError` if a handshake is refused."""
+        protocol = self.protocol
         attempt = 0
         while not stop.is_set():
             started = time.monotonic()
@@ -150,7 +179,7 @@ class KalshiWebSocketClient:
             except InvalidStatus as exc:
                 status = exc.response.status_code
                 if status in (401, 403):
-                    self._set_state("auth_failed")
+                    self._set_state(ClientState.AUTH_FAILED)
                     raise AuthenticationError(status, self.url, shorten_key_id(self.signer.key_id)) from None
                 log.warning("handshake refused with HTTP %d", status)
             except (OSError, *_TIMEOUTS, InvalidHandshake, ConnectionClosed) as exc:
@@ -173,16 +202,15 @@ class KalshiWebSocketClient:
                 break
             delay = self.policy.backoff(attempt, self._rng)
             attempt += 1
-            self.reconnects += 1
-            self.core.counters["reconnects"] = self.reconnects
-            self._set_state("reconnecting")
+            self._set_state(ClientState.RECONNECTING)
+            protocol.reconnecting(time.time_ns())
             log.info("reconnecting in %.2f s (attempt %d)", delay, attempt)
             with contextlib.suppress(*_TIMEOUTS):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
-        self._set_state("stopped")
+        self._set_state(ClientState.STOPPED)
 
     async def _connect_and_stream(self, stop: asyncio.Event) -> None:
-        self._set_state("connecting")
+        self._set_state(ClientState.CONNECTING)
         headers = self.signer.headers(self.url)  # fresh timestamp and signature for every attempt
         async with connect(
             self.url,
@@ -196,15 +224,12 @@ class KalshiWebSocketClient:
             logger=WS_LOG,
         ) as ws:
             self._ws = ws
-            self.connections += 1
-            conn = self.connections
+            conn = self.connections + 1
             opened_ns = time.time_ns()
             if self._on_connect is not None:
                 self._on_connect(conn, opened_ns)
-            self._set_state("connected")
-            self.core.connection_opened(opened_ns)
-            self._live = True
-            self.session.connected(time.monotonic())
+            self._set_state(ClientState.CONNECTED)
+            self.protocol.connection_opened(opened_ns)
             await self._flush(ws, conn)
             watcher = asyncio.create_task(self._close_on(stop, ws))
             housekeeper = asyncio.create_task(self._housekeeping(ws, conn))
@@ -214,32 +239,31 @@ class KalshiWebSocketClient:
                 watcher.cancel()
                 housekeeper.cancel()
                 self._ws = None
-            if self.session.fatal is not None:
-                raise NoMarketsError(self.session.fatal)
+            if self.protocol.fatal is not None:
+                raise NoMarketsError(self.protocol.fatal)
 
     def _lose_connection(self, reason: str) -> bool:
-        """The live connection is gone: every book it fed is not usable, with ``reason``. ``True`` if there was
-        a live connection (the first call after it went)."""
-        if not self._live:
+        """The live connection is gone (the protocol marks every book it fed not usable). ``True`` if there was a
+        live connection (the first call after it went)."""
+        if not self.protocol.live:
             return False
-        self._live = False
-        self._set_state("disconnected")
-        self.core.connection_lost(reason)
-        return True
+        self._set_state(ClientState.DISCONNECTED)
+        return self.protocol.connection_lost(reason, time.time_ns())
 
     def _describe(self, exc: BaseException) -> str:
         if isinstance(exc, ConnectionClosed):
             sent = exc.sent
             if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
-                self.core.counters["oversized_frames"] += 1
+                self.protocol.frame_too_big(time.time_ns())
                 return f"a frame larger than {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB was refused (close 1009)"
             if sent is not None and exc.rcvd is None and "ping timeout" in sent.reason:
                 return f"no pong within {self.policy.ping_timeout:g} s: ping timeout"
         return _describe(exc)
 
     async def _stream(self, ws: ClientConnection, conn: int) -> None:
-        core, session, on_frame = self.core, self.session, self._on_frame
-        handle_control = self._handle_control
+        protocol, on_frame = self.protocol, self._on_frame
+        session = protocol.session
+        receive_frame = protocol.receive_frame
         # Frames as bytes (``decode=False``): msgspec reads UTF-8 bytes directly, so the text is never built; a
         # frame that is not valid UTF-8 is then counted as malformed instead of closing the connection.
         recv = ws.recv
@@ -251,96 +275,35 @@ class KalshiWebSocketClient:
             recv_ns = time.time_ns()
             if on_frame is not None:
                 on_frame(raw, recv_ns, conn)
-            msg = core.feed(raw, recv_ns)
-            if msg is not None and msg.type in _CONTROL_TYPES:
-                handle_control(msg)
-                if session.fatal is not None:
-                    log.error("%s; stopping", session.fatal)
-                    await ws.close()
-                    return
-            if session.outbox:
+            receive_frame(raw, recv_ns)
+            if protocol.fatal is not None:
+                log.error("%s; stopping", protocol.fatal)
+                await ws.close()
+                return
+            if session.outbox:  # a peek (one list's truth value per frame), not a decision: data_to_send is the API
                 await self._flush(ws, conn)
 
     async def _housekeeping(self, ws: ClientConnection, conn: int) -> None:
-        """Periodic: the session's timers (late snapshots, backoff, lost replies, markets without a book); the
-        health line. A failing round is logged and counted; the task goes on."""
-        policy = self.policy
-        connected_at = time.monotonic()
-        warned = False
+        """Every ``policy.tick`` seconds: the protocol's timers, then whatever they queued. A failing round is
+        logged and counted; the task goes on."""
+        protocol = self.protocol
         while True:
-            await asyncio.sleep(policy.tick)
+            await asyncio.sleep(self.policy.tick)
             try:
-                now = time.monotonic()
-                self._log(self.session.tick(now, self._missing_books()))
-                if not warned and now - connected_at >= policy.snapshot_grace:
-                    warned = True
-                    self._warn_missing_books()
-                if self.session.outbox:
-                    await self._flush(ws, conn)
-                if policy.health_interval is not None and now - self._last_health >= policy.health_interval:
-                    self._last_health = now
-                    self.log_health()
+                protocol.tick(time.time_ns())
+                await self._flush(ws, conn)
             except ConnectionClosed:
                 return  # the stream sees it too and recovers
             except Exception:
-                self.core.counters["handler_errors"] += 1
-                log.exception("[HANDLER ERROR] in housekeeping; it goes on")
-
-    def _missing_books(self) -> list[str]:
-        markets = self.core.state.markets
-        return [t for t in self.session.tickers if t not in markets or not markets[t].usable]
-
-    def _warn_missing_books(self) -> None:
-        sub = self.session.subs.get("orderbook_delta")
-        if sub is None or sub.status != "active":
-            return
-        markets = self.core.state.markets
-        missing = [t for t in self.session.tickers if t not in markets or not markets[t].has_snapshot]
-        if missing:
-            log.warning(
-                "no order book snapshot for %s %.0f s after connecting: is the ticker right and the market open?",
-                ", ".join(missing),
-                self.policy.snapshot_grace,
-            )
+                protocol.handler_error("housekeeping", time.time_ns())
 
     def log_health(self) -> None:
-        if not log.isEnabledFor(logging.INFO):
-            return
-        h = self.core.health()
-        markets = self.core.state.markets
-        unusable = [f"{t} ({m.unusable_reason})" for t, m in markets.items() if not m.usable]
-        lat = h["feed_latency_ms"]
-        log.info(
-            "[HEALTH] %s | up %.0f s | frames %d | reconnects %d | gaps %d | resyncs %d | duplicates %d | "
-            "malformed %d | handler errors %d | latency p50 %s ms p99 %s ms | books usable %d/%d%s",
-            self.state,
-            time.monotonic() - self._started,
-            self.core.counters["frames"],
-            h["reconnects"],
-            h["gaps"],
-            h["resyncs"],
-            h["duplicates_dropped"],
-            h["malformed"],
-            h["handler_errors"],
-            _ms(lat["p50"]),
-            _ms(lat["p99"]),
-            len(markets) - len(unusable),
-            len(markets),
-            (" | not usable: " + ", ".join(unusable)) if unusable else "",
-        )
-
-    def _on_problem(self, problem: SequenceProblem) -> None:
-        """Core hook: books went bad; ask the session to re-baseline them on the live connection."""
-        if problem.kind in ("gap", "duplicate", "regression"):
-            markets = self.core.markets_on_sid(problem.sid)
-        else:
-            markets = [problem.market_ticker] if problem.market_ticker else []
-        self._log(self.session.resync(problem.sid, markets, time.monotonic()))
+        """Log the ``[HEALTH]`` line now."""
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s", health_line(self.protocol.health(time.time_ns())))
 
     async def _flush(self, ws: ClientConnection, conn: int) -> None:
-        self.core.counters["resyncs"] = self.session.resyncs
-        for cmd in self.session.take_outbox():
-            text = json.dumps(cmd, separators=(",", ":"))
+        for text in self.protocol.data_to_send():
             if self._on_send is not None:
                 self._on_send(text, time.time_ns(), conn)
             log.debug("-> %s", text)
@@ -351,30 +314,19 @@ class KalshiWebSocketClient:
         await stop.wait()
         await ws.close()
 
-    # --------------------------------------------------------------------------------------- control frames
-    def _handle_control(self, msg: Any) -> None:
-        try:
-            self._log(self.session.handle(msg, time.monotonic()))
-        except Exception:  # a session bug must not cost the connection
-            self.core.counters["handler_errors"] += 1
-            log.exception("[HANDLER ERROR] while handling a %s reply", msg.type)
-
-    @staticmethod
-    def _log(notices: list[Notice]) -> None:
-        for n in notices:
-            log.log(n.level, "%s", n.text)
-
-    def _set_state(self, state: str) -> None:
-        if state != self.state:
-            log.info("connection state: %s -> %s", self.state, state)
-            self.state = state
+    def _set_state(self, state: ClientState) -> None:
+        if state != self.protocol.state:
+            log.info("connection state: %s -> %s", self.protocol.state, state)
+            self.protocol.state = state
 
 
-_CONTROL_TYPES = frozenset({"subscribed", "unsubscribed", "error", "ok", "orderbook_snapshot"})
+def _log_notice(notice: Notice) -> None:
+    log.log(notice.level, "%s", notice.text)
 
 
-def _ms(value: float | None) -> str:
-    return "--" if value is None else f"{value:.0f}"
+def _log_health_report(report: HealthReport) -> None:
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s", health_line(report.health))
 
 
 def _describe(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from .health import Health
     from .protocol.messages import (
         ErrorMsg,
         Fill,
@@ -49,6 +50,7 @@ __all__ = [
     "FillSeen",
     "FrameRejected",
     "HandlerFailed",
+    "HealthReport",
     "Notice",
     "NoticeKind",
     "PositionChanged",
@@ -212,6 +214,7 @@ class NoticeKind(enum.Enum):
     REFUSED = "refused"
     BAD_TICKER = "bad_ticker"
     NO_MARKETS = "no_markets"
+    MISSING_BOOK = "missing_book"
     ERROR = "error"
 
 
@@ -222,6 +225,14 @@ class Notice(Event):
     level: int
     text: str
     kind: NoticeKind = NoticeKind.INFO
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport(Event):
+    """The periodic health snapshot (``FeedProtocol.tick``, every ``health_interval``); ``recv_ns`` is the tick's
+    time. The ``[HEALTH]`` log line is ``health.health_line(event.health)``."""
+
+    health: Health
 
 
 E = TypeVar("E", bound=Event)

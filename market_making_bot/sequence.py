@@ -2,8 +2,8 @@
 
 Kalshi numbers the frames of one subscription 1, 2, 3, ...; snapshots, deltas and the ``ok``/``unsubscribed``/
 ``error`` replies scoped to that sid all take numbers from the same counter (PROTOCOL.md section 5.1). A new
-subscription, including one on a new connection that reuses an old sid number, starts afresh: call ``reset`` on its
-``subscribed`` ack.
+subscription, including one on a new connection that reuses an old sid number, starts afresh: the feed renews the
+tracker with each connection, and ``reset`` forgets one sid (a subscription restarted on the same sid number).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["ProblemKind", "SeqResult", "SequenceProblem", "SequenceTracker"]
+__all__ = ["SID_WIDE_KINDS", "ProblemKind", "SeqResult", "SequenceProblem", "SequenceTracker"]
 
 
 class SeqResult(enum.Enum):
@@ -65,6 +65,8 @@ class SequenceTracker:
 
 
 ProblemKind = Literal["gap", "duplicate", "regression", "delta_without_snapshot", "crossed_book", "negative_level"]
+SID_WIDE_KINDS: frozenset[ProblemKind] = frozenset({"gap", "duplicate", "regression"})
+"""The sequence kinds: a gap on a multi-market sid may have hit any of its markets."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +83,8 @@ class SequenceProblem:
     expected: int | None
     got: int | None
     market_ticker: str | None = None
+
+    @property
+    def sid_wide(self) -> bool:
+        """The problem concerns every market of ``sid`` (a sequence kind), not ``market_ticker`` alone."""
+        return self.kind in SID_WIDE_KINDS

@@ -36,10 +36,10 @@ class RecordingSession(Session):
         super().__post_init__()
         self.trail: list[str] = []
 
-    def _command(self, cmd: str, params: dict[str, Any] | None, purpose: str, channel: str) -> Command:
+    def _command(self, c: Command, purpose: Any, channel: str) -> Command:
         if channel == "orderbook_delta":
-            self.trail.append(cmd if cmd != "update_subscription" else "get_snapshot")
-        return super()._command(cmd, params, purpose, channel)
+            self.trail.append(c["cmd"] if c["cmd"] != "update_subscription" else "get_snapshot")
+        return super()._command(c, purpose, channel)
 
     def on_unsubscribed(self, cmd_id: int | None, sid: int | None, now: float | None = None) -> list[Notice]:
         if self.channel_of(sid) == "orderbook_delta" if sid is not None else False:

@@ -12,6 +12,13 @@ mistake in one is caught by the other. Public API::
                            #                  "position": "10.00" or None}}, "faults": {...}, "fills": n}
         sim.faults.inject("disconnect")
         await sim.wait_quiet()
+
+Modules, one idea each: ``server`` (lifecycle, the paced order flow, the connection handler),
+``connection`` (one client's outbound queue, writer, pinger and the faults delivered on it),
+``commands`` (the command protocol, free of I/O) with its vocabulary in ``subscriptions``,
+``fanout`` (events to frames for every subscription), ``handshake`` (path, signed headers, keys),
+``truth`` (the true state and its file), ``model`` (the order-flow generator) with ``book`` and
+``events``, ``wire`` (frame encoding), ``faults``, ``auth``, ``config``, ``units``, ``__main__`` (CLI).
 """
 
 from .auth import auth_headers, generate_credentials, generate_private_key, sign

@@ -14,6 +14,7 @@ and refuse values that are not on that coarser grid rather than rounding them.
 from __future__ import annotations
 
 import datetime as _dt
+import time as _time
 
 ONE = 10_000
 """$1 in price units."""
@@ -68,6 +69,11 @@ def centi_cents(micro: int) -> int:
     Fees are always whole centi-cents; an average cost basis after a partial close may not be.
     """
     return micro // 100
+
+
+def now_ms() -> int:
+    """Wall-clock Unix time in milliseconds (the server's ``ts_ms`` and ``sending_ts_ms``)."""
+    return _time.time_ns() // 1_000_000
 
 
 _last_second: list[object] = [None, ""]

@@ -23,11 +23,13 @@ envelope (``type``, ``sid``, ``seq``, ``id``) is spliced around it per subscript
 from __future__ import annotations
 
 import random
+from enum import IntEnum
 from typing import Any
 
 import msgspec
 
-from .model import BookDelta, Fill, Market, Position, Ticker, Trade
+from .book import Market
+from .events import BookDelta, Fill, Position, Ticker, Trade
 from .units import (
     ONE,
     centi_cents,
@@ -45,31 +47,61 @@ _TS_WEIGHTS = (1, 1, 1, 1, 2, 10)
 
 _encode = msgspec.json.Encoder().encode
 
+
+class ErrorCode(IntEnum):
+    """The error codes a Kalshi WebSocket server answers with (``msg.code`` of an ``error`` frame)."""
+
+    UNPROCESSABLE = 1
+    PARAMS_REQUIRED = 2
+    CHANNELS_REQUIRED = 3
+    SIDS_REQUIRED = 4
+    UNKNOWN_COMMAND = 5
+    UNKNOWN_SID = 7
+    UNKNOWN_CHANNEL = 8
+    AUTH_REQUIRED = 9
+    CHANNEL_ERROR = 10
+    INVALID_PARAMETER = 11
+    ONE_SID_REQUIRED = 12
+    UNSUPPORTED_ACTION = 13
+    TICKER_REQUIRED = 14
+    ACTION_REQUIRED = 15
+    COMMAND_TIMEOUT = 18
+    SHARD_FACTOR_NOT_POSITIVE = 19
+    SHARD_FACTOR_REQUIRED = 20
+    SHARD_KEY_OUT_OF_RANGE = 21
+    SHARD_FACTOR_TOO_LARGE = 22
+    INDEX_IDS_REQUIRED = 24
+    BUFFER_OVERFLOW = 25
+    MARKET_LIMIT = 26
+    TOO_MANY_REQUESTS = 27
+    UNDERLYINGS_REQUIRED = 28
+
+
 ERROR_TEXT: dict[int, str] = {
-    1: "Unable to process message",
-    2: "Params required",
-    3: "Channels required",
-    4: "Subscription IDs required",
-    5: "Unknown command",
-    7: "Unknown subscription ID",
-    8: "Unknown channel name",
-    9: "Authentication required",
-    10: "Channel error",
-    11: "Invalid parameter",
-    12: "Exactly one subscription ID is required",
-    13: "Unsupported action",
-    14: "Market Ticker required",
-    15: "Action required",
-    18: "Command timeout",
-    19: "shard_factor must be > 0",
-    20: "shard_factor is required when shard_key is set",
-    21: "shard_key must be >= 0 and < shard_factor",
-    22: "shard_factor must be <= 100",
-    24: "Index IDs required",
-    25: "Subscription buffer overflow",
-    26: "Subscription market limit exceeded",
-    27: "Too many requests",
-    28: "Underlying tickers required",
+    ErrorCode.UNPROCESSABLE: "Unable to process message",
+    ErrorCode.PARAMS_REQUIRED: "Params required",
+    ErrorCode.CHANNELS_REQUIRED: "Channels required",
+    ErrorCode.SIDS_REQUIRED: "Subscription IDs required",
+    ErrorCode.UNKNOWN_COMMAND: "Unknown command",
+    ErrorCode.UNKNOWN_SID: "Unknown subscription ID",
+    ErrorCode.UNKNOWN_CHANNEL: "Unknown channel name",
+    ErrorCode.AUTH_REQUIRED: "Authentication required",
+    ErrorCode.CHANNEL_ERROR: "Channel error",
+    ErrorCode.INVALID_PARAMETER: "Invalid parameter",
+    ErrorCode.ONE_SID_REQUIRED: "Exactly one subscription ID is required",
+    ErrorCode.UNSUPPORTED_ACTION: "Unsupported action",
+    ErrorCode.TICKER_REQUIRED: "Market Ticker required",
+    ErrorCode.ACTION_REQUIRED: "Action required",
+    ErrorCode.COMMAND_TIMEOUT: "Command timeout",
+    ErrorCode.SHARD_FACTOR_NOT_POSITIVE: "shard_factor must be > 0",
+    ErrorCode.SHARD_FACTOR_REQUIRED: "shard_factor is required when shard_key is set",
+    ErrorCode.SHARD_KEY_OUT_OF_RANGE: "shard_key must be >= 0 and < shard_factor",
+    ErrorCode.SHARD_FACTOR_TOO_LARGE: "shard_factor must be <= 100",
+    ErrorCode.INDEX_IDS_REQUIRED: "Index IDs required",
+    ErrorCode.BUFFER_OVERFLOW: "Subscription buffer overflow",
+    ErrorCode.MARKET_LIMIT: "Subscription market limit exceeded",
+    ErrorCode.TOO_MANY_REQUESTS: "Too many requests",
+    ErrorCode.UNDERLYINGS_REQUIRED: "Underlying tickers required",
 }
 
 
@@ -113,7 +145,7 @@ def error_frame(
     market_tickers: list[str] | None = None,
     text: str | None = None,
 ) -> bytes:
-    body: dict[str, Any] = {"code": code, "msg": text or ERROR_TEXT.get(code, "Error")}
+    body: dict[str, Any] = {"code": int(code), "msg": text or ERROR_TEXT.get(code, "Error")}
     if market_tickers:
         body["market_tickers"] = market_tickers
     return envelope(b"error", encode(body), id_=id_, sid=sid, seq=seq, sending_ts_ms=sending_ts_ms)

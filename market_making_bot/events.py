@@ -151,9 +151,13 @@ class TickerSeen(Event):
 
 @dataclass(frozen=True, slots=True)
 class SequenceProblemSeen(Event):
-    """A gap, duplicate, regression, delta without snapshot, crossed book or negative level (see ``problem``)."""
+    """A gap, duplicate, regression, delta without snapshot, crossed book or negative level (see ``problem``).
+    For a problem a delta revealed, ``delta`` is that delta; for a negative level, ``size`` is the level's size the
+    delta left (below zero: the level was removed)."""
 
     problem: SequenceProblem
+    delta: OrderbookDelta | None = None
+    size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

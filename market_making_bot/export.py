@@ -27,9 +27,9 @@ from typing import Any
 
 from .checks import CliParser, check_output_dir, package_version
 from .core import Core
+from .events import BookChanged, BookSnapshot, FillSeen, TradeSeen
 from .mm_ws_listener import parse_tickers
-from .output import Output, setup_logging
-from .protocol.messages import Fill, Message, OrderbookSnapshot, Trade
+from .output import LogOutput, setup_logging
 from .recorder import RecordingError
 from .replay import check_recordings, run_replay
 
@@ -65,51 +65,57 @@ def collect(paths: Sequence[str | Path], tickers: Sequence[str] | None = None) -
     """Replay ``paths`` and return the rows of every table (values in the project's integer units and ns)."""
     quiet = logging.getLogger("market_making_bot.export.replay")
     quiet.setLevel(logging.ERROR)  # the replay's own lines are not the point of an export
-    core = Core(tickers, output=Output(quiet))
+    core = Core(tickers)
+    LogOutput(quiet).attach(core.bus)
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
     tops: dict[str, tuple[int | None, int | None, int | None, int | None]] = {}
-    trades_seen: dict[str, int] = {}
-    fills_seen: dict[str, int] = {}
 
-    def after(msg: Message | None, recv_ns: int) -> None:
-        ticker: str | None = getattr(msg, "market_ticker", None)
-        if ticker is None or msg is None:
-            return
-        market = core.state.markets.get(ticker)
-        if market is None:
-            return
-        if isinstance(msg, Trade) and market.trade_count != trades_seen.get(ticker, 0):
-            trades_seen[ticker] = market.trade_count
-            rows["trades"].append({
-                "recv_time": recv_ns, "market": ticker, "trade_id": msg.trade_id, "yes_price": msg.yes_price,
-                "no_price": msg.no_price, "count": msg.count, "taker_side": msg.taker_side,
-                "exchange_time": None if msg.ts_ms is None else msg.ts_ms * 1_000_000,
-            })  # fmt: skip
-        elif isinstance(msg, Fill) and market.fill_count != fills_seen.get(ticker, 0):
-            fills_seen[ticker] = market.fill_count
-            rows["fills"].append({
-                "recv_time": recv_ns, "market": ticker, "trade_id": msg.trade_id, "order_id": msg.order_id,
-                "side": msg.side, "action": msg.action, "yes_price": msg.yes_price, "count": msg.count,
-                "fee": msg.fee, "is_taker": msg.is_taker, "post_position": msg.post_position,
-                "exchange_time": None if msg.ts_ms is None else msg.ts_ms * 1_000_000,
-            })  # fmt: skip
-        elif isinstance(msg, OrderbookSnapshot):
-            for side, levels in (("yes", msg.yes), ("no", msg.no)):
-                for price, size in levels:
-                    rows["snapshots"].append({
-                        "recv_time": recv_ns, "market": ticker, "sid": msg.sid, "seq": msg.seq, "side": side,
-                        "price": price, "size": size,
-                    })  # fmt: skip
+    def on_trade(event: TradeSeen) -> None:  # new trades only: the feed drops a trade seen twice
+        msg = event.msg
+        rows["trades"].append({
+            "recv_time": event.recv_ns, "market": event.ticker, "trade_id": msg.trade_id, "yes_price": msg.yes_price,
+            "no_price": msg.no_price, "count": msg.count, "taker_side": msg.taker_side,
+            "exchange_time": None if msg.ts_ms is None else msg.ts_ms * 1_000_000,
+        })  # fmt: skip
+
+    def on_fill(event: FillSeen) -> None:
+        msg = event.msg
+        rows["fills"].append({
+            "recv_time": event.recv_ns, "market": event.ticker, "trade_id": msg.trade_id, "order_id": msg.order_id,
+            "side": msg.side, "action": msg.action, "yes_price": msg.yes_price, "count": msg.count,
+            "fee": msg.fee, "is_taker": msg.is_taker, "post_position": msg.post_position,
+            "exchange_time": None if msg.ts_ms is None else msg.ts_ms * 1_000_000,
+        })  # fmt: skip
+
+    def on_snapshot(event: BookSnapshot) -> None:
+        msg = event.msg
+        for side, levels in (("yes", msg.yes), ("no", msg.no)):
+            for price, size in levels:
+                rows["snapshots"].append({
+                    "recv_time": event.recv_ns, "market": event.ticker, "sid": msg.sid, "seq": msg.seq, "side": side,
+                    "price": price, "size": size,
+                })  # fmt: skip
+        on_book(event)
+
+    def on_book(event: BookSnapshot | BookChanged) -> None:
+        # Emitted once the frame is applied (a crossed or not-yet-acked book is already marked): ``usable`` is
+        # the book's state after the frame.
+        ticker, market = event.ticker, event.market
         book = market.book
         top = (book.best_yes_bid(), book.yes_bid_size(), book.best_yes_ask(), book.yes_ask_size())
         if tops.get(ticker) != top:
             tops[ticker] = top
             rows["top_of_book"].append({
-                "recv_time": recv_ns, "market": ticker, "best_yes_bid": top[0], "best_yes_bid_size": top[1],
+                "recv_time": event.recv_ns, "market": ticker, "best_yes_bid": top[0], "best_yes_bid_size": top[1],
                 "best_yes_ask": top[2], "best_yes_ask_size": top[3], "spread": book.spread(), "usable": market.usable,
             })  # fmt: skip
 
-    run_replay(paths, core, after=after)
+    bus = core.bus
+    bus.subscribe(TradeSeen, on_trade)
+    bus.subscribe(FillSeen, on_fill)
+    bus.subscribe(BookSnapshot, on_snapshot)
+    bus.subscribe(BookChanged, on_book)
+    run_replay(paths, core)
     return rows
 
 

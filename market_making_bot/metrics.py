@@ -5,9 +5,9 @@ prometheus_client's own thread; the collector hands the read to the event loop (
 for it, so it sees the state between two frames, never half way through one. Without a running loop (tests, after
 the run) it reads directly.
 
-The feed latency histogram needs to know which latency samples are new since the last read: the collector swaps
-the core's bounded ``latencies_ms`` deque for a subclass that counts appends (one integer add per sample), and a
-task on the event loop folds the new samples into cumulative buckets once a second (and at every scrape).
+The feed latency histogram needs to know which latency samples are new since the last read: the core counts every
+sample it takes (``Core.latency_samples``, next to its bounded ``latencies_ms`` deque), and a task on the event loop
+folds the new samples into cumulative buckets once a second (and at every scrape).
 
 Nothing secret is exported: no key id, no URL, no account data beyond positions.
 
@@ -85,16 +85,6 @@ METRIC_NAMES: tuple[str, ...] = (
 )
 
 
-class _CountingDeque(deque[int]):
-    """A bounded deque that counts every append, so that a reader can tell how many samples are new."""
-
-    appended: int
-
-    def append(self, value: int) -> None:
-        deque.append(self, value)
-        self.appended += 1
-
-
 class _LatencyHistogram:
     """Cumulative feed latency histogram (milliseconds in, seconds out) built from the core's sample deque."""
 
@@ -105,11 +95,13 @@ class _LatencyHistogram:
         self.seen = 0
         self.lost = 0  # samples that left the bounded deque before they were read (counted, not bucketed)
 
-    def ingest(self, samples: _CountingDeque) -> None:
-        new = samples.appended - self.seen
+    def ingest(self, samples: deque[int], taken: int) -> None:
+        """Fold in the samples taken since the last call: ``taken`` counts every sample ever taken, ``samples``
+        holds the last of them."""
+        new = taken - self.seen
         if new <= 0:
             return
-        self.seen = samples.appended
+        self.seen = taken
         take = min(new, len(samples))
         self.lost += new - take
         counts, bounds = self.counts, _BOUNDS_MS
@@ -182,27 +174,15 @@ class KalshiCollector(Collector):
         self._started = clock()
         self._latency = _LatencyHistogram()
         self._lock = threading.Lock()
-        self._samples = self._install_counter()
-
-    def _install_counter(self) -> _CountingDeque:
-        current = getattr(self.core, "latencies_ms", None)
-        if isinstance(current, _CountingDeque):
-            return current
-        samples = _CountingDeque(current or (), maxlen=getattr(current, "maxlen", None) or 10_000)
-        samples.appended = 0
-        self.core.latencies_ms = samples
-        return samples
+        self._latency.seen = core.latency_samples  # samples taken before the collector existed are not new
 
     # -- reading -----------------------------------------------------------------------------------------
 
     def ingest(self) -> None:
         """Fold the latency samples that arrived since the last call into the histogram (call on the loop)."""
-        samples = getattr(self.core, "latencies_ms", None)
-        if samples is not self._samples:  # someone replaced the deque: count from the new one on
-            self._samples = self._install_counter()
-            self._latency.seen = 0
+        core = self.core
         with self._lock:
-            self._latency.ingest(self._samples)
+            self._latency.ingest(core.latencies_ms, core.latency_samples)
 
     def read(self) -> _Read:
         """A consistent copy of the values (on the loop when there is one running in another thread)."""
@@ -215,12 +195,12 @@ class KalshiCollector(Collector):
         markets = []
         for ticker, m in sorted(core.state.markets.items()):
             book = m.book
-            last = getattr(m, "last_recv_ns", 0)
+            last = m.last_recv_ns
             markets.append(
                 _MarketRead(
                     ticker=ticker,
-                    usable=bool(getattr(m, "usable", True)),
-                    reason=getattr(m, "unusable_reason", None),
+                    usable=m.usable,
+                    reason=m.unusable_reason,
                     best_bid=book.best_yes_bid(),
                     best_ask=book.best_yes_ask(),
                     spread=book.spread(),

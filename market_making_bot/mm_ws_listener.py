@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from .checks import CliParser, check_output_file, int_in_range, package_version, positive_number, positive_seconds
 from .core import Core
-from .output import setup_logging
+from .output import LogOutput, setup_logging
 from .recorder import RecordingError
 from .replay import ReplayReport, check_recordings, run_replay
 
@@ -341,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, tickers: list[str] | None) -> int:
     core = Core(tickers)
+    LogOutput().attach(core.bus)  # after setup_logging: it subscribes to the kinds the log level lets through
     if not args.replay:
         from .live import run_live  # the network stack loads only when used
 

@@ -1,7 +1,9 @@
-"""Human-readable log lines, one method per message type, in the seed's format; and ``setup_logging``.
+"""Human-readable log lines in the seed's format, a consumer of the feed's events; and ``setup_logging``.
 
-Every line is formatted only when its level is enabled, so a quiet run (``--log-level WARNING``) pays nothing for
-output. Sample (INFO)::
+``LogOutput(logger).attach(core.bus)`` subscribes to the event kinds whose log level is enabled at that moment
+(call ``attach`` again after changing the level), so a quiet run (``--log-level WARNING``) pays nothing per delta:
+no event is even built for a kind nobody listens to. Each line is also formatted only when its level is enabled.
+Sample (INFO)::
 
     [ORDERBOOK SNAPSHOT] KXEPSTEINLIST-26-HKIS
       YES Orders: 12 levels
@@ -18,7 +20,23 @@ output. Sample (INFO)::
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
+from .events import (
+    BookChanged,
+    BookSnapshot,
+    ControlReply,
+    EventBus,
+    FillSeen,
+    FrameRejected,
+    HandlerFailed,
+    PositionChanged,
+    SequenceProblemSeen,
+    TickerSeen,
+    TradeSeen,
+    UnknownFrame,
+)
 from .orderbook import OrderBook
 from .protocol.messages import (
     ErrorMsg,
@@ -37,7 +55,7 @@ from .protocol.messages import (
 from .sequence import SequenceProblem
 from .units import format_cents, format_money, format_size
 
-__all__ = ["DATE_FORMAT", "LOG_FORMAT", "Output", "setup_logging"]
+__all__ = ["DATE_FORMAT", "LOG_FORMAT", "LogOutput", "Output", "setup_logging"]
 
 LOG_FORMAT = "%(asctime)s - %(levelname)s - %(filename)s:%(lineno)d - %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -80,13 +98,95 @@ def _side(side: str | None) -> str:
     return side.upper() if side else "?"
 
 
-class Output:
-    """Writes the listener's log lines to ``logger`` (default: ``logging.getLogger("market_making_bot")``)."""
+class LogOutput:
+    """Writes the listener's log lines to ``logger`` (default: ``logging.getLogger("market_making_bot")``): one
+    method per line kind, and :meth:`attach` to drive them from a feed's events."""
 
     def __init__(self, logger: logging.Logger | None = None, snapshot_levels: int = 5) -> None:
         self.log = logger or logging.getLogger("market_making_bot")
         self.snapshot_levels = snapshot_levels
         """How many levels per side a snapshot prints, best first."""
+        self._detach: list[Callable[[], None]] = []
+
+    # -- events ----------------------------------------------------------------------------------------------
+
+    def attach(self, bus: EventBus, *, every_kind: bool = False) -> LogOutput:
+        """Subscribe to ``bus`` for the kinds whose level is enabled now (detaching an earlier ``attach`` first):
+        at WARNING, only problems, rejected frames, errors and handler failures. ``every_kind``: subscribe to every
+        kind whatever the level now (for a level that changes while running; each line still checks its level
+        when it is written). Returns ``self``."""
+        self.detach()
+        enabled = (lambda level: True) if every_kind else self.log.isEnabledFor
+        wanted: list[tuple[int, type[Any], Callable[[Any], None]]] = [
+            (_INFO, BookSnapshot, self._on_snapshot),
+            (_INFO, BookChanged, self._on_changed),
+            (_INFO, TickerSeen, self._on_ticker),
+            (_INFO, TradeSeen, self._on_trade),
+            (_INFO, FillSeen, self._on_fill),
+            (_INFO, PositionChanged, self._on_position),
+            (logging.ERROR, ControlReply, self._on_control),  # subscribed/ok/unsubscribed at INFO, error at ERROR
+            (_DEBUG, UnknownFrame, self._on_unknown),
+            (_WARNING, SequenceProblemSeen, self._on_problem),
+            (_WARNING, FrameRejected, self._on_rejected),
+            (logging.ERROR, HandlerFailed, self._on_failed),
+        ]
+        for level, kind, callback in wanted:
+            if enabled(level):
+                self._detach.append(bus.subscribe(kind, callback))
+        return self
+
+    def detach(self) -> None:
+        """Stop listening (nothing happens if not attached)."""
+        for undo in self._detach:
+            undo()
+        self._detach = []
+
+    def _on_snapshot(self, event: BookSnapshot) -> None:
+        self.orderbook_snapshot(event.msg, event.market.book)
+
+    def _on_changed(self, event: BookChanged) -> None:
+        self.orderbook_delta(event.msg, event.market.book)
+
+    def _on_ticker(self, event: TickerSeen) -> None:
+        msg = event.msg
+        if isinstance(msg, Ticker):
+            self.ticker(msg)
+        else:
+            self.ticker_v2(msg)
+
+    def _on_trade(self, event: TradeSeen) -> None:
+        self.trade(event.msg)
+
+    def _on_fill(self, event: FillSeen) -> None:
+        self.fill(event.msg)
+
+    def _on_position(self, event: PositionChanged) -> None:
+        self.market_position(event.msg)
+
+    def _on_control(self, event: ControlReply) -> None:
+        msg = event.msg
+        if isinstance(msg, Subscribed):
+            self.subscribed(msg)
+        elif isinstance(msg, Unsubscribed):
+            self.unsubscribed(msg)
+        elif isinstance(msg, Ok):
+            self.ok(msg)
+        else:
+            self.error(msg)
+
+    def _on_unknown(self, event: UnknownFrame) -> None:
+        self.unknown(event.msg)
+
+    def _on_problem(self, event: SequenceProblemSeen) -> None:
+        if event.problem.kind == "negative_level" and event.delta is not None and event.size is not None:
+            self.book_out_of_sync(event.delta, event.size)
+        self.sequence_problem(event.problem)
+
+    def _on_rejected(self, event: FrameRejected) -> None:
+        self.decode_error(event.reason, event.data)
+
+    def _on_failed(self, event: HandlerFailed) -> None:
+        self.handler_error(event.msg_type)
 
     # -- control -------------------------------------------------------------------------------------------
 
@@ -270,5 +370,9 @@ class Output:
             self.log.warning("[DECODE ERROR] %.300s | frame: %.200r", reason, head)
 
     def handler_error(self, msg_type: str) -> None:
-        """Called from inside an ``except`` block: logs the traceback."""
+        """Called from inside an ``except`` block (``Core`` emits ``HandlerFailed`` there): logs the traceback."""
         self.log.exception("[HANDLER ERROR] while processing a %s frame", msg_type)
+
+
+Output = LogOutput
+"""The former name (the same class)."""

@@ -278,7 +278,6 @@ def run_replay(
         problems = _Problems(path, rep)
         readable = seen = 0
         if is_journal(path):
-            core.track_latency = True
             for rec in iter_journal(path, problems):
                 readable += 1
                 recv_ns = rec.t
@@ -296,14 +295,13 @@ def run_replay(
         else:
             for recorded_ns, frame in iter_recording(path, problems, text=False):
                 seen += 1
+                timed = recorded_ns is not None
                 if recorded_ns is None:
                     recv_ns += FRAME_SPACING_NS
-                    core.track_latency = False
                 else:
                     recv_ns = recorded_ns
-                    core.track_latency = True
                     pace(recv_ns)
-                msg = feed(frame, recv_ns)
+                msg = feed(frame, recv_ns, timed)  # a made-up time: no feed latency is measured
                 if msg is not None:
                     readable += 1
                 if after is not None:

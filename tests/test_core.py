@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from market_making_bot.core import Core, SequenceProblem
+from market_making_bot.events import BookChanged, SequenceProblemSeen, TickerSeen
+from market_making_bot.output import LogOutput
 from market_making_bot.protocol import OrderbookDelta, Ticker
 from market_making_bot.replay import run_replay
 
@@ -43,6 +45,7 @@ def problems() -> list[SequenceProblem]:
 @pytest.fixture
 def core(problems: list[SequenceProblem]) -> Core:
     c = Core()
+    LogOutput().attach(c.bus, every_kind=True)
     c.on_sequence_problem.append(problems.append)
     return c
 
@@ -254,10 +257,10 @@ def test_bad_frames_fixture_never_raises() -> None:
 
 
 def test_handler_exception_is_logged_counted_and_contained(core: Core, caplog: pytest.LogCaptureFixture) -> None:
-    def boom(msg: Ticker) -> None:
+    def boom(event: TickerSeen) -> None:
         raise RuntimeError("handler bug")
 
-    core.output.ticker = boom  # type: ignore[method-assign]
+    core.bus.subscribe(TickerSeen, boom)
     with caplog.at_level(logging.ERROR):
         msg = core.feed('{"type":"ticker","msg":{"market_ticker":"M","price_dollars":"0.5"}}', 0)
     assert isinstance(msg, Ticker)
@@ -286,16 +289,24 @@ def test_process_accepts_messages_built_directly(core: Core) -> None:
     assert core.by_type["orderbook_delta"] == 1
 
 
-def test_delta_lines_follow_a_log_level_changed_at_run_time(core: Core, caplog: pytest.LogCaptureFixture) -> None:
+def test_delta_lines_follow_the_log_level_at_attach_time(caplog: pytest.LogCaptureFixture) -> None:
+    """At WARNING nobody listens to the book events (nothing is built per delta); attached again at INFO, the
+    delta lines come back."""
+    core = Core()
     log = logging.getLogger("market_making_bot")
     old = log.level
     try:
         log.setLevel(logging.WARNING)
+        out = LogOutput().attach(core.bus)
+        assert not core.bus.listeners(BookChanged) and not core.bus.listeners(TickerSeen)
+        assert core.bus.listeners(SequenceProblemSeen)  # warnings still reach the log
         core.feed(snapshot(1), 0)
         core.feed(delta(2, "0.4100", "1.00"), 1)
         core.feed(delta(3, "0.4100", "1.00"), 2)  # the in-sync fast path
         assert "[ORDERBOOK DELTA]" not in caplog.text
         log.setLevel(logging.INFO)
+        out.attach(core.bus)
+        assert len(core.bus.listeners(BookChanged)) == 1  # the earlier attach was undone first
         with caplog.at_level(logging.INFO, logger="market_making_bot"):
             core.feed(delta(4, "0.4200", "1.00"), 3)
             core.feed(delta(5, "0.4300", "1.00"), 4)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from market_making_bot.core import Core
-from market_making_bot.output import Output
+from market_making_bot.output import LogOutput
 from market_making_bot.protocol import (
     DecodeError,
     Fill,
@@ -124,7 +124,8 @@ def test_core_feed_counts_hostile_frames_and_its_log_line_never_raises() -> None
     log.setLevel(logging.DEBUG)
     log.propagate = False
     try:
-        core = Core(output=Output(log))
+        core = Core()
+        LogOutput(log).attach(core.bus, every_kind=True)
         frames = [data for _, data in HOSTILE] + [b'{"x":"' + b"\xff" * 1_000_000 + b'"}', "\ud800" * 1_000_000]
         for data in frames:
             assert core.feed(data, 0) is None
@@ -140,7 +141,6 @@ def test_core_feed_counts_hostile_frames_and_its_log_line_never_raises() -> None
 def test_huge_timestamps_never_reach_the_health_statistics() -> None:
     """Reproduction: a huge ``ts_ms`` made the feed-latency percentile raise OverflowError (float of a huge int)."""
     core = Core()
-    core.track_latency = True
     core.feed(json.dumps(SNAPSHOT), 0)
     for seq, frame in enumerate(
         [

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from market_making_bot.core import Core
-from market_making_bot.output import Output
+from market_making_bot.output import LogOutput
 from market_making_bot.protocol import DecodeError, OrderbookDelta, decode_frame
 from market_making_bot.replay import iter_recording
 from market_making_bot.units import PRICE_SCALE
@@ -388,7 +388,8 @@ def test_fuzzed_frames_never_escape_and_never_corrupt_a_usable_book(capsys: pyte
     handler = _StrictHandler()
     log.addHandler(handler)
     try:
-        core = Core(output=Output(log))  # every market (mutated tickers too), as a run without --ticker
+        core = Core()  # every market (mutated tickers too), as a run without --ticker
+        LogOutput(log).attach(core.bus, every_kind=True)
         started = time.perf_counter()
         seen = _run(core, FUZZ_FRAMES, SEED)
         elapsed = time.perf_counter() - started
@@ -415,7 +416,8 @@ def test_fuzzed_frames_with_every_log_line_formatted() -> None:
     handler = _StrictHandler()
     log.addHandler(handler)
     try:
-        core = Core(output=Output(log))
+        core = Core()
+        LogOutput(log).attach(core.bus, every_kind=True)
         seen = _run(core, LOGGED_FRAMES, SEED + 1)
     finally:
         log.removeHandler(handler)

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from market_making_bot.core import Core
-from market_making_bot.output import Output, setup_logging
+from market_making_bot.output import LogOutput, Output, setup_logging
 from market_making_bot.protocol import OrderbookDelta, Ticker
 
 from .paths import FIXTURES
@@ -26,6 +26,7 @@ def feed(core: Core, obj: dict[str, object]) -> None:
 def test_seed_sample_output(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="market_making_bot")
     core = Core()
+    LogOutput().attach(core.bus, every_kind=True)
     yes = [[c, 10] for c in range(34, 44)] + [[44, 500], [45, 1000]]  # 12 levels, best 45¢ x 1000
     no = [[c, 10] for c in range(48, 55)] + [[55, 750]]  # 8 levels, best 55¢ x 750
     feed(core, {"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": {"market_ticker": T, "yes": yes, "no": no}})
@@ -90,6 +91,7 @@ def test_seed_sample_output(caplog: pytest.LogCaptureFixture) -> None:
 def test_subpenny_and_fractional_output(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="market_making_bot")
     core = Core()
+    LogOutput().attach(core.bus, every_kind=True)
     for frame in (FIXTURES / "fixed_point_session.jsonl").read_text().splitlines():
         if '"orderbook_' in frame:
             core.feed(frame, 0)
@@ -103,6 +105,7 @@ def test_subpenny_and_fractional_output(caplog: pytest.LogCaptureFixture) -> Non
 def test_fill_position_and_control_lines(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="market_making_bot")
     core = Core()
+    LogOutput().attach(core.bus, every_kind=True)
     for frame in (FIXTURES / "fixed_point_session.jsonl").read_text().splitlines():
         if frame.strip():
             core.feed(frame, 0)
@@ -123,6 +126,7 @@ def test_fill_position_and_control_lines(caplog: pytest.LogCaptureFixture) -> No
 def test_list_subscriptions_and_sequence_lines(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="market_making_bot")
     core = Core()
+    LogOutput().attach(core.bus, every_kind=True)
     core.feed('{"id":3,"type":"ok","msg":[{"channel":"orderbook_delta","sid":1},{"channel":"ticker","sid":2}]}', 0)
     core.feed(
         '{"type":"trade","sid":2,"seq":1,"msg":{"market_ticker":"M","yes_price_dollars":"0.5","count_fp":"1"}}', 0

@@ -13,6 +13,7 @@ import pytest
 
 import market_making_bot.core as core_module
 from market_making_bot.core import Core, SequenceProblem
+from market_making_bot.output import LogOutput
 from market_making_bot.protocol.decode import decode_frame
 from market_making_bot.session import Session
 
@@ -46,6 +47,7 @@ def ack(sid: int, id_: int = 1, channel: str = "orderbook_delta") -> str:
 
 def live_core() -> tuple[Core, list[SequenceProblem]]:
     core = Core()
+    LogOutput().attach(core.bus, every_kind=True)
     problems: list[SequenceProblem] = []
     core.on_sequence_problem.append(problems.append)
     core.connection_opened(0)

@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from market_making_bot.core import Core
-from market_making_bot.output import Output
+from market_making_bot.events import BookUnusable, BookUsable
+from market_making_bot.output import LogOutput
 from market_making_bot.session import Session
 
 _QUIET = logging.getLogger("tests.sequence_property")
@@ -192,7 +193,12 @@ def _truth(items: list[tuple[str, Any]]) -> dict[str, dict[int, int] | None]:
 @example([("ack", 1), ("snap", 1, "KXP-A", [("0.3000", 2)]), ("ack", 2), ("delta", 2, "KXP-A", "0.3000", 3)], [])
 def test_no_book_is_ever_wrong_while_usable(events: list[tuple[Any, ...]], damage: list[tuple[int, int]]) -> None:
     items = _frames(events, damage)
-    core = Core(output=Output(_QUIET))  # a logger of its own: never touch the shared one's state
+    core = Core()
+    LogOutput(_QUIET).attach(core.bus, every_kind=True)  # a logger of its own: never touch the shared one's state
+    # The usable flips told as events must always equal ``MarketState.usable`` (checked after every frame).
+    told: dict[str, bool] = {}
+    core.bus.subscribe(BookUsable, lambda e: told.__setitem__(e.ticker, True))
+    core.bus.subscribe(BookUnusable, lambda e: told.__setitem__(e.ticker, False))
     session = Session(MARKETS)
     core.connection_opened(0)
     session.connected(0.0)
@@ -203,8 +209,10 @@ def test_no_book_is_ever_wrong_while_usable(events: list[tuple[Any, ...]], damag
             core.connection_lost("test")
             core.connection_opened(now)
             session.connected(now)
+            assert all(told.get(t, False) == m.usable for t, m in core.state.markets.items()), items
             continue
         msg = core.feed(text, now)
+        assert all(told.get(t, False) == m.usable for t, m in core.state.markets.items()), (text, items)
         if msg is not None and msg.type in ("subscribed", "unsubscribed", "error", "ok", "orderbook_snapshot"):
             session.handle(msg, float(now))
         session.tick(

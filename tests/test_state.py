@@ -103,3 +103,30 @@ def test_market_data_state_filter() -> None:
     assert s.get("B") is None  # get never creates
     assert sorted(s.markets) == ["A"]
     assert MarketDataState().market("anything") is not None
+
+
+def test_volume_stats_equal_a_plain_recount() -> None:
+    """The inlined totals of ``VolumeStats.add`` and ``_expire`` equal a plain recount of the trades they cover."""
+    import random
+
+    from market_making_bot.state import VolumeStats
+
+    rng = random.Random(5)
+    stats = VolumeStats(window_ns=50)
+    trades: list[tuple[int, str | None, int]] = []
+    for t in range(0, 2000, 3):
+        side = rng.choice(["yes", "no", None])
+        size = rng.randrange(1, 10_000)
+        stats.add(side, size, t)
+        trades.append((t, side, size))
+        for name, got, kept in (
+            ("total", stats.total, trades),
+            ("window", stats.window(t), [x for x in trades if x[0] > t - 50]),
+        ):
+            want = (
+                len(kept), sum(x[2] for x in kept),
+                sum(1 for x in kept if x[1] == "yes"), sum(x[2] for x in kept if x[1] == "yes"),
+                sum(1 for x in kept if x[1] == "no"), sum(x[2] for x in kept if x[1] == "no"),
+            )  # fmt: skip
+            have = (got.count, got.contracts, got.yes_count, got.yes_contracts, got.no_count, got.no_contracts)
+            assert have == want, (name, t)

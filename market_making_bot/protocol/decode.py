@@ -520,40 +520,27 @@ def _snapshot(w: _WireSnapshot) -> OrderbookSnapshot:
     )
 
 
-def _delta(w: _WireDelta) -> OrderbookDelta:
-    # The hot path: no helper calls beyond the cached unit parsers.
-    b = w.msg
-    text = b.price_dollars
-    if text is not None:
-        price = cached_book_price(text)
-        if price is None:
+def _delta_fields(b: Any, price: int | None, delta: int | None, data: str | bytes) -> tuple[int, int, int | None]:
+    """The rest of the one delta decoder (``decode_frame``), for a delta the caches do not cover: a price or size
+    string not seen before, the legacy integer fields, or a frame without ``ts_ms`` (its time is in ``ts``)."""
+    if price is None:
+        text = b.price_dollars
+        if text is not None:
             price = parse_book_price(text)
-    elif b.price is not None:
-        price = cents_to_book_price(b.price)
-    else:
-        raise ValueError("missing price_dollars/price")
-    text = b.delta_fp
-    if text is not None:
-        delta = cached_size(text)
-        if delta is None:
+        elif b.price is not None:
+            price = cents_to_book_price(b.price)
+        else:
+            raise ValueError("missing price_dollars/price")
+    if delta is None:
+        text = b.delta_fp
+        if text is not None:
             delta = parse_size_fp(text)
-    elif b.delta is not None:
-        delta = count_to_size(b.delta)
-    else:
-        raise ValueError("missing delta_fp/delta")
-    return OrderbookDelta(
-        sid=w.sid,
-        seq=w.seq,
-        id=w.id,
-        sending_ts_ms=w.sending_ts_ms,
-        market_ticker=b.market_ticker,
-        side=b.side,
-        price=price,
-        delta=delta,
-        ts_ms=b.ts_ms,
-        clock=b.clock,
-        client_order_id=b.client_order_id,
-    )
+        elif b.delta is not None:
+            delta = count_to_size(b.delta)
+        else:
+            raise ValueError("missing delta_fp/delta")
+    ts_ms = b.ts_ms
+    return price, delta, _delta_ts(data) if ts_ms is None else ts_ms
 
 
 def _ticker(w: _WireTicker) -> Ticker:
@@ -745,8 +732,7 @@ def _position(w: _WirePosition) -> MarketPosition:
     )
 
 
-_CONVERTERS: dict[type, Callable[[Any], Message]] = {
-    _WireDelta: _delta,
+_CONVERTERS: dict[type, Callable[[Any], Message]] = {  # every type but the delta (decoded in ``decode_frame``)
     _WireSnapshot: _snapshot,
     _WireTicker: _ticker,
     _WireTrade: _trade,
@@ -803,37 +789,35 @@ def decode_frame(data: str | bytes) -> Message:
     except _DECODER_ERRORS as exc:  # no cost unless raised
         raise _undecodable(exc, data) from None
     if wire.__class__ is _WireDelta:
-        # Hot path, most frames: a delta whose price string was seen before (then it is known valid: strictly
-        # inside $0..$1) and whose size is either cached or a new fixed-point string (both within +-MAX_CONTRACTS),
-        # parsed here without the general converter's detours. Integer ranges were checked by msgspec.
+        # The one delta decoder, inline (most frames are deltas): a price string seen before is known valid
+        # (strictly inside $0..$1) and so is a cached size (within +-MAX_CONTRACTS); integer ranges were checked by
+        # msgspec. Anything the caches do not cover goes through ``_delta_fields``.
         b = wire.msg
         price = cached_book_price(b.price_dollars)  # type: ignore[arg-type]  # None is simply not in the cache
-        text = b.delta_fp
-        delta = cached_size(text)  # type: ignore[arg-type]
-        if delta is None and text is not None and price is not None:
+        delta = cached_size(b.delta_fp)  # type: ignore[arg-type]
+        ts_ms = b.ts_ms
+        if price is None or delta is None or ts_ms is None:
             try:
-                delta = parse_size_fp(text)
+                price, delta, ts_ms = _delta_fields(b, price, delta, data)
             except ValueError as exc:
                 raise DecodeError(f"orderbook_delta: {exc}") from None
-        ts_ms = b.ts_ms  # None: an older frame, whose time is in its RFC 3339 ``ts`` (the general path reads it)
-        if price is not None and delta is not None and ts_ms is not None:
-            return OrderbookDelta(
-                sid=wire.sid,
-                seq=wire.seq,
-                id=wire.id,
-                sending_ts_ms=wire.sending_ts_ms,
-                market_ticker=b.market_ticker,
-                side=b.side,
-                price=price,
-                delta=delta,
-                ts_ms=ts_ms,
-                clock=b.clock,
-                client_order_id=b.client_order_id,
-            )
+            except Exception as exc:  # a belt, as for the other types
+                raise DecodeError(f"orderbook_delta: {type(exc).__name__}: {str(exc)[:200]}") from None
+        return OrderbookDelta(
+            sid=wire.sid,
+            seq=wire.seq,
+            id=wire.id,
+            sending_ts_ms=wire.sending_ts_ms,
+            market_ticker=b.market_ticker,
+            side=b.side,
+            price=price,
+            delta=delta,
+            ts_ms=ts_ms,
+            clock=b.clock,
+            client_order_id=b.client_order_id,
+        )
     try:
         msg = _CONVERTERS[wire.__class__](wire)
-        if msg.__class__ is OrderbookDelta and msg.ts_ms is None:
-            msg.ts_ms = _delta_ts(data)
     except ValueError as exc:
         raise DecodeError(f"{wire.__struct_config__.tag}: {exc}") from None
     except Exception as exc:  # a belt: whatever a converter raises, the caller sees a DecodeError

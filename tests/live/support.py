@@ -21,8 +21,8 @@ class WatchedCore(Core):
         super().__init__(*args, **kwargs)
         self.fed = asyncio.Event()
 
-    def feed(self, data: str | bytes, recv_ns: int) -> Any:
-        msg = super().feed(data, recv_ns)
+    def feed(self, data: str | bytes, recv_ns: int, timed: bool = True) -> Any:
+        msg = super().feed(data, recv_ns, timed)
         self.fed.set()
         return msg
 

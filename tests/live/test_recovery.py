@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from market_making_bot.client import AuthenticationError, ConnectionPolicy
-from market_making_bot.output import Output
+from market_making_bot.events import TradeSeen
 from market_making_bot.simulator import ExchangeSimulator, FaultSpec, SimulatorConfig
 from tests.live.support import WatchedCore, converged, running_client, wait_until
 
@@ -98,11 +98,11 @@ async def test_auth_rejected_on_reconnect_stops_with_a_clear_error() -> None:
 
 
 async def test_handler_exception_is_counted_and_the_loop_goes_on() -> None:
-    class FlakyOutput(Output):
-        def trade(self, msg: object) -> None:  # type: ignore[override]
-            raise RuntimeError("bug in a handler")
+    def flaky(event: TradeSeen) -> None:
+        raise RuntimeError("bug in a consumer")
 
-    core = WatchedCore(output=FlakyOutput())
+    core = WatchedCore()
+    core.bus.subscribe(TradeSeen, flaky)
     async with _sim(rate=400) as sim, running_client(sim, core):
         await sim.wait_quiet(timeout=30)
         await wait_until(

@@ -94,10 +94,8 @@ class FeedProtocol:
         self.core = core
         self.session = session
         self.url = url
-        if bus is None:
-            # The Core's bus when it has one (market-data and protocol events on one stream), else one of our own.
-            bus = core.bus if hasattr(core, "bus") else EventBus()
-        self.bus: EventBus = bus
+        # One stream: the protocol's events (connection, notices, health) on the Core's bus, unless told otherwise.
+        self.bus: EventBus = core.bus if bus is None else bus
         self.snapshot_grace_ns = round(snapshot_grace * _NS)
         self.health_interval_ns = None if health_interval is None else round(health_interval * _NS)
         self.state = ClientState.IDLE

@@ -177,6 +177,7 @@ def start_monitoring(args: argparse.Namespace, core: Core, client: Any, stop: as
         dash = Dashboard(
             core,
             client,
+            bus=core.bus,  # connection events
             private=client is not None and client.session.with_private,  # the fills and positions panel
             refresh_hz=getattr(args, "dashboard_refresh", None) or 4.0,
             log_file=getattr(args, "log_file", None),

@@ -24,7 +24,6 @@ from market_making_bot.events import (
 )
 from market_making_bot.feed_protocol import ClientState, FeedProtocol
 from market_making_bot.health import Health, health_line
-from market_making_bot.output import Output
 from market_making_bot.session import ErrorCode, Session, SubStatus
 from tests.test_recovery_units import ack, delta, frame, snap
 
@@ -42,7 +41,7 @@ class Harness:
 
     def __init__(self, tickers: list[str] | None = None, **session_kw: Any) -> None:
         session_kw.setdefault("rng", random.Random(0))
-        self.core = Core(output=Output(_QUIET))
+        self.core = Core()
         self.session = Session([A, B] if tickers is None else tickers, **session_kw)
         self.proto = FeedProtocol(self.core, self.session, url="ws://test/", health_interval=60.0)
         self.events: list[Event] = []
@@ -244,7 +243,7 @@ def test_a_failing_timer_is_contained_counted_and_emitted() -> None:
         def tick(self, now: float, missing_books: Any = ()) -> list[Notice]:
             raise RuntimeError("bug in a timer")
 
-    core = Core(output=Output(_QUIET))
+    core = Core()
     proto = FeedProtocol(core, Broken([A]))
     failed: list[HandlerFailed] = []
     proto.bus.subscribe(HandlerFailed, failed.append)

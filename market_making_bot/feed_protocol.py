@@ -110,7 +110,7 @@ class FeedProtocol:
         self._connected_ns = 0
         self._warned_missing = False
         self._last_health_ns: int | None = None
-        self._notices = bus.listeners(Notice)
+        self._notices = self.bus.listeners(Notice)
         core.on_sequence_problem.append(self._on_problem)
 
     # ------------------------------------------------------------------------------------------- connection

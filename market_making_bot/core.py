@@ -238,9 +238,9 @@ class Core:
             return
         if was:
             if self._l_unusable:
-                self._emit(self._l_unusable, BookUnusable(recv_ns, ticker, market.unusable_reason or ""))
+                self._emit(self._l_unusable, BookUnusable(recv_ns, ticker, market.unusable_reason or "", market))
         elif self._l_usable:
-            self._emit(self._l_usable, BookUsable(recv_ns, ticker))
+            self._emit(self._l_usable, BookUsable(recv_ns, ticker, market))
 
     def _latest_ns(self) -> int:
         """The latest receive time the core knows (for events of calls that come without a time)."""

@@ -97,6 +97,7 @@ class BookUsable(Event):
     """The market's book can be trusted from now on (a fresh snapshot on a live subscription)."""
 
     ticker: str
+    market: MarketState
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,7 @@ class BookUnusable(Event):
 
     ticker: str
     reason: str
+    market: MarketState
 
 
 # -- the tape, the account, the ticker ----------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from .recorder import (
     open_recording,
 )
 
-__all__ = ["FRAME_SPACING_NS", "ReplayReport", "check_recordings", "iter_recording", "run_replay"]
+__all__ = ["FRAME_SPACING_NS", "ReplayReport", "check_recordings", "iter_recording", "iter_replay", "run_replay"]
 
 log = logging.getLogger("market_making_bot.replay")
 
@@ -269,8 +269,26 @@ def run_replay(
     input that cannot be used (:func:`check_recordings`; or a file with content of which nothing could be read).
     """
     rep = report if report is not None else ReplayReport()
+    before = rep.frames
+    for msg, recv_ns in iter_replay(paths, core, speed=speed, sleep=sleep, clock=clock, report=rep):
+        if after is not None:
+            after(msg, recv_ns)
+    return rep.frames - before
+
+
+def iter_replay(
+    paths: Iterable[str | PathLike[str]],
+    core: Core,
+    *,
+    speed: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    report: ReplayReport | None = None,
+) -> Iterator[tuple[Message | None, int]]:
+    """:func:`run_replay` one frame at a time: yields ``(decoded message or None, receive time)`` after each frame
+    is processed (so a caller can act on the events that frame caused before the next one is fed)."""
+    rep = report if report is not None else ReplayReport()
     recv_ns = -FRAME_SPACING_NS
-    fed = 0
     feed = core.feed
     pace = _Pacer(speed, sleep, clock)
     for path in check_recordings(paths):
@@ -287,9 +305,8 @@ def run_replay(
                         data = rec.b64
                     pace(recv_ns)
                     msg = feed(data, recv_ns)  # type: ignore[arg-type]  # one of the two is set (iter_journal)
-                    if after is not None:
-                        after(msg, recv_ns)
-                    fed += 1
+                    rep.frames += 1
+                    yield msg, recv_ns
                 elif rec.dir == "connect":
                     core.connection_opened(recv_ns)
         else:
@@ -304,12 +321,9 @@ def run_replay(
                 msg = feed(frame, recv_ns, timed)  # a made-up time: no feed latency is measured
                 if msg is not None:
                     readable += 1
-                if after is not None:
-                    after(msg, recv_ns)
-                fed += 1
+                rep.frames += 1
+                yield msg, recv_ns
         problems.done()
         if readable == 0 and (problems.count or seen):  # content, but nothing in it could be read
             damaged = problems.count + seen
             raise RecordingError(f"{path}: not a single frame could be read ({damaged} damaged records or frames)")
-    rep.frames += fed
-    return fed

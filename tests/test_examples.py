@@ -85,7 +85,7 @@ def rebuild_top_changes(frames: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-pytestmark = pytest.mark.skipif(not (EXAMPLES / "top_of_book.py").exists(), reason="examples/ not written yet")
+
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -117,3 +117,20 @@ def test_top_of_book_of_a_capture_with_books_prints_something() -> None:
         pytest.skip("../shared/kalshi/captures is not available")
     done = _run(str(EXAMPLES / "top_of_book.py"), "--replay", str(captures[0]))
     assert len(done.stdout.splitlines()) > 10
+
+
+def test_flow_imbalance_prints_one_line_per_trade_with_a_bounded_imbalance() -> None:
+    recording = FIXTURES / "fixed_point_session.jsonl"
+    trades = {f["msg"].get("trade_id") for f in _frames(recording) if f.get("type") == "trade"}
+    done = _run(str(EXAMPLES / "flow_imbalance.py"), "--replay", str(recording), "--window", "30")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(trades) > 0
+    for line in lines:
+        fields = dict(part.split("=") for part in line.split()[1:])
+        assert -1 <= float(fields["imbalance"]) <= 1 and int(fields["trades"]) >= 1
+
+
+def test_examples_name_a_bad_input_in_one_line() -> None:
+    done = _run(str(EXAMPLES / "top_of_book.py"), "--replay", "no/such/file.jsonl")
+    assert done.returncode == 1 and "no/such/file.jsonl" in done.stderr and "Traceback" not in done.stderr

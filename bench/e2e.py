@@ -47,15 +47,15 @@ def _percentile(ordered: list[int], q: float) -> float:
 
 
 async def _listen(url: str, seconds: float, tickers: list[str], env_file: str | None) -> dict[str, Any]:
-    from market_making_bot.auth import Signer
-    from market_making_bot.client import ConnectionPolicy, KalshiWebSocketClient
-    from market_making_bot.core import Core
-    from market_making_bot.output import setup_logging
-    from market_making_bot.session import Session
+    from market_making_bot.feed.core import Core
+    from market_making_bot.feed.session import Session
+    from market_making_bot.kalshi.auth import Signer
+    from market_making_bot.runtime.client import ConnectionPolicy, KalshiWebSocketClient
+    from market_making_bot.views.output import setup_logging
 
     setup_logging("WARNING")
     if env_file:
-        from market_making_bot.config import Config
+        from market_making_bot.runtime.config import Config
 
         signer = Config.load(env_file, ws_url=url).signer()
     else:
@@ -176,8 +176,8 @@ def _tickers_of(recording: Path, limit: int = 10_000) -> list[str]:
 def run_e2e(
     python: str, repo: Path, env: dict[str, str], seconds: float, recording: Path | None = None, markets: int = 50
 ) -> dict[str, Any]:
-    if not _importable(python, "market_making_bot.client", repo, env):
-        return {"skipped": "not yet measured: market_making_bot.client is not available"}
+    if not _importable(python, "market_making_bot.runtime.client", repo, env):
+        return {"skipped": "not yet measured: market_making_bot.runtime.client is not available"}
     out: dict[str, Any] = {}
     runs: list[tuple[str, list[str], list[str], str | None]] = []
     tmp = tempfile.mkdtemp(prefix="mm-e2e-")

@@ -32,7 +32,7 @@ def _decimal_levels(levels: dict[Decimal, Decimal]) -> list[tuple[int, int]]:
 
 def _quiet_logging() -> None:
     """``--log-level WARNING``, as the project's CLI sets it (one stderr handler on the root logger)."""
-    from market_making_bot.output import setup_logging
+    from market_making_bot.views.output import setup_logging
 
     setup_logging("WARNING")
 
@@ -81,7 +81,7 @@ class DecodeRow(Row):
     title = "project decode_frame (typed decode + integer units)"
 
     def make(self) -> Any:
-        from market_making_bot.protocol import decode_frame
+        from market_making_bot.kalshi import decode_frame
 
         def feed(frame: str, recv_ns: int) -> object:
             return decode_frame(frame)
@@ -93,8 +93,8 @@ class _BookFeed:
     __slots__ = ("books", "feed")
 
     def __init__(self) -> None:
-        from market_making_bot.orderbook import OrderBook
-        from market_making_bot.protocol import OrderbookDelta
+        from market_making_bot.kalshi import OrderbookDelta
+        from market_making_bot.marketdata.orderbook import OrderBook
 
         books: dict[str, OrderBook] = {}
         self.books = books
@@ -122,7 +122,7 @@ class BookRow(Row):
     title = "project OrderBook update only (pre-decoded snapshots and deltas)"
 
     def prepare(self, frames: list[str]) -> Sequence[Any]:
-        from market_making_bot.protocol import OrderbookDelta, OrderbookSnapshot, decode_frame
+        from market_making_bot.kalshi import OrderbookDelta, OrderbookSnapshot, decode_frame
 
         out = []
         for frame in frames:
@@ -200,7 +200,7 @@ class _CoreFeed:
     __slots__ = ("core", "feed")
 
     def __init__(self) -> None:
-        from market_making_bot.core import Core
+        from market_making_bot.feed.core import Core
 
         self.core = Core()
         self.feed = self.core.feed

@@ -138,9 +138,9 @@ def _child_memory(markets: int, levels: int, kind: str) -> dict[str, Any]:
     frames = snapshot_frames(markets, levels)
     text_bytes = sum(len(f) for f in frames)
     if kind == "pipeline":
-        import market_making_bot.mm_ws_listener  # noqa: F401  - what the listener process imports
-        from market_making_bot.core import Core
-        from market_making_bot.output import setup_logging
+        import market_making_bot.cli.listener  # noqa: F401  - what the listener process imports
+        from market_making_bot.feed.core import Core
+        from market_making_bot.views.output import setup_logging
 
         setup_logging("WARNING")
         target: Any = Core()
@@ -540,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         selected = [r for r in selected if r not in skip]
     started = time.perf_counter()
     python = sys.executable
-    have_core = _can_import(python, "market_making_bot.core")
+    have_core = _can_import(python, "market_making_bot.feed.core")
     sdk_python: str | None = python if _can_import(python, "kalshi.ws.orderbook") else None
     sdk_note = ""
     if (
@@ -611,14 +611,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
 
     if "startup" in selected and have_core:
-        rows["startup"] = _timed_process([python, "-c", "import market_making_bot.mm_ws_listener"])
+        rows["startup"] = _timed_process([python, "-c", "import market_making_bot.cli.listener"])
     if "replay_cli" in selected and have_core:
         with tempfile.TemporaryDirectory() as tmp:
             summary = Path(tmp) / "summary.json"
             cmd = [
                 python,
                 "-m",
-                "market_making_bot.mm_ws_listener",
+                "market_making_bot.cli.listener",
                 "--replay",
                 str(path),
                 "--log-level",

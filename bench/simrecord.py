@@ -35,7 +35,7 @@ def _read_env(path: Path) -> dict[str, str]:
 async def _record(url: str, env: dict[str, str], tickers: list[str], path: Path, frames: int) -> dict[str, Any]:
     from websockets.asyncio.client import connect
 
-    from market_making_bot.auth import Signer, load_private_key
+    from market_making_bot.kalshi.auth import Signer, load_private_key
 
     key = load_private_key(env["KALSHI_PRIVATE_KEY_PATH"], variable="KALSHI_PRIVATE_KEY_PATH")
     signer = Signer(env["KALSHI_API_KEY_ID"], key)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from market_making_bot._version import __version__
 
 _EXPORTS: dict[str, str] = {
     # entry points
@@ -28,38 +28,38 @@ _EXPORTS: dict[str, str] = {
     "connect": "api",
     "simulate": "api",
     "LiveFeed": "api",
-    "Config": "config",
-    "ConnectionPolicy": "client",
-    "RecordingError": "recorder",
+    "Config": "runtime.config",
+    "ConnectionPolicy": "runtime.client",
+    "RecordingError": "storage.journal",
     # the feed and its state
-    "Core": "core",
-    "FeedProtocol": "feed_protocol",
-    "Session": "session",
-    "Health": "health",
-    "MarketState": "state",
-    "MarketDataState": "state",
-    "OrderBook": "orderbook",
+    "Core": "feed.core",
+    "FeedProtocol": "feed.protocol",
+    "Session": "feed.session",
+    "Health": "feed.health",
+    "MarketState": "marketdata.state",
+    "MarketDataState": "marketdata.state",
+    "OrderBook": "marketdata.orderbook",
     # events
-    "Event": "events",
-    "EventBus": "events",
-    "BookSnapshot": "events",
-    "BookChanged": "events",
-    "BookUsable": "events",
-    "BookUnusable": "events",
-    "TradeSeen": "events",
-    "FillSeen": "events",
-    "PositionChanged": "events",
-    "TickerSeen": "events",
-    "SequenceProblemSeen": "events",
-    "FrameRejected": "events",
-    "HandlerFailed": "events",
-    "ControlReply": "events",
-    "UnknownFrame": "events",
-    "ConnectionUp": "events",
-    "ConnectionDown": "events",
-    "Notice": "events",
-    "NoticeKind": "events",
-    "HealthReport": "events",
+    "Event": "feed.events",
+    "EventBus": "feed.events",
+    "BookSnapshot": "feed.events",
+    "BookChanged": "feed.events",
+    "BookUsable": "feed.events",
+    "BookUnusable": "feed.events",
+    "TradeSeen": "feed.events",
+    "FillSeen": "feed.events",
+    "PositionChanged": "feed.events",
+    "TickerSeen": "feed.events",
+    "SequenceProblemSeen": "feed.events",
+    "FrameRejected": "feed.events",
+    "HandlerFailed": "feed.events",
+    "ControlReply": "feed.events",
+    "UnknownFrame": "feed.events",
+    "ConnectionUp": "feed.events",
+    "ConnectionDown": "feed.events",
+    "Notice": "feed.events",
+    "NoticeKind": "feed.events",
+    "HealthReport": "feed.events",
     # units: integer prices (1/10,000 $), sizes (1/100 contract), money (1/1,000,000 $)
     "PRICE_SCALE": "units",
     "SIZE_SCALE": "units",
@@ -120,11 +120,9 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from .api import LiveFeed, connect, replay, simulate
-    from .client import ConnectionPolicy
-    from .config import Config
-    from .core import Core
-    from .events import (
+    from market_making_bot.api import LiveFeed, connect, replay, simulate
+    from market_making_bot.feed.core import Core
+    from market_making_bot.feed.events import (
         BookChanged,
         BookSnapshot,
         BookUnusable,
@@ -146,10 +144,12 @@ if TYPE_CHECKING:
         TradeSeen,
         UnknownFrame,
     )
-    from .feed_protocol import FeedProtocol
-    from .health import Health
-    from .orderbook import OrderBook
-    from .recorder import RecordingError
-    from .session import Session
-    from .state import MarketDataState, MarketState
-    from .units import PRICE_SCALE, SIZE_SCALE, price_str, size_str
+    from market_making_bot.feed.health import Health
+    from market_making_bot.feed.protocol import FeedProtocol
+    from market_making_bot.feed.session import Session
+    from market_making_bot.marketdata.orderbook import OrderBook
+    from market_making_bot.marketdata.state import MarketDataState, MarketState
+    from market_making_bot.runtime.client import ConnectionPolicy
+    from market_making_bot.runtime.config import Config
+    from market_making_bot.storage.journal import RecordingError
+    from market_making_bot.units import PRICE_SCALE, SIZE_SCALE, price_str, size_str

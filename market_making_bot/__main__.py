@@ -1,6 +1,6 @@
 """``python -m market_making_bot``: same as ``python -m market_making_bot.mm_ws_listener``."""
 
-from .mm_ws_listener import main
+from market_making_bot.cli.listener import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

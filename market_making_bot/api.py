@@ -29,14 +29,14 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from os import PathLike
 from typing import Any
 
-from .auth import Signer
-from .client import ConnectionPolicy, KalshiWebSocketClient
-from .config import Config
-from .core import Core
-from .events import Event
-from .replay import iter_replay
-from .session import Session
-from .state import MarketDataState
+from market_making_bot.feed.core import Core
+from market_making_bot.feed.events import Event
+from market_making_bot.feed.session import Session
+from market_making_bot.kalshi.auth import Signer
+from market_making_bot.marketdata.state import MarketDataState
+from market_making_bot.runtime.client import ConnectionPolicy, KalshiWebSocketClient
+from market_making_bot.runtime.config import Config
+from market_making_bot.storage.replay import iter_replay
 
 __all__ = ["LiveFeed", "connect", "replay", "simulate"]
 
@@ -54,7 +54,7 @@ def replay(
 
     ``tickers``: only these markets (default: every market in the recording). ``kinds``: the event types wanted
     (default: every event). ``speed``: replay at that many times the recorded pace (default: as fast as possible).
-    Raises :class:`market_making_bot.recorder.RecordingError` for an input that cannot be used.
+    Raises :class:`market_making_bot.storage.journal.RecordingError` for an input that cannot be used.
     """
     core = Core(list(tickers) if tickers else None)
     pending: list[Event] = []
@@ -161,7 +161,7 @@ async def simulate(
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
-    from .simulator import ExchangeSimulator, SimulatorConfig
+    from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
 
     key = ed25519.Ed25519PrivateKey.generate()
     public_pem = key.public_key().public_bytes(

@@ -6,7 +6,7 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
-from market_making_bot.core import Core
+from market_making_bot.feed.core import Core
 
 A, B = "KXTEST-26DEC31-A", "KXTEST-26DEC31-B"
 T0_MS = 1_786_085_188_000

@@ -19,7 +19,7 @@ import pytest
 
 from market_making_bot import export
 from market_making_bot import mm_ws_listener as listener
-from market_making_bot.recorder import JournalWriter
+from market_making_bot.storage.journal import JournalWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 SUB = '{"type":"subscribed","id":1,"msg":{"channel":"orderbook_delta","sid":1}}'

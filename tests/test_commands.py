@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from market_making_bot.protocol import list_subscriptions, subscribe, unsubscribe, update_subscription
+from market_making_bot.kalshi import list_subscriptions, subscribe, unsubscribe, update_subscription
 
 
 def test_subscribe_pins_use_yes_price_for_the_order_book() -> None:

@@ -8,8 +8,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from market_making_bot.auth import PrivateKeyError, Signer, load_private_key
-from market_making_bot.config import DEMO_WS_URL, PROD_WS_URL, Config, ConfigError
+from market_making_bot.kalshi.auth import PrivateKeyError, Signer, load_private_key
+from market_making_bot.runtime.config import DEMO_WS_URL, PROD_WS_URL, Config, ConfigError
 from tests.keys import write_key
 
 KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"

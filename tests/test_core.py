@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from market_making_bot.core import Core, SequenceProblem
-from market_making_bot.events import BookChanged, SequenceProblemSeen, TickerSeen
-from market_making_bot.output import LogOutput
-from market_making_bot.protocol import OrderbookDelta, Ticker
-from market_making_bot.replay import run_replay
+from market_making_bot.feed.core import Core, SequenceProblem
+from market_making_bot.feed.events import BookChanged, SequenceProblemSeen, TickerSeen
+from market_making_bot.kalshi import OrderbookDelta, Ticker
+from market_making_bot.storage.replay import run_replay
+from market_making_bot.views.output import LogOutput
 
 from .paths import FIXTURES
 

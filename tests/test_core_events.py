@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from market_making_bot import events as ev
-from market_making_bot.core import Core
-from market_making_bot.replay import run_replay
+from market_making_bot.feed import events as ev
+from market_making_bot.feed.core import Core
+from market_making_bot.storage.replay import run_replay
 
 from .paths import FIXTURES
 
@@ -81,7 +81,7 @@ def test_nothing_is_built_for_kinds_nobody_listens_to(monkeypatch: pytest.Monkey
             built.append(_name)
             return _real(*args)
 
-        monkeypatch.setattr(f"market_making_bot.core.{name}", spy)
+        monkeypatch.setattr(f"market_making_bot.feed.core.{name}", spy)
     for i, text in enumerate([snap(1), delta(2, "0.4100", "1.00"), delta(3, "0.4200", "1.00")]):
         core.feed(text, i)
     core.feed(frame("trade", 2, None, market_ticker=A, yes_price_dollars="0.4", count_fp="1.00", trade_id="t"), 9)

@@ -16,8 +16,11 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from market_making_bot.core import Core
-from market_making_bot.dashboard import (
+from market_making_bot.cli.listener import main
+from market_making_bot.cli.monitor import ERRORS_ECHOED, log_to_file
+from market_making_bot.feed.core import Core
+from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
+from market_making_bot.views.dashboard.app import (
     FILLS_SHOWN,
     HIGHLIGHT_S,
     MAX_REFRESH_HZ,
@@ -30,9 +33,6 @@ from market_making_bot.dashboard import (
     ticker_label,
     wrap_fields,
 )
-from market_making_bot.mm_ws_listener import main
-from market_making_bot.monitor import ERRORS_ECHOED, log_to_file
-from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
 
 from .keys import write_key
 from .market_frames import T0_MS, T0_NS, A, B, delta, fake_client, frame, known_core

@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from market_making_bot.core import Core
-from market_making_bot.dashboard_model import ViewModel
-from market_making_bot.dashboard_pnl import (
+from market_making_bot.feed.core import Core
+from market_making_bot.feed.events import ConnectionDown, ConnectionUp, EventBus
+from market_making_bot.kalshi.messages import MarketPosition
+from market_making_bot.units import MONEY_SCALE, PRICE_SCALE, SIZE_SCALE
+from market_making_bot.views.dashboard.model import ViewModel
+from market_making_bot.views.dashboard.pnl import (
     PositionPnl,
     average_cost,
     mark_price,
@@ -15,9 +18,6 @@ from market_making_bot.dashboard_pnl import (
     total,
     unrealized_pnl,
 )
-from market_making_bot.events import ConnectionDown, ConnectionUp, EventBus
-from market_making_bot.protocol.messages import MarketPosition
-from market_making_bot.units import MONEY_SCALE, PRICE_SCALE, SIZE_SCALE
 
 from .market_frames import A, known_core
 
@@ -101,7 +101,7 @@ def test_the_view_model_follows_the_connection_events_of_a_bus() -> None:
 
 def test_the_view_model_and_the_pnl_maths_do_not_need_rich() -> None:
     code = (
-        "import sys, market_making_bot.dashboard_model, market_making_bot.dashboard_pnl; "
+        "import sys, market_making_bot.views.dashboard.model, market_making_bot.views.dashboard.pnl; "
         "sys.exit(1 if any(m == 'rich' or m.startswith('rich.') for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

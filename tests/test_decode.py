@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from market_making_bot.protocol import (
+from market_making_bot.kalshi import (
     DecodeError,
     ErrorMsg,
     Fill,

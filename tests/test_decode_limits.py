@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from market_making_bot.core import Core
-from market_making_bot.output import LogOutput
-from market_making_bot.protocol import (
+from market_making_bot.feed.core import Core
+from market_making_bot.kalshi import (
     DecodeError,
     Fill,
     OrderbookDelta,
@@ -24,8 +23,9 @@ from market_making_bot.protocol import (
     UnknownMessage,
     decode_frame,
 )
-from market_making_bot.replay import iter_recording
+from market_making_bot.storage.replay import iter_recording
 from market_making_bot.units import MAX_SIZE, TS_MS_MAX, TS_MS_MIN, rfc3339_to_ms
+from market_making_bot.views.output import LogOutput
 
 TS_MS = 1786085188978
 SNAPSHOT = {

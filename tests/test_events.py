@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from market_making_bot.events import BookUnusable, BookUsable, Event, EventBus
-from market_making_bot.state import MarketState
+from market_making_bot.feed.events import BookUnusable, BookUsable, Event, EventBus
+from market_making_bot.marketdata.state import MarketState
 
 M = MarketState("A")
 

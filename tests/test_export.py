@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from market_making_bot.export import main
-from market_making_bot.recorder import JournalWriter
+from market_making_bot.cli.export import main
+from market_making_bot.storage.journal import JournalWriter
 
 T0 = 1_732_449_000_000_000_000
 FRAMES = [

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from market_making_bot.core import Core
-from market_making_bot.events import (
+from market_making_bot.feed.core import Core
+from market_making_bot.feed.events import (
     ConnectionDown,
     ConnectionUp,
     Event,
@@ -22,9 +22,9 @@ from market_making_bot.events import (
     Notice,
     NoticeKind,
 )
-from market_making_bot.feed_protocol import ClientState, FeedProtocol
-from market_making_bot.health import Health, health_line
-from market_making_bot.session import ErrorCode, Session, SubStatus
+from market_making_bot.feed.health import Health, health_line
+from market_making_bot.feed.protocol import ClientState, FeedProtocol
+from market_making_bot.feed.session import ErrorCode, Session, SubStatus
 from tests.test_recovery_units import ack, delta, frame, snap
 
 A, B = "KXFP-26DEC31-A", "KXFP-26DEC31-B"

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from market_making_bot.core import Core
-from market_making_bot.output import LogOutput
-from market_making_bot.protocol import DecodeError, OrderbookDelta, decode_frame
-from market_making_bot.replay import iter_recording
+from market_making_bot.feed.core import Core
+from market_making_bot.kalshi import DecodeError, OrderbookDelta, decode_frame
+from market_making_bot.storage.replay import iter_recording
 from market_making_bot.units import PRICE_SCALE
+from market_making_bot.views.output import LogOutput
 
 from .paths import FIXTURES, SHARED
 

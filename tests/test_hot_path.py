@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from market_making_bot.core import LATENCY_EVERY, Core
-from market_making_bot.protocol import OrderbookDelta, decode_frame
-from market_making_bot.protocol.decode import _delta_fields, _frame_decoder
+from market_making_bot.feed.core import LATENCY_EVERY, Core
+from market_making_bot.kalshi import OrderbookDelta, decode_frame
+from market_making_bot.kalshi.decode import _delta_fields, _frame_decoder
 from market_making_bot.units import (
     _parse_canonical,
     _parse_decimal,
@@ -129,7 +129,7 @@ def test_feed_latency_is_sampled() -> None:
 
 
 def test_recent_ids_forget_the_oldest_first() -> None:
-    from market_making_bot.state import RecentIds
+    from market_making_bot.marketdata.state import RecentIds
 
     ids = RecentIds(capacity=3)
     assert [ids.add(k) for k in "abc"] == [True, True, True]

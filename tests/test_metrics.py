@@ -10,10 +10,10 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from market_making_bot.config import ConfigError
-from market_making_bot.core import Core
-from market_making_bot.metrics import METRIC_NAMES, KalshiCollector, MetricsServer, reason_kind
-from market_making_bot.monitor import start_monitoring
+from market_making_bot.cli.monitor import start_monitoring
+from market_making_bot.feed.core import Core
+from market_making_bot.runtime.config import ConfigError
+from market_making_bot.views.metrics import METRIC_NAMES, KalshiCollector, MetricsServer, reason_kind
 
 from .market_frames import T0_MS, T0_NS, A, B, fake_client, frame, known_core
 

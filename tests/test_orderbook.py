@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from market_making_bot.orderbook import OrderBook
+from market_making_bot.marketdata.orderbook import OrderBook
 from market_making_bot.units import PRICE_SCALE
 
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from market_making_bot.core import Core
-from market_making_bot.output import LogOutput, Output, setup_logging
-from market_making_bot.protocol import OrderbookDelta, Ticker
+from market_making_bot.feed.core import Core
+from market_making_bot.kalshi import OrderbookDelta, Ticker
+from market_making_bot.views.output import LogOutput, Output, setup_logging
 
 from .paths import FIXTURES
 

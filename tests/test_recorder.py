@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from market_making_bot.core import Core
-from market_making_bot.mm_ws_listener import main
-from market_making_bot.recorder import (
+from market_making_bot.cli.checks import check_record_path
+from market_making_bot.cli.listener import main
+from market_making_bot.feed.core import Core
+from market_making_bot.storage.journal import (
     REMOVED_CHECK_EVERY,
     JournalWriter,
     RecordingError,
-    check_record_path,
     expand_journal_paths,
     iter_journal,
     parse_rotation,
 )
-from market_making_bot.replay import run_replay
+from market_making_bot.storage.replay import run_replay
 
 SUB = '{"type":"subscribed","id":1,"msg":{"channel":"orderbook_delta","sid":1}}'
 SNAP = (

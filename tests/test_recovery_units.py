@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-import market_making_bot.core as core_module
-from market_making_bot.core import Core, SequenceProblem
-from market_making_bot.output import LogOutput
-from market_making_bot.protocol.decode import decode_frame
-from market_making_bot.session import Session
+import market_making_bot.feed.core as core_module
+from market_making_bot.feed.core import Core, SequenceProblem
+from market_making_bot.feed.session import Session
+from market_making_bot.kalshi.decode import decode_frame
+from market_making_bot.views.output import LogOutput
 
 A, B = "KXU-26DEC31-A", "KXU-26DEC31-B"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from market_making_bot.core import Core
-from market_making_bot.mm_ws_listener import build_arg_parser, main, parse_tickers
-from market_making_bot.recorder import JournalWriter, iter_journal
-from market_making_bot.replay import ReplayReport, iter_recording, run_replay
+from market_making_bot.cli.listener import build_arg_parser, main, parse_tickers
+from market_making_bot.feed.core import Core
+from market_making_bot.storage.journal import JournalWriter, iter_journal
+from market_making_bot.storage.replay import ReplayReport, iter_recording, run_replay
 
 from .paths import FIXTURES
 
@@ -188,7 +188,7 @@ def test_a_damaged_journal_replays_what_is_readable_and_counts_the_rest(
     assert frames == 5 and report.bad_records == len(DAMAGED)
     assert core.state.markets["M"].book.yes == {4000: 1300} and core.state.markets["M"].usable
     assert all(s < 1 for s in slept)
-    warned = [r.getMessage() for r in caplog.records if r.name == "market_making_bot.replay"]
+    warned = [r.getMessage() for r in caplog.records if r.name == "market_making_bot.storage.replay"]
     assert len(warned) == 10 + 1 and f"{len(DAMAGED)} damaged records skipped in all" in warned[-1]
     assert "line 4: not a journal record" in warned[0]
 

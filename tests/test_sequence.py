@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from market_making_bot.sequence import SeqResult, SequenceTracker
+from market_making_bot.marketdata.sequence import SeqResult, SequenceTracker
 
 
 def test_first_ok_gap_duplicate_regression() -> None:

@@ -18,10 +18,10 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from market_making_bot.core import Core
-from market_making_bot.events import BookUnusable, BookUsable
-from market_making_bot.output import LogOutput
-from market_making_bot.session import Session
+from market_making_bot.feed.core import Core
+from market_making_bot.feed.events import BookUnusable, BookUsable
+from market_making_bot.feed.session import Session
+from market_making_bot.views.output import LogOutput
 
 _QUIET = logging.getLogger("tests.sequence_property")
 _QUIET.propagate = False

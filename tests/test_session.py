@@ -3,7 +3,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from market_making_bot.session import Session
+from market_making_bot.feed.session import Session
 
 
 def _connect(s: Session) -> list[dict[str, Any]]:

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from market_making_bot.core import Core
-from market_making_bot.mm_ws_listener import main
-from market_making_bot.protocol import KNOWN_TYPES, UnknownMessage, decode_frame
-from market_making_bot.replay import iter_recording
+from market_making_bot.cli.listener import main
+from market_making_bot.feed.core import Core
+from market_making_bot.kalshi import KNOWN_TYPES, UnknownMessage, decode_frame
+from market_making_bot.storage.replay import iter_recording
 
 ORDERBOOK_CAPTURES = ("prod-2026-08-mlb-orderbook.json", "prod-2025-05-legacy-cents-book.jsonl")
 

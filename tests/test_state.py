@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from market_making_bot.protocol import Fill, MarketPosition, OrderbookSnapshot, Ticker, TickerV2, Trade
-from market_making_bot.state import (
+from market_making_bot.kalshi import Fill, MarketPosition, OrderbookSnapshot, Ticker, TickerV2, Trade
+from market_making_bot.marketdata.state import (
     FILL_HISTORY,
     TRADE_HISTORY,
     MarketDataState,
@@ -109,7 +109,7 @@ def test_volume_stats_equal_a_plain_recount() -> None:
     """The inlined totals of ``VolumeStats.add`` and ``_expire`` equal a plain recount of the trades they cover."""
     import random
 
-    from market_making_bot.state import VolumeStats
+    from market_making_bot.marketdata.state import VolumeStats
 
     rng = random.Random(5)
     stats = VolumeStats(window_ns=50)

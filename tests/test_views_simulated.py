@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from market_making_bot.mm_ws_listener import main
+from market_making_bot.cli.listener import main
 
 pytest.importorskip("market_making_bot.simulator", reason="the simulator is not on this branch yet")
 

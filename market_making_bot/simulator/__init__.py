@@ -21,12 +21,12 @@ Modules, one idea each: ``server`` (lifecycle, the paced order flow, the connect
 ``events``, ``wire`` (frame encoding), ``faults``, ``auth``, ``config``, ``units``, ``__main__`` (CLI).
 """
 
-from .auth import auth_headers, generate_credentials, generate_private_key, sign
-from .config import SimulatorConfig
-from .faults import KINDS as FAULT_KINDS
-from .faults import FaultController, FaultSpec
-from .model import ExchangeModel, kalshi_fee
-from .server import WS_PATH, ExchangeSimulator
+from market_making_bot.simulator.auth import auth_headers, generate_credentials, generate_private_key, sign
+from market_making_bot.simulator.config import SimulatorConfig
+from market_making_bot.simulator.faults import KINDS as FAULT_KINDS
+from market_making_bot.simulator.faults import FaultController, FaultSpec
+from market_making_bot.simulator.model import ExchangeModel, kalshi_fee
+from market_making_bot.simulator.server import WS_PATH, ExchangeSimulator
 
 __all__ = [
     "FAULT_KINDS",

@@ -26,11 +26,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn
 
-from . import auth
-from .config import SimulatorConfig
-from .faults import KINDS, FaultSpec
-from .server import ExchangeSimulator
-from .units import TICKS
+from market_making_bot.simulator import auth
+from market_making_bot.simulator.config import SimulatorConfig
+from market_making_bot.simulator.faults import KINDS, FaultSpec
+from market_making_bot.simulator.server import ExchangeSimulator
+from market_making_bot.simulator.units import TICKS
 
 MAX_MARKETS = 10_000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import bisect
 
-from .units import CONTRACT, ONE
+from market_making_bot.simulator.units import CONTRACT, ONE
 
 Side = str  # "yes" | "no"
 

@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .subscriptions import (
+from market_making_bot.simulator.subscriptions import (
     CHANNELS,
     MARKET_FILTER_CHANNELS,
     PRIVATE_CHANNELS,
@@ -42,7 +42,7 @@ from .subscriptions import (
     Subscription,
     UserWanted,
 )
-from .wire import ErrorCode, encode, envelope, error_frame
+from market_making_bot.simulator.wire import ErrorCode, encode, envelope, error_frame
 
 __all__ = ["CommandProtocol"]
 

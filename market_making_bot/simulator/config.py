@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from .faults import FaultSpec
-from .model import default_tickers
-from .units import TICKS
+from market_making_bot.simulator.faults import FaultSpec
+from market_making_bot.simulator.model import default_tickers
+from market_making_bot.simulator.units import TICKS
 
 
 @dataclass

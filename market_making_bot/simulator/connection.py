@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConcurrencyError, ConnectionClosed
 
-from .commands import CommandProtocol
-from .fanout import F_DATA, F_DELTA, F_OBSEQ
-from .faults import DEFAULT_STALL_S, FaultSpec
-from .subscriptions import (
+from market_making_bot.simulator.commands import CommandProtocol
+from market_making_bot.simulator.fanout import F_DATA, F_DELTA, F_OBSEQ
+from market_making_bot.simulator.faults import DEFAULT_STALL_S, FaultSpec
+from market_making_bot.simulator.subscriptions import (
     Action,
     Added,
     Removed,
@@ -30,10 +30,10 @@ from .subscriptions import (
     Subscription,
     UserWanted,
 )
-from .wire import ErrorCode, error_frame
+from market_making_bot.simulator.wire import ErrorCode, error_frame
 
 if TYPE_CHECKING:
-    from .server import ExchangeSimulator
+    from market_making_bot.simulator.server import ExchangeSimulator
 
 log = logging.getLogger("market_making_bot.simulator")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .book import Market, Side
-from .units import CONTRACT, ONE
+from market_making_bot.simulator.book import Market, Side
+from market_making_bot.simulator.units import CONTRACT, ONE
 
 
 class BookDelta:

@@ -13,12 +13,12 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from .config import SimulatorConfig
-from .events import BookDelta, Event, Fill, Position, Ticker, Trade
-from .model import ExchangeModel
-from .subscriptions import CHANNELS, Subscription
-from .units import now_ms
-from .wire import Wire, envelope
+from market_making_bot.simulator.config import SimulatorConfig
+from market_making_bot.simulator.events import BookDelta, Event, Fill, Position, Ticker, Trade
+from market_making_bot.simulator.model import ExchangeModel
+from market_making_bot.simulator.subscriptions import CHANNELS, Subscription
+from market_making_bot.simulator.units import now_ms
+from market_making_bot.simulator.wire import Wire, envelope
 
 # flags of an outbound queue item
 F_DATA = 1  # a data frame (snapshot, delta, ticker, trade, fill, market_position): counted for faults

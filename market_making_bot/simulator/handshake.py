@@ -18,10 +18,10 @@ from pathlib import Path
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from . import auth
-from .config import SimulatorConfig
-from .faults import FaultController
-from .units import now_ms
+from market_making_bot.simulator import auth
+from market_making_bot.simulator.config import SimulatorConfig
+from market_making_bot.simulator.faults import FaultController
+from market_making_bot.simulator.units import now_ms
 
 log = logging.getLogger("market_making_bot.simulator")
 

@@ -22,18 +22,18 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
-from .book import Ladder as Ladder
-from .book import Market as Market
-from .book import Order as Order
-from .book import Side as Side
-from .book import UserBook as UserBook
-from .events import BookDelta as BookDelta
-from .events import Event as Event
-from .events import Fill as Fill
-from .events import Position as Position
-from .events import Ticker as Ticker
-from .events import Trade as Trade
-from .units import CONTRACT, ONE, TICKS, fmt_price, fmt_size
+from market_making_bot.simulator.book import Ladder as Ladder
+from market_making_bot.simulator.book import Market as Market
+from market_making_bot.simulator.book import Order as Order
+from market_making_bot.simulator.book import Side as Side
+from market_making_bot.simulator.book import UserBook as UserBook
+from market_making_bot.simulator.events import BookDelta as BookDelta
+from market_making_bot.simulator.events import Event as Event
+from market_making_bot.simulator.events import Fill as Fill
+from market_making_bot.simulator.events import Position as Position
+from market_making_bot.simulator.events import Ticker as Ticker
+from market_making_bot.simulator.events import Trade as Trade
+from market_making_bot.simulator.units import CONTRACT, ONE, TICKS, fmt_price, fmt_size
 
 # --------------------------------------------------------------------------------------------------
 # The model

@@ -24,25 +24,25 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from ..redact import REDACT_SIGNATURE as REDACT_SIGNATURE  # re-exported (tests, older imports)
-from ..redact import RedactSignature as RedactSignature
-from ..redact import redacted_logger
-from . import auth
-from . import truth as _truth
-from .config import SimulatorConfig
-from .connection import Connection
-from .fanout import FanOut
-from .faults import FaultController
-from .handshake import WS_PATH as WS_PATH
-from .handshake import Gate
-from .model import Event, ExchangeModel
-from .subscriptions import CHANNELS as CHANNELS  # re-exported (older imports)
-from .subscriptions import MARKET_FILTER_CHANNELS as MARKET_FILTER_CHANNELS
-from .subscriptions import PRIVATE_CHANNELS as PRIVATE_CHANNELS
-from .subscriptions import MarketDirectory
-from .subscriptions import Subscription as Subscription
-from .units import now_ms
-from .wire import Wire
+from market_making_bot.redact import REDACT_SIGNATURE as REDACT_SIGNATURE  # re-exported (tests, older imports)
+from market_making_bot.redact import RedactSignature as RedactSignature
+from market_making_bot.redact import redacted_logger
+from market_making_bot.simulator import auth
+from market_making_bot.simulator import truth as _truth
+from market_making_bot.simulator.config import SimulatorConfig
+from market_making_bot.simulator.connection import Connection
+from market_making_bot.simulator.fanout import FanOut
+from market_making_bot.simulator.faults import FaultController
+from market_making_bot.simulator.handshake import WS_PATH as WS_PATH
+from market_making_bot.simulator.handshake import Gate
+from market_making_bot.simulator.model import Event, ExchangeModel
+from market_making_bot.simulator.subscriptions import CHANNELS as CHANNELS  # re-exported (older imports)
+from market_making_bot.simulator.subscriptions import MARKET_FILTER_CHANNELS as MARKET_FILTER_CHANNELS
+from market_making_bot.simulator.subscriptions import PRIVATE_CHANNELS as PRIVATE_CHANNELS
+from market_making_bot.simulator.subscriptions import MarketDirectory
+from market_making_bot.simulator.subscriptions import Subscription as Subscription
+from market_making_bot.simulator.units import now_ms
+from market_making_bot.simulator.wire import Wire
 
 log = logging.getLogger("market_making_bot.simulator")
 WS_LOGGER = "market_making_bot.simulator.websockets"

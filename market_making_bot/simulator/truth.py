@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .faults import FaultController
-from .model import ExchangeModel
+from market_making_bot.simulator.faults import FaultController
+from market_making_bot.simulator.model import ExchangeModel
 
 log = logging.getLogger("market_making_bot.simulator")
 

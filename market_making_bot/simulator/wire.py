@@ -28,9 +28,9 @@ from typing import Any
 
 import msgspec
 
-from .book import Market
-from .events import BookDelta, Fill, Position, Ticker, Trade
-from .units import (
+from market_making_bot.simulator.book import Market
+from market_making_bot.simulator.events import BookDelta, Fill, Position, Ticker, Trade
+from market_making_bot.simulator.units import (
     ONE,
     centi_cents,
     cents,

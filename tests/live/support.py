@@ -7,10 +7,10 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from market_making_bot.auth import Signer
-from market_making_bot.client import ConnectionPolicy, KalshiWebSocketClient
-from market_making_bot.core import Core
-from market_making_bot.session import Session
+from market_making_bot.feed.core import Core
+from market_making_bot.feed.session import Session
+from market_making_bot.kalshi.auth import Signer
+from market_making_bot.runtime.client import ConnectionPolicy, KalshiWebSocketClient
 from market_making_bot.simulator import ExchangeSimulator
 
 

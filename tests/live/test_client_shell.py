@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from market_making_bot.client import ConnectionPolicy
-from market_making_bot.events import ConnectionUp, Event, HealthReport, Notice, NoticeKind
+from market_making_bot.feed.events import ConnectionUp, Event, HealthReport, Notice, NoticeKind
+from market_making_bot.runtime.client import ConnectionPolicy
 from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
 from tests.live.support import WatchedCore, running_client, wait_until
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import pytest
 
-from market_making_bot.client import AuthenticationError, ConnectionPolicy
-from market_making_bot.session import Session
+from market_making_bot.feed.session import Session
+from market_making_bot.runtime.client import AuthenticationError, ConnectionPolicy
 from market_making_bot.simulator import FaultSpec, SimulatorConfig
 from market_making_bot.simulator.faults import KINDS
 from tests.live.history import CheckingCore, HistorySimulator

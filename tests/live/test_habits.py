@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from market_making_bot.client import ConnectionPolicy
-from market_making_bot.session import Command, Notice, Session
+from market_making_bot.feed.session import Command, Notice, Session
+from market_making_bot.runtime.client import ConnectionPolicy
 from market_making_bot.simulator import FaultSpec, SimulatorConfig
 from tests.live.history import CheckingCore, HistorySimulator
 from tests.live.support import converged, running_client, wait_until

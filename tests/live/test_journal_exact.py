@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from market_making_bot.auth import Signer
-from market_making_bot.client import ConnectionPolicy, KalshiWebSocketClient
-from market_making_bot.core import Core
-from market_making_bot.mm_ws_listener import main
-from market_making_bot.recorder import JournalWriter, iter_journal
-from market_making_bot.replay import run_replay
-from market_making_bot.session import Session
+from market_making_bot.cli.listener import main
+from market_making_bot.feed.core import Core
+from market_making_bot.feed.session import Session
+from market_making_bot.kalshi.auth import Signer
+from market_making_bot.runtime.client import ConnectionPolicy, KalshiWebSocketClient
 from market_making_bot.simulator import ExchangeSimulator, FaultSpec, SimulatorConfig
+from market_making_bot.storage.journal import JournalWriter, iter_journal
+from market_making_bot.storage.replay import run_replay
 from tests.live.support import WatchedCore, converged, wait_until
 
 

@@ -15,12 +15,12 @@ from typing import IO, Any
 
 import pytest
 
-from market_making_bot.auth import Signer
-from market_making_bot.client import ConnectionPolicy, KalshiWebSocketClient
-from market_making_bot.mm_ws_listener import main
-from market_making_bot.recorder import JournalWriter, iter_journal
-from market_making_bot.session import Session
+from market_making_bot.cli.listener import main
+from market_making_bot.feed.session import Session
+from market_making_bot.kalshi.auth import Signer
+from market_making_bot.runtime.client import ConnectionPolicy, KalshiWebSocketClient
 from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
+from market_making_bot.storage.journal import JournalWriter, iter_journal
 from tests.live.support import WatchedCore, converged, wait_until
 
 DEV_FULL = Path("/dev/full")

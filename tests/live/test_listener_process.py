@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from market_making_bot.mm_ws_listener import main
+from market_making_bot.cli.listener import main
 from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
 from tests.keys import write_key
 from tests.live.support import books

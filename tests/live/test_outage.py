@@ -13,16 +13,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from websockets.asyncio.server import ServerConnection, serve
 
-from market_making_bot.auth import Signer
-from market_making_bot.client import (
+from market_making_bot.feed.core import Core
+from market_making_bot.feed.session import Notice, Session
+from market_making_bot.kalshi.auth import Signer
+from market_making_bot.runtime.client import (
     MAX_MESSAGE_BYTES,
     AuthenticationError,
     ConnectionPolicy,
     KalshiWebSocketClient,
     NoMarketsError,
 )
-from market_making_bot.core import Core
-from market_making_bot.session import Notice, Session
 from market_making_bot.simulator import ExchangeSimulator, FaultSpec, SimulatorConfig
 from tests.live.support import WatchedCore, converged, running_client, wait_until
 
@@ -112,7 +112,7 @@ async def test_silent_stall_is_a_ping_timeout_and_books_wait_for_the_new_connect
     core = OutageCore()
     async with _sim() as sim, running_client(sim, core, policy=FAST, with_private=False) as (client, _, _):
         await wait_until(core, lambda: _all_usable(core, TICKERS), 10, "every book usable")
-        with caplog.at_level(logging.WARNING, logger="market_making_bot.client"):
+        with caplog.at_level(logging.WARNING, logger="market_making_bot.runtime.client"):
             assert sim.faults.inject("stall", seconds=30) == 1
             assert await _lost_within(core, 5) < PING + PING + 1.0
             assert core.summary_at_loss is not None

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from market_making_bot.client import AuthenticationError, ConnectionPolicy
-from market_making_bot.events import TradeSeen
+from market_making_bot.feed.events import TradeSeen
+from market_making_bot.runtime.client import AuthenticationError, ConnectionPolicy
 from market_making_bot.simulator import ExchangeSimulator, FaultSpec, SimulatorConfig
 from tests.live.support import WatchedCore, converged, running_client, wait_until
 
@@ -132,9 +132,9 @@ async def test_bad_ticker_is_reported_and_the_other_markets_keep_streaming(caplo
     core = WatchedCore()
     async with _sim(duration=1.5) as sim:
         assert sim.private_key is not None
-        from market_making_bot.auth import Signer
-        from market_making_bot.client import KalshiWebSocketClient
-        from market_making_bot.session import Session
+        from market_making_bot.feed.session import Session
+        from market_making_bot.kalshi.auth import Signer
+        from market_making_bot.runtime.client import KalshiWebSocketClient
 
         session = Session([*TICKERS, "KXNOPE-00JAN01-Z"], with_private=True)
         client = KalshiWebSocketClient(sim.url, Signer(sim.key_id, sim.private_key), core, session)

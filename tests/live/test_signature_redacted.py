@@ -10,10 +10,10 @@ import logging
 import pytest
 from websockets.asyncio.client import connect
 
-from market_making_bot.auth import Signer
-from market_making_bot.client import ConnectionPolicy, KalshiWebSocketClient
+from market_making_bot.feed.session import Session
+from market_making_bot.kalshi.auth import Signer
 from market_making_bot.redact import REDACT_SIGNATURE, RedactSignature
-from market_making_bot.session import Session
+from market_making_bot.runtime.client import ConnectionPolicy, KalshiWebSocketClient
 from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
 from market_making_bot.simulator.server import REDACT_SIGNATURE as SIM_FILTER
 from tests.live.support import WatchedCore, wait_until

@@ -1,0 +1,122 @@
+"""Before/after cost of the live feed path per frame, each variant in its own process: instructions (callgrind,
+deterministic) and time (best of several alternating rounds).
+
+    python -m bench.feed_ab --before /path/to/old/checkout [--after .] [--rounds 3] [--no-callgrind]
+
+The frames are bench/synth.py's (50 markets, ~88% deltas), fed as bytes the way the live client receives them,
+with the log at WARNING. "Feed path" is what the asyncio client calls per frame: ``FeedProtocol.receive_frame``
+where it exists (issue 13's layout), else ``Core.feed`` plus the client's control-frame check of the flat layout.
+The instruction count is the difference between a run that feeds N more frames and one that does not, divided by
+N (the warm-up, the imports and the frame generation cancel out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+WARMUP = 60_000
+MEASURED = 20_000
+TIMED = 200_000
+
+WORKER = r'''
+import sys, time, logging
+repo, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sys.path.insert(0, repo)
+sys.path.insert(0, sys.argv[4])  # bench/ of the driver, for the frame generator
+from synth import generate_frames
+frames = [f.encode() for f in generate_frames(max(n, 0) + int(sys.argv[5]), markets=50, seed=1)]
+logging.basicConfig(level=logging.WARNING)
+try:  # issue 13's layout
+    from market_making_bot.feed.core import Core
+    from market_making_bot.feed.protocol import FeedProtocol
+    from market_making_bot.feed.session import Session
+    from market_making_bot.views.output import LogOutput
+    def make():
+        core = Core()
+        LogOutput().attach(core.bus)
+        proto = FeedProtocol(core, Session([]), url="ws://bench/")
+        proto.connection_opened(0)
+        return proto.receive_frame
+except ImportError:  # the flat layout before it
+    from market_making_bot.core import Core
+    from market_making_bot.output import Output
+    CONTROL = frozenset({"subscribed", "unsubscribed", "error", "ok", "orderbook_snapshot"})
+    def make():
+        core = Core(output=Output())
+        feed = core.feed
+        def receive(data, recv_ns):
+            msg = feed(data, recv_ns)
+            if msg is not None and msg.type in CONTROL:  # the client's dispatch of control frames
+                pass
+            return msg
+        return receive
+warm = int(sys.argv[5])
+if mode == "time":
+    best = None
+    for _ in range(3):
+        receive = make(); t = 0
+        t0 = time.perf_counter()
+        for f in frames:
+            t += 1_000_000; receive(f, t)
+        took = time.perf_counter() - t0
+        best = took if best is None else min(best, took)
+    print(f"{best / len(frames) * 1e9:.0f}")
+else:
+    receive = make(); t = 0
+    for f in frames[:warm + n]:
+        t += 1_000_000; receive(f, t)
+'''
+
+
+def _worker(repo: Path, mode: str, n: int, warm: int) -> list[str]:
+    return [sys.executable, "-c", WORKER, str(repo), mode, str(n), str(Path(__file__).parent), str(warm)]
+
+
+def instructions(repo: Path) -> float:
+    counts = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (0, MEASURED):
+            out = Path(tmp) / f"cg.{n}"
+            done = subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *_worker(repo, "cg", n, WARMUP)],
+                capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, check=True,
+            )
+            found = re.search(r"Collected : (\d+)", done.stderr)
+            assert found, done.stderr[-2000:]
+            counts.append(int(found.group(1)))
+    return (counts[1] - counts[0]) / MEASURED
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--before", required=True, type=Path, help="checkout of the older version")
+    ap.add_argument("--after", default=Path("."), type=Path, help="checkout of the newer version (default .)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (default 3)")
+    ap.add_argument("--no-callgrind", action="store_true", help="time only")
+    args = ap.parse_args()
+    variants = {"before": args.before.resolve(), "after": args.after.resolve()}
+    times: dict[str, list[int]] = {k: [] for k in variants}
+    for _ in range(args.rounds):
+        for name, repo in variants.items():
+            out = subprocess.run(_worker(repo, "time", TIMED, 0), capture_output=True, text=True, check=True)
+            times[name].append(int(out.stdout.split()[-1]))
+    for name in variants:
+        print(f"{name:6} time: best {min(times[name]):,} ns/frame (rounds: {', '.join(map(str, times[name]))})")
+    if not args.no_callgrind and shutil.which("valgrind"):
+        cg = {name: instructions(repo) for name, repo in variants.items()}
+        for name, value in cg.items():
+            print(f"{name:6} instructions: {value:,.0f} per frame")
+        print(f"change: {100 * (cg['after'] / cg['before'] - 1):+.1f}% instructions, "
+              f"{100 * (min(times['after']) / min(times['before']) - 1):+.1f}% time")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

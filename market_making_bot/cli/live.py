@@ -1,0 +1,207 @@
+"""Live mode: wire Config, Signer, Session, Core and the client together; run until the duration, Ctrl-C or SIGTERM.
+
+The CLI (``mm_ws_listener``) parses arguments and calls :func:`run_live`; this module only assembles parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from market_making_bot.cli.monitor import start_monitoring
+from market_making_bot.feed.core import Core
+from market_making_bot.feed.session import Session
+from market_making_bot.kalshi.auth import PrivateKeyError, Signer
+from market_making_bot.runtime.client import (
+    AuthenticationError,
+    ConnectionPolicy,
+    KalshiWebSocketClient,
+    NoMarketsError,
+)
+from market_making_bot.runtime.config import Config, ConfigError
+
+if TYPE_CHECKING:
+    from market_making_bot.storage.journal import JournalWriter
+
+__all__ = ["EXIT_AUTH", "EXIT_CONFIG", "EXIT_JOURNAL", "EXIT_NO_MARKETS", "EXIT_OK", "run_live"]
+
+log = logging.getLogger("market_making_bot.cli.live")
+
+EXIT_OK = 0
+EXIT_CONFIG = 3  # a setting or the key file is missing or invalid
+EXIT_AUTH = 4  # the server refused the signed handshake (HTTP 401/403)
+EXIT_NO_MARKETS = 5  # no valid market left: every ticker was rejected by the server
+EXIT_JOURNAL = 6  # the run went on, but writing the journal (--record) failed during it
+
+
+def run_live(args: argparse.Namespace, core: Core, tickers: list[str], write_summary: Callable[[], None]) -> int:
+    """Run the live listener (or the built-in demo with ``args.simulate``) and return the exit code."""
+    try:
+        return asyncio.run(_main(args, core, tickers, write_summary))
+    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+        write_summary()
+        return EXIT_OK
+
+
+async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_summary: Callable[[], None]) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    started = time.monotonic()
+    code = EXIT_OK
+    try:
+        async with _endpoint(args, tickers) as (url, signer, tickers, with_private):
+            session = Session(tickers, with_private=with_private)
+            policy = ConnectionPolicy(
+                ping_interval=args.ping_interval,
+                ping_timeout=args.ping_timeout,
+            )
+            journal = _journal(args, url)
+            client = KalshiWebSocketClient(
+                url,
+                signer,
+                core,
+                session,
+                policy,
+                on_frame=journal.frame_in if journal else None,
+                on_send=journal.frame_out if journal else None,
+                on_connect=journal.connected if journal else None,
+            )
+            views = start_monitoring(args, core, client, stop)  # --dashboard, --metrics-port (monitor.py)
+            log.info(
+                "connecting to %s as key %s (%s) for %s%s",
+                url,
+                signer.key_id[:8] + "…",
+                signer.key_type,
+                ", ".join(tickers) or "all markets",
+                " with private channels" if with_private else "",
+            )
+            runner = asyncio.create_task(client.run(stop))
+            timer = asyncio.create_task(_stop_after(stop, args.duration)) if args.duration else None
+            try:
+                await runner
+            finally:
+                await views.close()
+                if timer is not None:
+                    timer.cancel()
+                if journal is not None:
+                    journal.close()
+                    _log_journal(journal)
+                    if journal.failed and code == EXIT_OK:
+                        code = EXIT_JOURNAL
+    except (ConfigError, PrivateKeyError) as exc:
+        log.error("configuration error: %s", exc)
+        return EXIT_CONFIG
+    except AuthenticationError as exc:
+        log.error("%s", exc)
+        code = EXIT_AUTH
+    except NoMarketsError as exc:
+        log.error("%s; check --ticker (exit code %d)", exc, EXIT_NO_MARKETS)
+        code = EXIT_NO_MARKETS
+    finally:
+        write_summary()
+    _log_end_of_run(core, time.monotonic() - started)
+    return code
+
+
+def _journal(args: argparse.Namespace, url: str) -> JournalWriter | None:
+    """The journal for ``--record``: ``args.journal`` when the CLI made it (its summary reports on it), else new."""
+    if not args.record:
+        return None
+    from market_making_bot.storage.journal import JournalWriter, parse_rotation
+
+    journal: JournalWriter | None = getattr(args, "journal", None)
+    if journal is None:
+        journal = JournalWriter(
+            args.record, rotate=parse_rotation(args.record_rotate), overwrite=getattr(args, "record_overwrite", False)
+        )
+    journal.url = url
+    return journal
+
+
+def _log_journal(journal: JournalWriter) -> None:
+    files = journal.files
+    if not files:
+        where = f"{journal.path} (nothing recorded)"
+    elif len(files) == 1:
+        where = str(files[0])
+    else:
+        where = f"{len(files)} files, {files[0]} to {files[-1]}"
+    if journal.error is None:
+        log.info("journal: %d records in %s", journal.lines, where)
+    else:
+        log.error(
+            "journal: recording FAILED (%s): %d records written in %s, %d not written; exit code %d",
+            journal.error,
+            journal.lines,
+            where,
+            journal.dropped,
+            EXIT_JOURNAL,
+        )
+
+
+async def _stop_after(stop: asyncio.Event, seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    log.info("duration of %.1f s reached; stopping", seconds)
+    stop.set()
+
+
+@contextlib.asynccontextmanager
+async def _endpoint(args: argparse.Namespace, tickers: list[str]) -> AsyncIterator[tuple[str, Signer, list[str], bool]]:
+    """Yield (url, signer, tickers, with_private): from the user's config, or a built-in simulator."""
+    if not args.simulate:
+        cfg = Config.load(args.env_file, demo=args.demo, ws_url=args.ws_url)
+        log.info("environment: %s, key %s, key file %s", cfg.environment, cfg.key_id_short, cfg.private_key_path)
+        yield cfg.ws_url, cfg.signer(), tickers, args.with_private
+        return
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
+
+    key = ed25519.Ed25519PrivateKey.generate()  # throwaway key: the demo needs no account
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    sim_kwargs: dict[str, Any] = {"public_key": public_pem, "seed": args.seed, "rate": args.sim_rate}
+    if tickers:
+        sim_kwargs["tickers"] = tickers
+    else:
+        sim_kwargs["markets"] = args.sim_markets
+    if not log.isEnabledFor(logging.DEBUG):  # the simulator's own chatter stays out of the demo's output
+        logging.getLogger("market_making_bot.simulator").setLevel(logging.WARNING)
+    async with ExchangeSimulator(SimulatorConfig(**sim_kwargs)) as sim:
+        log.info("built-in simulator serving at %s", sim.url)
+        yield sim.url, Signer("simulated-key", key), sim.config.resolved_tickers(), True
+
+
+def _log_end_of_run(core: Core, seconds: float) -> None:
+    c = core.counters
+    h = core.health()
+    by_type = ", ".join(f"{k} {v}" for k, v in sorted(core.by_type.items()))
+    markets = core.state.markets
+    usable = sum(1 for m in markets.values() if m.usable)
+    unusable = [f"{t} ({m.unusable_reason})" for t, m in sorted(markets.items()) if not m.usable]
+    log.info(
+        "end of run: %.1f s, %d frames (%s), %d markets (%d usable), %d reconnects, %d gaps, %d resyncs, "
+        "%d malformed, %d handler errors%s",
+        seconds,
+        c["frames"],
+        by_type or "none",
+        len(markets),
+        usable,
+        h["reconnects"],
+        h["gaps"],
+        h["resyncs"],
+        h["malformed"],
+        h["handler_errors"],
+        (" | not usable: " + ", ".join(unusable)) if unusable else "",
+    )

@@ -1,0 +1,1 @@
+"""feed: see the README's architecture section."""

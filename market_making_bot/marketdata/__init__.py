@@ -1,0 +1,1 @@
+"""marketdata: see the README's architecture section."""

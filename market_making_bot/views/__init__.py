@@ -1,0 +1,1 @@
+"""views: see the README's architecture section."""

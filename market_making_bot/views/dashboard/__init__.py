@@ -1,0 +1,1 @@
+"""views.dashboard: see the README's architecture section."""

@@ -184,24 +184,21 @@ async def _endpoint(args: argparse.Namespace, tickers: list[str]) -> AsyncIterat
 
 
 def _log_end_of_run(core: Core, seconds: float) -> None:
-    c = core.counters
-    h = core.health()
+    h = core.health_value()  # the same figures as the summary's health block and the [HEALTH] line
     by_type = ", ".join(f"{k} {v}" for k, v in sorted(core.by_type.items()))
-    markets = core.state.markets
-    usable = sum(1 for m in markets.values() if m.usable)
-    unusable = [f"{t} ({m.unusable_reason})" for t, m in sorted(markets.items()) if not m.usable]
+    unusable = [f"{t} ({reason})" for t, reason in h.unusable]
     log.info(
         "end of run: %.1f s, %d frames (%s), %d markets (%d usable), %d reconnects, %d gaps, %d resyncs, "
         "%d malformed, %d handler errors%s",
         seconds,
-        c["frames"],
+        h.frames,
         by_type or "none",
-        len(markets),
-        usable,
-        h["reconnects"],
-        h["gaps"],
-        h["resyncs"],
-        h["malformed"],
-        h["handler_errors"],
+        h.books_total,
+        h.books_usable,
+        h.reconnects,
+        h.gaps,
+        h.resyncs,
+        h.malformed,
+        h.handler_errors,
         (" | not usable: " + ", ".join(unusable)) if unusable else "",
     )

@@ -59,6 +59,7 @@ from market_making_bot.feed.events import (
     TradeSeen,
     UnknownFrame,
 )
+from market_making_bot.feed.health import Health
 from market_making_bot.kalshi.decode import DecodeError, decode_frame
 from market_making_bot.kalshi.messages import (
     ErrorMsg,
@@ -449,18 +450,12 @@ class Core:
         return [t for t, m in self.state.markets.items() if m.sid == sid and m.has_snapshot]
 
     def health(self) -> dict[str, Any]:
-        """The ``"health"`` block of the summary."""
-        c = self.counters
-        lat = sorted(self.latencies_ms)  # bounded samples (see ``process``): no overflow in the percentiles
-        return {
-            "reconnects": c["reconnects"],
-            "gaps": c["gaps"] + c["regressions"],
-            "resyncs": c["resyncs"],
-            "duplicates_dropped": c["duplicates"] + c["trade_duplicates"],
-            "malformed": c["decode_errors"],
-            "handler_errors": c["handler_errors"],
-            "feed_latency_ms": {"p50": _percentile(lat, 50), "p99": _percentile(lat, 99)},
-        }
+        """The ``"health"`` block of the summary (``Health.summary_block``: health is computed in one place)."""
+        return self.health_value().summary_block()
+
+    def health_value(self) -> Health:
+        """The feed's :class:`~market_making_bot.feed.health.Health` as this core knows it (no connection state)."""
+        return Health.of(self.counters, self.latencies_ms, self.state.markets)
 
     # -- handlers --------------------------------------------------------------------------------------------
 
@@ -635,14 +630,6 @@ class Core:
             "counters": {**self.counters, "by_type": dict(sorted(self.by_type.items()))},
             "health": self.health(),
         }
-
-
-def _percentile(ordered: list[int], pct: int) -> float | None:
-    """Nearest-rank percentile of an ascending list; ``None`` when empty."""
-    if not ordered:
-        return None
-    rank = max(1, -(-pct * len(ordered) // 100))
-    return float(ordered[rank - 1])
 
 
 def _opt(fmt: Callable[[int], str], value: int | None) -> str | None:

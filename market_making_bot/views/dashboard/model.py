@@ -30,6 +30,7 @@ from typing import Protocol
 
 from market_making_bot.feed.core import Core
 from market_making_bot.feed.events import ConnectionDown, ConnectionUp, EventBus
+from market_making_bot.feed.health import Health
 from market_making_bot.marketdata.state import MarketState
 from market_making_bot.units import PRICE_SCALE
 from market_making_bot.views.dashboard.pnl import position_pnl
@@ -64,7 +65,6 @@ FILLS_SHOWN = 6
 MARKET_ROWS = 8  # rows of the markets table shown at once (a window around the selected market)
 HIGHLIGHT_S = 1.5  # a level whose size changed stays highlighted this long
 RATE_WINDOW_S = 2.0  # frames/s is measured over this window
-LATENCY_WINDOW = 1000  # latency percentiles over the last N samples
 
 
 # ---------------------------------------------------------------------------------------------- snapshot types
@@ -212,14 +212,6 @@ def position_view(market: MarketState) -> PositionView | None:
     return PositionView(market.market_ticker, pos, pnl.avg_cost, pnl.mark, pnl.unrealized, pnl.realized, pnl.fees)
 
 
-def _percentiles(samples: Sequence[int]) -> tuple[float | None, float | None]:
-    recent = sorted(islice(reversed(samples), LATENCY_WINDOW)) if samples else []
-    if not recent:
-        return None, None
-    n = len(recent)
-    return float(recent[(n - 1) // 2]), float(recent[max(0, -(-99 * n // 100) - 1)])
-
-
 class ClientView(Protocol):
     """What the model reads of the client (:class:`~market_making_bot.runtime.client.KalshiWebSocketClient`): public
     attributes only."""
@@ -355,8 +347,6 @@ class ViewModel:
         fps = None
         if len(rates) > 1 and mono > rates[0][0]:
             fps = (frames - rates[0][1]) / (mono - rates[0][0])
-        p50, p99 = _percentiles(core.latencies_ms)
-        markets = core.state.markets.values()
         client = self.client
         if client is not None:
             state, reconnects = str(client.state), counters.get("reconnects", 0) or client.reconnects
@@ -364,20 +354,21 @@ class ViewModel:
             state, reconnects = self._connection, counters.get("reconnects", 0) or max(0, self._connections - 1)
         else:  # no connection at all: a replay
             state, reconnects = "replay", counters.get("reconnects", 0)
+        h = Health.of(counters, core.latencies_ms, core.state.markets, state=state)  # health: one computation
         return StatusView(
             state=state,
             uptime_s=mono - self._started,
             frames=frames,
             fps=fps,
             reconnects=reconnects,
-            gaps=counters.get("gaps", 0) + counters.get("regressions", 0),
-            resyncs=counters.get("resyncs", 0),
-            malformed=counters.get("decode_errors", 0),
-            handler_errors=counters.get("handler_errors", 0),
-            latency_p50_ms=p50,
-            latency_p99_ms=p99,
-            usable=sum(1 for m in markets if m.usable),
-            markets=len(markets),
+            gaps=h.gaps,
+            resyncs=h.resyncs,
+            malformed=h.malformed,
+            handler_errors=h.handler_errors,
+            latency_p50_ms=h.latency_p50_ms,
+            latency_p99_ms=h.latency_p99_ms,
+            usable=h.books_usable,
+            markets=h.books_total,
         )
 
     def _row(self, market: MarketState, now_ns: int) -> MarketRow:

@@ -1,1 +1,1 @@
-"""cli: see the README's architecture section."""
+"""The command lines (listener, export): they parse, check and wire; no protocol or state logic of their own."""

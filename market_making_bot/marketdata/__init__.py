@@ -1,1 +1,1 @@
-"""marketdata: see the README's architecture section."""
+"""Market data domain objects, pure: order books, per-subscription sequence tracking, per-market state and statistics."""

@@ -1,1 +1,1 @@
-"""runtime: see the README's architecture section."""
+"""The asyncio shells: the WebSocket client (socket, timers, reconnects; no policy) and the configuration it is started with."""

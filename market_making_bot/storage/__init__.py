@@ -1,1 +1,1 @@
-"""storage: see the README's architecture section."""
+"""Recordings: the journal (record), replay (the same code path as live) and export to tables."""

@@ -1,1 +1,1 @@
-"""views: see the README's architecture section."""
+"""Consumers of the feed's events and public state: log lines, Prometheus metrics, the terminal dashboard."""

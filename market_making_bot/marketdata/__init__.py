@@ -1,1 +1,2 @@
-"""Market data domain objects, pure: order books, per-subscription sequence tracking, per-market state and statistics."""
+"""Market data domain objects, pure: order books, per-subscription sequence tracking, per-market state and
+statistics."""

@@ -1,1 +1,2 @@
-"""The asyncio shells: the WebSocket client (socket, timers, reconnects; no policy) and the configuration it is started with."""
+"""The asyncio shells: the WebSocket client (socket, timers, reconnects; no policy) and the configuration it is
+started with."""

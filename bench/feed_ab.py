@@ -6,8 +6,8 @@ deterministic) and time (best of several alternating rounds).
 The frames are bench/synth.py's (50 markets, ~88% deltas), fed as bytes the way the live client receives them,
 with the log at WARNING. "Feed path" is what the asyncio client calls per frame: ``FeedProtocol.receive_frame``
 where it exists (issue 13's layout), else ``Core.feed`` plus the client's control-frame check of the flat layout.
-The instruction count is the difference between a run that feeds N more frames and one that does not, divided by
-N (the warm-up, the imports and the frame generation cancel out).
+The instruction count is the difference between a run that feeds N more frames and one that does not (both
+generate the same frames), divided by N: the imports, the frame generation and the warm-up cancel out.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ repo, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 sys.path.insert(0, repo)
 sys.path.insert(0, sys.argv[4])  # bench/ of the driver, for the frame generator
 from synth import generate_frames
-frames = [f.encode() for f in generate_frames(max(n, 0) + int(sys.argv[5]), markets=50, seed=1)]
+frames = [f.encode() for f in generate_frames(int(sys.argv[6]), markets=50, seed=1)]  # the same in every run
 logging.basicConfig(level=logging.WARNING)
 try:  # issue 13's layout
     from market_making_bot.feed.core import Core
@@ -75,8 +75,8 @@ else:
 '''
 
 
-def _worker(repo: Path, mode: str, n: int, warm: int) -> list[str]:
-    return [sys.executable, "-c", WORKER, str(repo), mode, str(n), str(Path(__file__).parent), str(warm)]
+def _worker(repo: Path, mode: str, n: int, warm: int, total: int) -> list[str]:
+    return [sys.executable, "-c", WORKER, str(repo), mode, str(n), str(Path(__file__).parent), str(warm), str(total)]
 
 
 def instructions(repo: Path) -> float:
@@ -85,7 +85,10 @@ def instructions(repo: Path) -> float:
         for n in (0, MEASURED):
             out = Path(tmp) / f"cg.{n}"
             done = subprocess.run(
-                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *_worker(repo, "cg", n, WARMUP)],
+                [
+                    "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                    *_worker(repo, "cg", n, WARMUP, WARMUP + MEASURED),
+                ],
                 capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, check=True,
             )
             found = re.search(r"Collected : (\d+)", done.stderr)
@@ -105,7 +108,7 @@ def main() -> int:
     times: dict[str, list[int]] = {k: [] for k in variants}
     for _ in range(args.rounds):
         for name, repo in variants.items():
-            out = subprocess.run(_worker(repo, "time", TIMED, 0), capture_output=True, text=True, check=True)
+            out = subprocess.run(_worker(repo, "time", TIMED, 0, TIMED), capture_output=True, text=True, check=True)
             times[name].append(int(out.stdout.split()[-1]))
     for name in variants:
         print(f"{name:6} time: best {min(times[name]):,} ns/frame (rounds: {', '.join(map(str, times[name]))})")

@@ -287,3 +287,20 @@ async def test_client_must_be_entered() -> None:
         await api.exchange_status()
     with pytest.raises(ValueError, match="must start with http:// or https://"):
         KalshiAPIClient("ws://127.0.0.1:9/trade-api/v2")
+
+
+def test_public_api_exports_the_client_and_the_type_checking_block_agrees() -> None:
+    import ast
+
+    import market_making_bot as mmb
+
+    assert mmb.KalshiAPIClient is KalshiAPIClient and mmb.KalshiAPIError is KalshiAPIError
+    tree = ast.parse(Path(mmb.__file__).read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING")
+    imported = {
+        alias.name: node.module.removeprefix("market_making_bot.")
+        for node in block.body
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+    assert imported == mmb._EXPORTS

@@ -304,3 +304,65 @@ def test_public_api_exports_the_client_and_the_type_checking_block_agrees() -> N
         for alias in node.names
     }
     assert imported == mmb._EXPORTS
+
+
+async def test_every_read_sends_its_path_and_filters(fake: Fake, tmp_path: Path) -> None:
+    from .test_rest_models import fill_body, order_body
+
+    event = {
+        "event_ticker": "E",
+        "series_ticker": "S",
+        "title": "t",
+        "sub_title": "",
+        "collateral_return_type": "",
+        "mutually_exclusive": False,
+        "settlement_sources": [],
+    }
+    position = {
+        "ticker": "M",
+        "position_fp": "-2.00",
+        "market_exposure_dollars": "1.1",
+        "total_traded_dollars": "2",
+        "realized_pnl_dollars": "0",
+        "fees_paid_dollars": "0.02",
+        "last_updated_ts": "2026-10-26T12:00:00Z",
+    }
+    fake.route("GET", "/events/{e}", reply({"event": event, "markets": [market()]}))  # deprecated top level only
+    fake.route("GET", "/markets/{t}/orderbook", reply({"orderbook_fp": {"yes_dollars": [["0.41", "1"]]}}))
+    fake.route(
+        "GET", "/portfolio/positions", reply({"market_positions": [position], "event_positions": [], "cursor": ""})
+    )
+    fake.route("GET", "/portfolio/fills", reply({"fills": [fill_body()], "cursor": ""}))
+    fake.route("GET", "/portfolio/orders", reply({"orders": [order_body()], "cursor": ""}))
+    fake.route("GET", "/portfolio/balance", reply({"balance": 100, "portfolio_value": 250, "updated_ts": 1}))
+    fake.route("GET", "/portfolio/settlements", reply({"settlements": []}))
+    fake.route("GET", "/portfolio/orders/queue_positions", reply({"queue_positions": None}))
+    fake.route("GET", "/portfolio/orders/{id}/queue_position", reply({"queue_position_fp": "3.00"}))
+    await fake.start()
+    signer, public = signer_with_public(tmp_path)
+    async with KalshiAPIClient(fake.url, signer, backoff=FAST) as api:
+        e = await api.event("E")
+        assert [m.ticker for m in e.markets] == ["KXHIGHNY-26DEC31-B45"]
+        assert (await api.orderbook("M", depth=5)).yes_bids() == [(4100, 100)]
+        assert [p.position_fp async for p in api.positions(settlement_status="all")] == [-200]
+        assert [f.fill_id async for f in api.fills(ticker=["M", "N"], min_ts=1792929600)] == ["t1"]
+        assert [o.order_id async for o in api.orders(status="resting", event_ticker=["E1", "E2"])] == ["o1"]
+        balance = await api.balance()
+        assert (balance.balance, balance.portfolio_value) == (1_000_000, 2_500_000)
+        assert [s async for s in api.settlements(ticker="M")] == []
+        assert await api.queue_positions(market_tickers=["M"]) == []
+        assert await api.queue_position("o1") == 300
+    queries = [(r.path.removeprefix("/trade-api/v2"), dict(r.query)) for r in fake.seen]
+    assert queries == [
+        ("/events/E", {"with_nested_markets": "true"}),
+        ("/markets/M/orderbook", {"depth": "5"}),
+        ("/portfolio/positions", {"settlement_status": "all"}),
+        ("/portfolio/fills", {"ticker": "M,N", "min_ts": "1792929600"}),
+        ("/portfolio/orders", {"event_ticker": "E1,E2", "status": "resting"}),
+        ("/portfolio/balance", {}),
+        ("/portfolio/settlements", {"ticker": "M"}),
+        ("/portfolio/orders/queue_positions", {"market_tickers": "M"}),
+        ("/portfolio/orders/o1/queue_position", {}),
+    ]
+    for request in fake.seen:
+        verify(public, request)

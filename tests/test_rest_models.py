@@ -93,6 +93,49 @@ def market(**over: Any) -> dict[str, Any]:
     return body
 
 
+def fill_body() -> dict[str, Any]:
+    return {
+        "fill_id": "t1",
+        "trade_id": "t1",
+        "order_id": "o1",
+        "ticker": "M",
+        "market_ticker": "M",
+        "outcome_side": "no",
+        "book_side": "ask",
+        "count_fp": "3",
+        "yes_price_dollars": "0.4400",
+        "no_price_dollars": "0.56",
+        "is_taker": True,
+        "fee_cost": "0.054600",
+        "created_time": TS,
+        "ts": 1792929600,
+        "exchange_index": 0,
+    }
+
+
+def order_body() -> dict[str, Any]:
+    return {
+        "order_id": "o1",
+        "user_id": "u",
+        "client_order_id": "c",
+        "ticker": "M",
+        "outcome_side": "yes",
+        "book_side": "bid",
+        "type": "limit",
+        "status": "resting",
+        "yes_price_dollars": "0.45",
+        "no_price_dollars": "0.55",
+        "fill_count_fp": "1.00",
+        "remaining_count_fp": "9.00",
+        "initial_count_fp": "10",
+        "taker_fill_cost_dollars": "0.450000",
+        "maker_fill_cost_dollars": "0",
+        "taker_fees_dollars": "0.02",
+        "maker_fees_dollars": "0.00",
+        "expiration_time": None,
+    }
+
+
 def enc(doc: object) -> bytes:
     return json.dumps(doc).encode()
 
@@ -192,23 +235,7 @@ def test_orderbook_sides_any_order_empty_null_or_absent() -> None:
 
 
 def test_portfolio_models() -> None:
-    fill = {
-        "fill_id": "t1",
-        "trade_id": "t1",
-        "order_id": "o1",
-        "ticker": "M",
-        "market_ticker": "M",
-        "outcome_side": "no",
-        "book_side": "ask",
-        "count_fp": "3",
-        "yes_price_dollars": "0.4400",
-        "no_price_dollars": "0.56",
-        "is_taker": True,
-        "fee_cost": "0.054600",
-        "created_time": TS,
-        "ts": 1792929600,
-        "exchange_index": 0,
-    }
+    fill = fill_body()
     (f,) = decode(FillsPage, enc({"fills": [fill], "cursor": ""})).fills
     assert (f.count_fp, f.yes_price_dollars, f.no_price_dollars, f.fee_cost, f.created_time) == (
         300,
@@ -217,26 +244,7 @@ def test_portfolio_models() -> None:
         54600,
         TS_MS,
     )
-    order = {
-        "order_id": "o1",
-        "user_id": "u",
-        "client_order_id": "c",
-        "ticker": "M",
-        "outcome_side": "yes",
-        "book_side": "bid",
-        "type": "limit",
-        "status": "resting",
-        "yes_price_dollars": "0.45",
-        "no_price_dollars": "0.55",
-        "fill_count_fp": "1.00",
-        "remaining_count_fp": "9.00",
-        "initial_count_fp": "10",
-        "taker_fill_cost_dollars": "0.450000",
-        "maker_fill_cost_dollars": "0",
-        "taker_fees_dollars": "0.02",
-        "maker_fees_dollars": "0.00",
-        "expiration_time": None,
-    }
+    order = order_body()
     assert decode(OrderReply, enc({"order": order})).order.taker_fill_cost_dollars == 450000
     assert decode(OrdersPage, enc({"orders": [order], "cursor": "abc"})).cursor == "abc"
     positions = {

@@ -31,6 +31,11 @@ _EXPORTS: dict[str, str] = {
     "Config": "runtime.config",
     "ConnectionPolicy": "runtime.client",
     "RecordingError": "storage.journal",
+    # the REST client (Kalshi's API v2)
+    "KalshiAPIClient": "runtime.rest",
+    "KalshiAPIError": "kalshi.rest",
+    "KalshiResponseError": "kalshi.rest",
+    "KalshiConnectionError": "runtime.rest",
     # the feed and its state
     "Core": "feed.core",
     "FeedProtocol": "feed.protocol",
@@ -76,6 +81,10 @@ __all__ = [
     "Config",
     "ConnectionPolicy",
     "RecordingError",
+    "KalshiAPIClient",
+    "KalshiAPIError",
+    "KalshiResponseError",
+    "KalshiConnectionError",
     "Core",
     "FeedProtocol",
     "Session",
@@ -147,9 +156,11 @@ if TYPE_CHECKING:
     from market_making_bot.feed.health import Health
     from market_making_bot.feed.protocol import FeedProtocol
     from market_making_bot.feed.session import Session
+    from market_making_bot.kalshi.rest import KalshiAPIError, KalshiResponseError
     from market_making_bot.marketdata.orderbook import OrderBook
     from market_making_bot.marketdata.state import MarketDataState, MarketState
     from market_making_bot.runtime.client import ConnectionPolicy
     from market_making_bot.runtime.config import Config
+    from market_making_bot.runtime.rest import KalshiAPIClient, KalshiConnectionError
     from market_making_bot.storage.journal import RecordingError
     from market_making_bot.units import PRICE_SCALE, SIZE_SCALE, price_str, size_str

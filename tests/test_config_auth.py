@@ -132,3 +132,21 @@ def test_no_secret_in_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> 
     h = s.headers("/trade-api/ws/v2")
     logging.getLogger("x").info("signer %r", s)
     assert h["KALSHI-ACCESS-SIGNATURE"] not in caplog.text and "PRIVATE KEY" not in caplog.text
+
+
+def test_api_url_from_environment_host_variable_or_argument() -> None:
+    from market_making_bot.runtime.config import DEMO_API_URL, PROD_API_URL
+
+    keys = {"KALSHI_API_KEY_ID": "p", "KALSHI_PRIVATE_KEY_PATH": "/p", "KALSHI_DEMO_API_KEY": "d",
+            "KALSHI_DEMO_PRIVATE_KEY_PATH": "/d"}
+    assert Config.load(None, environ=keys).api_url == PROD_API_URL == "https://external-api.kalshi.com/trade-api/v2"
+    assert Config.load(None, demo=True, environ=keys).api_url == DEMO_API_URL
+    local = "http://127.0.0.1:9/trade-api/v2"
+    cfg = Config.load(None, environ={**keys, "KALSHI_API_URL": local + "/"})
+    assert cfg.api_url == local and local in repr(cfg)  # the trailing slash is dropped
+    assert Config.load(None, api_url="http://h/trade-api/v2", environ={**keys, "KALSHI_API_URL": local}).api_url == (
+        "http://h/trade-api/v2"
+    )
+    for bad in ("ws://127.0.0.1:9/trade-api/v2", "127.0.0.1:9", "http://h/trade-api/v2?x=1"):
+        with pytest.raises(ConfigError, match=r"^KALSHI_API_URL '.*' must be an http:// or https:// base URL"):
+            Config.load(None, environ={**keys, "KALSHI_API_URL": bad})

@@ -7,6 +7,7 @@ Variables (the seed's names)::
     KALSHI_DEMO_MODE                                         true/false/1/0/yes/no (any case)
     KALSHI_PRIVATE_KEY_PASSWORD                              optional, for an encrypted PEM
     KALSHI_WS_URL                                            optional URL override (e.g. a local simulator)
+    KALSHI_API_URL                                           optional REST base URL override, with /trade-api/v2
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from market_making_bot.kalshi.auth import PrivateKey, Signer, load_private_key, shorten_key_id
+from market_making_bot.kalshi.rest import DEMO_API_URL, PROD_API_URL
 
-__all__ = ["PROD_WS_URL", "DEMO_WS_URL", "Config", "ConfigError", "parse_bool"]
+__all__ = ["PROD_WS_URL", "DEMO_WS_URL", "PROD_API_URL", "DEMO_API_URL", "Config", "ConfigError", "parse_bool"]
 
 PROD_WS_URL = "wss://external-api-ws.kalshi.com/trade-api/ws/v2"
 DEMO_WS_URL = "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2"
@@ -53,6 +55,8 @@ class Config:
     key_id_variable: str = "KALSHI_API_KEY_ID"
     key_path_variable: str = "KALSHI_PRIVATE_KEY_PATH"
     private_key_password: str | None = field(default=None, repr=False)
+    api_url: str = PROD_API_URL
+    """REST base URL including ``/trade-api/v2`` (``KALSHI_API_URL``, else the environment's host)."""
 
     @property
     def environment(self) -> str:
@@ -65,7 +69,7 @@ class Config:
     def __repr__(self) -> str:
         return (
             f"Config(environment={self.environment!r}, api_key_id={self.key_id_short!r}, "
-            f"private_key_path={str(self.private_key_path)!r}, ws_url={self.ws_url!r})"
+            f"private_key_path={str(self.private_key_path)!r}, ws_url={self.ws_url!r}, api_url={self.api_url!r})"
         )
 
     @classmethod
@@ -76,10 +80,11 @@ class Config:
         demo: bool | None = None,
         ws_url: str | None = None,
         environ: Mapping[str, str] | None = None,
+        api_url: str | None = None,
     ) -> Config:
         """Read settings from ``env_file`` (default ``./.env`` if present) overlaid by ``environ`` (default
         ``os.environ``). ``demo`` (``--demo``/``--prod``) overrides ``KALSHI_DEMO_MODE``; ``ws_url`` (``--ws-url``)
-        overrides ``KALSHI_WS_URL`` and the environment's host."""
+        overrides ``KALSHI_WS_URL`` and the environment's host; ``api_url`` likewise overrides ``KALSHI_API_URL``."""
         values = cls._read(env_file, os.environ if environ is None else environ)
         if demo is None:
             demo = parse_bool("KALSHI_DEMO_MODE", values.get("KALSHI_DEMO_MODE", "false"))
@@ -98,6 +103,11 @@ class Config:
         url = ws_url or values.get("KALSHI_WS_URL", "").strip() or (DEMO_WS_URL if demo else PROD_WS_URL)
         if not url.startswith(("ws://", "wss://")):
             raise ConfigError(f"WebSocket URL {url!r} must start with ws:// or wss://")
+        rest = api_url or values.get("KALSHI_API_URL", "").strip() or (DEMO_API_URL if demo else PROD_API_URL)
+        if not rest.startswith(("http://", "https://")) or "?" in rest or "#" in rest:
+            raise ConfigError(
+                f"KALSHI_API_URL {rest!r} must be an http:// or https:// base URL such as {PROD_API_URL}"
+            )
         password = values.get("KALSHI_PRIVATE_KEY_PASSWORD") or None
         return cls(
             demo=demo,
@@ -107,6 +117,7 @@ class Config:
             key_id_variable=id_var,
             key_path_variable=path_var,
             private_key_password=password,
+            api_url=rest.rstrip("/"),
         )
 
     @staticmethod

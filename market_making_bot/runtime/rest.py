@@ -1,0 +1,540 @@
+"""``KalshiAPIClient``: Kalshi's REST API v2, async, on aiohttp (the asyncio shell around ``kalshi.rest``).
+
+::
+
+    async with KalshiAPIClient.from_config(Config.load()) as api:
+        await api.load_limits()                       # optional: the live budget from /account/limits
+        async for market in api.markets(event_ticker="KXHIGHNY-26DEC31"):
+            print(market.ticker, market.yes_bid_dollars)
+        book = await api.orderbook("KXHIGHNY-26DEC31-B45")
+
+* **One session**: one ``aiohttp.ClientSession`` per client, whose connector keeps connections to the host alive and
+  reuses them (no TLS handshake per request). Enter it with ``async with``; leaving closes it.
+* **Signed** with the WebSocket's ``Signer`` (``market_making_bot.kalshi.auth``): ``timestamp + METHOD + path``, the
+  path including ``/trade-api/v2`` and never the query (``kalshi.rest.signing_path``), a fresh timestamp per attempt.
+  Without a signer only the public market-data reads work.
+* **Typed**: every reply is decoded by ``kalshi.rest.decode`` into integer units; a reply that is not JSON, has the
+  wrong shape or holds a value out of range raises ``KalshiResponseError`` naming the request and the field; an error
+  status raises ``KalshiAPIError`` (``RateLimited`` for 429) with Kalshi's code, message and details.
+* **Paginated** reads are async iterators that follow the cursor to the last page, dropping an item a shifted page
+  repeats (by its id) and refusing a cursor that comes back (a server bug would otherwise loop for ever).
+* **Rate budget**: local token buckets (``kalshi.rest.TokenBucket``) for Read and Write, tier ``basic`` by default
+  (200 reads/s, burst 400; 100 writes/s), and the balance endpoint's own 1 call/s; each request reserves its cost (10
+  tokens, 2 for ``GET /portfolio/orders/{id}``) and waits its turn. ``await load_limits()`` replaces the tier's
+  numbers with the live ones from ``/account/limits``. After a 429 the bucket is emptied (the server's was).
+* **Retries, for reads only**: a GET that gets 429 or 503, or whose connection fails (refused, reset, dropped in the
+  middle of the reply, timed out), is sent again after a capped full-jitter backoff (``kalshi.rest.Backoff``: the n-th
+  retry waits ``uniform(0, min(cap, base * 2**n))``), at most ``Backoff.retries`` times. **A write is never retried**:
+  its outcome after a failure is unknown (it may have been applied), and resolving that belongs to the caller, by
+  its ``client_order_id`` (REST.md 4.8). ``_request`` enforces it: only ``CallKind.READ`` is retried.
+* **Nothing secret in a log**: log lines name the method, path, query and status; never a header, a signature or
+  the key (the ``Signer`` has no repr of the key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from types import TracebackType
+from typing import TypeVar
+
+import aiohttp
+import msgspec
+
+from market_making_bot.kalshi.auth import Signer
+from market_making_bot.kalshi.rest import (
+    DEFAULT_COST,
+    RATE_TIERS,
+    AccountLimits,
+    Backoff,
+    Balance,
+    Event,
+    EventPosition,
+    EventReply,
+    ExchangeStatus,
+    Fill,
+    FillsPage,
+    KalshiAPIError,
+    KalshiResponseError,
+    Market,
+    MarketPosition,
+    MarketReply,
+    MarketsPage,
+    Order,
+    OrderBook,
+    OrderBookReply,
+    OrderReply,
+    OrdersPage,
+    Params,
+    PositionsPage,
+    QueuePosition,
+    QueuePositionReply,
+    QueuePositionsReply,
+    RateLimited,
+    RateTier,
+    Series,
+    SeriesReply,
+    Settlement,
+    SettlementsPage,
+    TokenBucket,
+    decode,
+    next_cursor,
+    parse_error,
+    request_url,
+    signing_path,
+)
+from market_making_bot.runtime.config import Config
+
+__all__ = [
+    "KalshiAPIClient",
+    "KalshiConnectionError",
+    "KalshiAPIError",
+    "KalshiResponseError",
+    "RateLimited",
+    "CallKind",
+    "RETRIED_STATUSES",
+]
+
+log = logging.getLogger("market_making_bot.rest")
+
+RETRIED_STATUSES = frozenset({429, 503})
+"""Statuses after which a read is sent again (with backoff)."""
+
+_CONNECTION_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+"""Refused, reset, dropped mid-reply (payload), timed out (``asyncio.TimeoutError`` is not the builtin on 3.10)."""
+
+_BALANCE_RATE = 1.0  # the balance endpoint's own bucket: 1 call/s on Basic and Advanced, no burst (REST.md 3.4)
+
+T = TypeVar("T")
+P = TypeVar("P")
+
+
+class KalshiConnectionError(Exception):
+    """The request could not be completed (connection refused, reset, dropped, timed out), after the retries a
+    read gets, or at once for a write. The message names the request; never a header."""
+
+
+class CallKind(enum.Enum):
+    """Which budget a request draws on, and whether it may be retried: reads are, writes never."""
+
+    READ = "read"
+    WRITE = "write"
+    BALANCE = "balance"  # a read with its own bucket
+
+
+def _csv(values: str | Sequence[str] | None) -> str | None:
+    if values is None or isinstance(values, str):
+        return values
+    return ",".join(values)
+
+
+class KalshiAPIClient:
+    """Async client of Kalshi's REST API v2 (see the module docstring). ``base_url`` includes ``/trade-api/v2``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        signer: Signer | None = None,
+        *,
+        tier: str | RateTier = "basic",
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"REST base URL {base_url!r} must start with http:// or https://")
+        if isinstance(tier, str):
+            if tier.lower() not in RATE_TIERS:
+                raise ValueError(f"unknown rate tier {tier!r}: one of {', '.join(RATE_TIERS)}")
+            tier = RATE_TIERS[tier.lower()]
+        self.base_url = base_url.rstrip("/")
+        self.signer = signer
+        self.tier = tier
+        self.backoff = backoff or Backoff()
+        self._rng = rng or random.Random()
+        self._timeout = timeout
+        self._clock = clock
+        now = clock()
+        self._buckets = {
+            CallKind.READ: TokenBucket(tier.read_rate, tier.read_capacity, now),
+            CallKind.WRITE: TokenBucket(tier.write_rate, tier.write_capacity, now),
+            CallKind.BALANCE: TokenBucket(_BALANCE_RATE, 1, now),
+        }
+        self._session: aiohttp.ClientSession | None = None
+        self.requests = 0
+        """Requests sent, retries included."""
+        self.retries = 0
+
+    @classmethod
+    def from_config(cls, cfg: Config, **kwargs: object) -> KalshiAPIClient:
+        """A client for ``cfg.api_url`` signed with ``cfg``'s key (``PrivateKeyError`` if it cannot be loaded)."""
+        return cls(cfg.api_url, cfg.signer(), **kwargs)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"KalshiAPIClient({self.base_url!r}, signer={self.signer!r}, tier={self.tier.name!r})"
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> KalshiAPIClient:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                headers={"Accept": "application/json"},
+                connector=aiohttp.TCPConnector(keepalive_timeout=30.0),
+            )
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    # --- the rate budget ---------------------------------------------------------------------------------------------
+
+    def bucket(self, kind: CallKind) -> TokenBucket:
+        return self._buckets[kind]
+
+    async def load_limits(self) -> AccountLimits:
+        """Read ``/account/limits`` and use its Read and Write budgets from now on (no fresh burst)."""
+        limits = await self.account_limits()
+        now = self._clock()
+        self._buckets[CallKind.READ].reconfigure(limits.read.refill_rate, limits.read.bucket_capacity, now)
+        self._buckets[CallKind.WRITE].reconfigure(limits.write.refill_rate, limits.write.bucket_capacity, now)
+        log.info(
+            "REST budget from /account/limits: tier %s, read %d/s (burst %d), write %d/s (burst %d)",
+            limits.usage_tier,
+            limits.read.refill_rate,
+            limits.read.bucket_capacity,
+            limits.write.refill_rate,
+            limits.write.bucket_capacity,
+        )
+        return limits
+
+    # --- transport ---------------------------------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        endpoint: str,
+        params: Params | None = None,
+        *,
+        kind: CallKind,
+        cost: int = DEFAULT_COST,
+    ) -> bytes:
+        """Send one request and return the body of its 2xx reply.
+
+        Retry rule (the only place it is decided): a READ or BALANCE call is sent again on 429, 503 or a connection
+        error, after ``backoff``; a WRITE is sent exactly once, whatever happens, because a failed write may have been
+        applied and sending it again blindly could trade twice."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("KalshiAPIClient is not open: use `async with KalshiAPIClient(...) as api:`")
+        retry = kind is not CallKind.WRITE
+        url = request_url(self.base_url, endpoint, params)
+        path = signing_path(self.base_url, endpoint)
+        shown = f"{method} {path}" + (url[url.index("?") :] if "?" in url else "")
+        bucket = self._buckets[kind]
+        cost = 1 if kind is CallKind.BALANCE else cost
+        attempt = 0
+        while True:
+            wait = bucket.reserve(cost, self._clock())
+            if wait > 0:
+                await asyncio.sleep(wait)
+            headers = self.signer.headers(path, method) if self.signer is not None else {}
+            self.requests += 1
+            try:
+                async with session.request(method, url, headers=headers, allow_redirects=False) as resp:
+                    status = resp.status
+                    body = await resp.read()
+            except _CONNECTION_ERRORS as exc:
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if not retry or attempt >= self.backoff.retries:
+                    tried = f" after {attempt + 1} attempts" if retry else " (a write is never retried)"
+                    raise KalshiConnectionError(f"{shown}: {reason}{tried}") from None
+                delay = self.backoff.delay(attempt, self._rng)
+                log.warning("%s: %s; retry %d of %d in %.3f s", shown, reason, attempt + 1, self.backoff.retries, delay)
+            else:
+                if 200 <= status < 300:
+                    log.debug("%s -> %d (%d bytes)", shown, status, len(body))
+                    return body
+                error = parse_error(status, body)
+                if status == 429:
+                    bucket.drain(self._clock())
+                if not retry or status not in RETRIED_STATUSES or attempt >= self.backoff.retries:
+                    log.debug("%s -> %s; body %s", shown, error, error.raw)
+                    raise error
+                delay = self.backoff.delay(attempt, self._rng)
+                log.warning(
+                    "%s -> %s; retry %d of %d in %.3f s", shown, error, attempt + 1, self.backoff.retries, delay
+                )
+            attempt += 1
+            self.retries += 1
+            await asyncio.sleep(delay)
+
+    async def _get(self, kind_of_reply: type[T], endpoint: str, params: Params | None = None, **kw: object) -> T:
+        body = await self._request("GET", endpoint, params, kind=CallKind.READ, **kw)  # type: ignore[arg-type]
+        return decode(kind_of_reply, body, f"GET {endpoint}")
+
+    async def _pages(
+        self,
+        page_type: type[P],
+        endpoint: str,
+        params: Params,
+        items: Callable[[P], Sequence[T] | None],
+        key: Callable[[T], Hashable],
+    ) -> AsyncIterator[T]:
+        cursor: str | None = None
+        cursors: set[str] = set()
+        seen: set[Hashable] = set()
+        while True:
+            page = await self._get(page_type, endpoint, {**params, "cursor": cursor})
+            for item in items(page) or ():
+                k = key(item)
+                if k not in seen:  # pages can shift between requests (REST.md 1.5): an item once
+                    seen.add(k)
+                    yield item
+            cursor = next_cursor(getattr(page, "cursor", None))
+            if cursor is None:
+                return
+            if cursor in cursors:
+                raise KalshiResponseError(f"GET {endpoint}: the server sent cursor {cursor[:40]!r} twice")
+            cursors.add(cursor)
+
+    # --- market data (public) ----------------------------------------------------------------------------------------
+
+    async def exchange_status(self) -> ExchangeStatus:
+        return await self._get(ExchangeStatus, "/exchange/status")
+
+    def markets(
+        self,
+        *,
+        event_ticker: str | None = None,
+        series_ticker: str | None = None,
+        status: str | None = None,
+        tickers: str | Sequence[str] | None = None,
+        mve_filter: str | None = None,
+        min_created_ts: int | None = None,
+        max_created_ts: int | None = None,
+        min_close_ts: int | None = None,
+        max_close_ts: int | None = None,
+        min_settled_ts: int | None = None,
+        max_settled_ts: int | None = None,
+        min_updated_ts: int | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[Market]:
+        """Every market matching the filters (REST.md 2.1: ``status`` one of ``unopened|open|paused|closed|settled``;
+        ``tickers`` a list or a comma list; times in Unix seconds), all pages."""
+        params: Params = {
+            "event_ticker": event_ticker,
+            "series_ticker": series_ticker,
+            "status": status,
+            "tickers": _csv(tickers),
+            "mve_filter": mve_filter,
+            "min_created_ts": min_created_ts,
+            "max_created_ts": max_created_ts,
+            "min_close_ts": min_close_ts,
+            "max_close_ts": max_close_ts,
+            "min_settled_ts": min_settled_ts,
+            "max_settled_ts": max_settled_ts,
+            "min_updated_ts": min_updated_ts,
+            "limit": limit,
+        }
+        return self._pages(MarketsPage, "/markets", params, lambda p: p.markets, lambda m: m.ticker)
+
+    async def market(self, ticker: str) -> Market:
+        return (await self._get(MarketReply, f"/markets/{ticker}")).market
+
+    async def event(self, event_ticker: str, *, with_nested_markets: bool = True) -> Event:
+        """The event, with its markets in ``event.markets`` (from the deprecated top level when not nested)."""
+        reply = await self._get(EventReply, f"/events/{event_ticker}", {"with_nested_markets": with_nested_markets})
+        if not reply.event.markets and reply.markets:
+            return msgspec.structs.replace(reply.event, markets=reply.markets)
+        return reply.event
+
+    async def series(self, series_ticker: str) -> Series:
+        return (await self._get(SeriesReply, f"/series/{series_ticker}")).series
+
+    async def orderbook(self, ticker: str, *, depth: int | None = None) -> OrderBook:
+        """The REST book (bids of both legs, REST.md 2.3): never splice it into a WebSocket stream."""
+        return (await self._get(OrderBookReply, f"/markets/{ticker}/orderbook", {"depth": depth})).orderbook_fp
+
+    # --- portfolio (signed) ------------------------------------------------------------------------------------------
+
+    def positions(
+        self,
+        *,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        count_filter: str | None = None,
+        settlement_status: str | None = None,
+        subaccount: int | None = None,
+        exchange_index: int | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[MarketPosition]:
+        """Market positions (REST.md 3.3), all pages; ``position_fp`` signed (+ YES, - NO)."""
+        params = self._position_params(
+            ticker, event_ticker, count_filter, settlement_status, subaccount, exchange_index, limit
+        )
+        return self._pages(
+            PositionsPage, "/portfolio/positions", params, lambda p: p.market_positions, lambda m: m.ticker
+        )
+
+    def event_positions(
+        self,
+        *,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        count_filter: str | None = None,
+        settlement_status: str | None = None,
+        subaccount: int | None = None,
+        exchange_index: int | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[EventPosition]:
+        """Event positions from the same endpoint as :meth:`positions`, all pages."""
+        params = self._position_params(
+            ticker, event_ticker, count_filter, settlement_status, subaccount, exchange_index, limit
+        )
+        return self._pages(
+            PositionsPage, "/portfolio/positions", params, lambda p: p.event_positions, lambda e: e.event_ticker
+        )
+
+    @staticmethod
+    def _position_params(
+        ticker: str | None,
+        event_ticker: str | None,
+        count_filter: str | None,
+        settlement_status: str | None,
+        subaccount: int | None,
+        exchange_index: int | None,
+        limit: int | None,
+    ) -> Params:
+        return {
+            "ticker": ticker,
+            "event_ticker": event_ticker,
+            "count_filter": count_filter,
+            "settlement_status": settlement_status,
+            "subaccount": subaccount,
+            "exchange_index": exchange_index,
+            "limit": limit,
+        }
+
+    def fills(
+        self,
+        *,
+        ticker: str | Sequence[str] | None = None,
+        order_id: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        subaccount: int | None = None,
+        exchange_index: int | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[Fill]:
+        """The user's fills (REST.md 3.2), all pages; ``min_ts`` (Unix seconds) makes it the backfill after a
+        disconnect (the WebSocket does not replay fills)."""
+        params: Params = {
+            "ticker": _csv(ticker),
+            "order_id": order_id,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
+            "subaccount": subaccount,
+            "exchange_index": exchange_index,
+            "limit": limit,
+        }
+        return self._pages(FillsPage, "/portfolio/fills", params, lambda p: p.fills, lambda f: f.fill_id)
+
+    def orders(
+        self,
+        *,
+        ticker: str | None = None,
+        event_ticker: str | Sequence[str] | None = None,
+        status: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        subaccount: int | None = None,
+        exchange_index: int | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[Order]:
+        """The user's orders (REST.md 3.1; ``status`` one of ``resting|canceled|executed``), all pages."""
+        params: Params = {
+            "ticker": ticker,
+            "event_ticker": _csv(event_ticker),
+            "status": status,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
+            "subaccount": subaccount,
+            "exchange_index": exchange_index,
+            "limit": limit,
+        }
+        return self._pages(OrdersPage, "/portfolio/orders", params, lambda p: p.orders, lambda o: o.order_id)
+
+    async def order(self, order_id: str) -> Order:
+        return (await self._get(OrderReply, f"/portfolio/orders/{order_id}", cost=2)).order
+
+    async def balance(self, *, subaccount: int | None = None, exchange_index: int | None = None) -> Balance:
+        """The balance (REST.md 3.4), on its own budget of 1 call/s."""
+        body = await self._request(
+            "GET",
+            "/portfolio/balance",
+            {"subaccount": subaccount, "exchange_index": exchange_index},
+            kind=CallKind.BALANCE,
+        )
+        return decode(Balance, body, "GET /portfolio/balance")
+
+    def settlements(
+        self,
+        *,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        subaccount: int | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[Settlement]:
+        params: Params = {
+            "ticker": ticker,
+            "event_ticker": event_ticker,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
+            "subaccount": subaccount,
+            "limit": limit,
+        }
+        return self._pages(
+            SettlementsPage, "/portfolio/settlements", params, lambda p: p.settlements, lambda s: s.ticker
+        )
+
+    async def queue_positions(
+        self,
+        *,
+        market_tickers: str | Sequence[str] | None = None,
+        event_ticker: str | None = None,
+        subaccount: int | None = None,
+    ) -> list[QueuePosition]:
+        params: Params = {
+            "market_tickers": _csv(market_tickers),
+            "event_ticker": event_ticker,
+            "subaccount": subaccount,
+        }
+        reply = await self._get(QueuePositionsReply, "/portfolio/orders/queue_positions", params)
+        return list(reply.queue_positions or ())
+
+    async def queue_position(self, order_id: str) -> int:
+        """Contracts ahead of the order (size units, 1/100 contract)."""
+        reply = await self._get(QueuePositionReply, f"/portfolio/orders/{order_id}/queue_position")
+        try:
+            return reply.size
+        except ValueError as exc:
+            raise KalshiResponseError(f"GET /portfolio/orders/{order_id}/queue_position: {exc}") from None
+
+    async def account_limits(self) -> AccountLimits:
+        return await self._get(AccountLimits, "/account/limits")
+

@@ -125,8 +125,9 @@ class ExchangeSimulator:
         self.port = self._runner.addresses[0][1]
         self.faults.start()
         log.info(
-            "simulator serving %s (%d markets, rate %g frames/s, seed %d, %s)",
+            "simulator serving %s and REST on %s (%d markets, rate %g frames/s, seed %d, %s)",
             self.url,
+            self.api_url,
             len(self.model.market_list),
             self.config.rate,
             self.config.seed,

@@ -49,6 +49,11 @@ examples:
 
 faults (--fault, repeatable): KIND[:every=N|:at=N][:count=N|all][:for=S]
   KIND: """ + ", ".join(KINDS) + """
+  the rest-* kinds count REST requests; also rate=R (probability per request) and, for rest-slow, ms=N:
+  --fault rest-429:count=5  --fault rest-503:every=10  --fault rest-429:rate=0.1  --fault rest-slow:ms=200
+
+REST: GET http://HOST:PORT/trade-api/v2/... (market data public, /portfolio/* signed); the credentials
+file holds KALSHI_API_URL
 
 exit codes:
   0  stopped by SIGINT/SIGTERM (Ctrl-C)

@@ -1,10 +1,12 @@
-"""Handshake authentication as Kalshi does it, and test credentials.
+"""Handshake and REST request authentication as Kalshi does it, and test credentials.
 
 A client signs ``<timestamp_ms>GET/trade-api/ws/v2`` with its private key (RSA-PSS with SHA-256,
 MGF1-SHA-256 and a salt as long as the digest; or Ed25519) and sends three headers on the HTTP
 upgrade: ``KALSHI-ACCESS-KEY`` (key id), ``KALSHI-ACCESS-TIMESTAMP`` (ms) and
 ``KALSHI-ACCESS-SIGNATURE`` (standard base64). The simulator accepts any key id and verifies the
-signature against the public keys it was given.
+signature against the public keys it was given. A REST request signs
+``<timestamp_ms><METHOD><path>`` the same way, ``path`` including ``/trade-api/v2`` and without the
+query (REST.md 1.2).
 """
 
 from __future__ import annotations
@@ -29,7 +31,20 @@ SIG_HEADER = "KALSHI-ACCESS-SIGNATURE"
 
 
 class AuthError(Exception):
-    """Why a handshake is refused (the text goes into the 401 body)."""
+    """Why a handshake or a request is refused (the text goes into the 401 body).
+
+    ``code`` and ``details`` are what the REST error body carries (REST.md 8 item 1)."""
+
+    code = "authentication_error"
+    details = ""
+
+
+class SignatureError(AuthError):
+    details = "INCORRECT_API_KEY_SIGNATURE"
+
+
+class TimestampError(AuthError):
+    code = "header_timestamp_expired"
 
 
 def load_public_key(pem: bytes) -> PublicKey:
@@ -64,24 +79,27 @@ def check_headers(
     keys: list[PublicKey],
     now_ms: int,
     window_ms: int,
+    method: str = "GET",
 ) -> str:
-    """Return the key id if the three headers are valid, else raise :class:`AuthError`."""
+    """Return the key id if the three headers are valid, else raise :class:`AuthError`.
+
+    The signed message is ``timestamp + method + path`` (``path`` without the query)."""
     missing = [h for h, v in ((KEY_HEADER, key_id), (TS_HEADER, timestamp), (SIG_HEADER, signature)) if not v]
     if missing:
         raise AuthError(f"missing header(s): {', '.join(missing)}")
     assert key_id is not None and timestamp is not None and signature is not None
     if not timestamp.isdigit():
-        raise AuthError(f"{TS_HEADER} must be Unix time in milliseconds")
+        raise TimestampError(f"{TS_HEADER} must be Unix time in milliseconds")
     skew = abs(now_ms - int(timestamp))
     if skew > window_ms:
-        raise AuthError(f"{TS_HEADER} is {skew} ms away from server time (window {window_ms} ms)")
+        raise TimestampError(f"{TS_HEADER} is {skew} ms away from server time (window {window_ms} ms)")
     try:
         sig = base64.b64decode(signature, validate=True)
     except (binascii.Error, ValueError):
-        raise AuthError(f"{SIG_HEADER} is not standard base64") from None
-    message = f"{timestamp}GET{path}".encode()
+        raise SignatureError(f"{SIG_HEADER} is not standard base64") from None
+    message = f"{timestamp}{method}{path}".encode()
     if not any(verify_signature(k, sig, message) for k in keys):
-        raise AuthError("signature does not verify")
+        raise SignatureError("signature does not verify")
     return key_id
 
 
@@ -113,8 +131,8 @@ def public_pem(key: PrivateKey) -> bytes:
     )
 
 
-def sign(key: PrivateKey, timestamp_ms: int, path: str = "/trade-api/ws/v2") -> str:
-    message = f"{timestamp_ms}GET{path}".encode()
+def sign(key: PrivateKey, timestamp_ms: int, path: str = "/trade-api/ws/v2", method: str = "GET") -> str:
+    message = f"{timestamp_ms}{method}{path}".encode()
     if isinstance(key, rsa.RSAPrivateKey):
         sig = key.sign(
             message,
@@ -127,9 +145,14 @@ def sign(key: PrivateKey, timestamp_ms: int, path: str = "/trade-api/ws/v2") -> 
 
 
 def auth_headers(
-    key_id: str, key: PrivateKey, timestamp_ms: int, path: str = "/trade-api/ws/v2"
+    key_id: str, key: PrivateKey, timestamp_ms: int, path: str = "/trade-api/ws/v2", method: str = "GET"
 ) -> dict[str, str]:
-    return {KEY_HEADER: key_id, TS_HEADER: str(timestamp_ms), SIG_HEADER: sign(key, timestamp_ms, path)}
+    """The three headers for ``method path`` (``path`` without the query: it is not signed)."""
+    return {
+        KEY_HEADER: key_id,
+        TS_HEADER: str(timestamp_ms),
+        SIG_HEADER: sign(key, timestamp_ms, path.partition("?")[0], method),
+    }
 
 
 def check_output_path(path: Path) -> None:
@@ -176,14 +199,20 @@ def write_private_file(path: Path, data: bytes) -> None:
         raise
 
 
-def write_env_file(path: Path, *, key_id: str, private_key_path: Path, url: str) -> None:
-    """Plain ``KEY=value`` lines the listener reads as they are (absolute key path); mode 0600."""
+def write_env_file(
+    path: Path, *, key_id: str, private_key_path: Path, url: str, api_url: str | None = None
+) -> None:
+    """Plain ``KEY=value`` lines the listener reads as they are (absolute key path); mode 0600.
+
+    ``api_url``: the REST base URL (``KALSHI_API_URL``, including ``/trade-api/v2``)."""
     text = (
         "# Written by the market_making_bot exchange simulator. Not real Kalshi credentials.\n"
         f"KALSHI_API_KEY_ID={key_id}\n"
         f"KALSHI_PRIVATE_KEY_PATH={private_key_path.resolve()}\n"
         f"KALSHI_WS_URL={url}\n"
     )
+    if api_url is not None:
+        text += f"KALSHI_API_URL={api_url}\n"
     write_private_file(path, text.encode())
 
 

@@ -58,6 +58,8 @@ class SimulatorConfig:
     """Reply to a ``subscribe`` on a channel this connection already has: ``ok`` (what the real
     server does: the existing sid, a consumed seq, the full market list) or ``subscribed`` (the
     simulator's behaviour before 2026-10: the existing sid again, no seq)."""
+    starting_balance_cents: int = 1_000_000
+    """The simulated user's cash before any fill (REST ``/portfolio/balance``), in cents: $10,000."""
     max_queue: int = 250_000
     """Frames queued for one connection before its order-book subscriptions die with error 25."""
 

@@ -14,8 +14,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING
 
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConcurrencyError, ConnectionClosed
+from aiohttp import WSMsgType, web
 
 from market_making_bot.simulator.commands import CommandProtocol
 from market_making_bot.simulator.fanout import F_DATA, F_DELTA, F_OBSEQ
@@ -45,9 +44,17 @@ MALFORMED_FRAME = b'{"type":"orderbook_delta","sid":'
 class Connection:
     """One client connection: its subscriptions, its outbound queue and its writer/pinger tasks."""
 
-    def __init__(self, sim: ExchangeSimulator, ws: ServerConnection, conn_id: int, key_id: str | None) -> None:
+    def __init__(
+        self,
+        sim: ExchangeSimulator,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
+        conn_id: int,
+        key_id: str | None,
+    ) -> None:
         self.sim = sim
         self.ws = ws
+        self.transport = transport
         self.conn_id = conn_id
         self.key_id = key_id
         self.protocol = CommandProtocol(
@@ -73,6 +80,7 @@ class Connection:
         self.stalled = False
         self.unstall = asyncio.Event()
         self._stall_handle: asyncio.TimerHandle | None = None
+        self.ping_sent_at: float | None = None  # loop time of the heartbeat not answered yet
 
     @property
     def subs(self) -> dict[int, Subscription]:
@@ -123,7 +131,9 @@ class Connection:
 
     async def writer(self) -> None:
         out = self.out
-        ws = self.ws
+        # aiohttp's send_frame takes the frame's bytes as they are (send_str would encode a str again)
+        send = self.ws.send_frame
+        text = WSMsgType.TEXT
         faults = self.sim.faults
         burst = 0
         try:
@@ -143,7 +153,7 @@ class Connection:
                     self.pending_gap -= 1
                     faults.record("gap", f"connection {self.conn_id} sid {sid} seq {seq} not sent")
                     continue
-                await ws.send(frame, text=True)
+                await send(frame, text)
                 self.frames_sent += 1
                 if seq:
                     self.last_seq_sent[sid] = seq
@@ -151,7 +161,7 @@ class Connection:
                     if flags & F_OBSEQ:
                         if self.pending_dup:
                             self.pending_dup -= 1
-                            await ws.send(frame, text=True)
+                            await send(frame, text)
                             faults.record("duplicate", f"connection {self.conn_id} sid {sid} seq {seq} sent twice")
                         if self.pending_kill:
                             kind = self.pending_kill.pop(0)
@@ -165,7 +175,7 @@ class Connection:
                 if burst >= 1024:
                     burst = 0
                     await asyncio.sleep(0)
-        except ConnectionClosed:
+        except (ConnectionError, RuntimeError):  # the socket is closing or gone
             pass
         finally:
             self.closed = True
@@ -174,23 +184,26 @@ class Connection:
     async def pinger(self, interval: float, timeout: float) -> None:
         """Ping with payload ``heartbeat`` every ``interval``; close when a pong is ``timeout`` late."""
         loop = asyncio.get_running_loop()
-        sent_at: float | None = None
         try:
             while True:
                 await asyncio.sleep(interval)
                 if self.stalled:
-                    sent_at = None
+                    self.ping_sent_at = None
                     continue
-                try:
+                sent_at = self.ping_sent_at
+                if sent_at is None:
+                    self.ping_sent_at = loop.time()
                     await self.ws.ping(b"heartbeat")
-                    sent_at = loop.time()
-                except ConcurrencyError:  # the previous heartbeat is not answered yet
-                    if sent_at is not None and loop.time() - sent_at > timeout:
-                        log.info("connection %d: no pong for %.1f s, closing", self.conn_id, timeout)
-                        await self.ws.close(1011, "keepalive ping timeout")
-                        return
-        except ConnectionClosed:
+                elif loop.time() - sent_at > timeout:  # the previous heartbeat is not answered yet
+                    log.info("connection %d: no pong for %.1f s, closing", self.conn_id, timeout)
+                    await self.ws.close(code=1011, message=b"keepalive ping timeout")
+                    return
+        except (ConnectionError, RuntimeError):
             pass
+
+    def on_pong(self, payload: bytes) -> None:
+        if payload == b"heartbeat":
+            self.ping_sent_at = None
 
     # ---- faults ----------------------------------------------------------------------------------
 
@@ -235,7 +248,7 @@ class Connection:
         self.stalled = True
         self.unstall.clear()
         with contextlib.suppress(Exception):
-            self.ws.transport.pause_reading()
+            self.transport.pause_reading()
         self._stall_handle = asyncio.get_running_loop().call_later(seconds, self._end_stall)
         self.sim.faults.record("stall", f"connection {self.conn_id} silent for {seconds:g} s")
 
@@ -249,13 +262,13 @@ class Connection:
             self._stall_handle = None
         if not self.closed:
             with contextlib.suppress(Exception):
-                self.ws.transport.resume_reading()
+                self.transport.resume_reading()
         log.info("connection %d: stall over", self.conn_id)
 
     def abort(self) -> None:
         self.closed = True
         with contextlib.suppress(Exception):
-            self.ws.transport.abort()
+            self.transport.abort()
 
     # ---- commands --------------------------------------------------------------------------------
 

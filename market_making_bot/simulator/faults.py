@@ -35,6 +35,17 @@ Kinds:
                 as the real server does (ids 2, 4, 3, 6, 5, 1, ... for commands 1 to 6)
 =============== ===================================================================================
 
+``rest-429``    REST requests are answered 429 ``{"error":"too many requests"}`` (no ``Retry-After``,
+                as Kalshi)
+``rest-503``    REST requests are answered 503 with Kalshi's nested error body
+``rest-slow``   REST requests are answered ``ms=N`` milliseconds late (default 1000)
+``rest-drop``   the connection is closed in the middle of the reply (headers and half the body sent)
+=============== ===================================================================================
+
+The REST faults count REST requests, not frames: ``every=N`` hits every N-th request, ``at=N``
+(default 0) the ``count`` requests after the N-th (default 1; ``rest-slow``: every one from then
+on), ``rate=R`` each request with probability R (0 < R <= 1, drawn from the run's seed).
+
 ``reorder`` delays the *handling* of a command, not the sending of frames: a reply is made, and
 numbered, when its command is handled, in the same per-connection order as the data. So a reply
 that takes a ``seq`` (``ok``, ``unsubscribed``, the snapshots of ``add_markets``/``get_snapshot``
@@ -68,7 +79,9 @@ log = logging.getLogger("market_making_bot.simulator")
 
 CONNECTION_KINDS = ("gap", "duplicate", "disconnect", "stall", "malformed", "error25", "error10")
 GLOBAL_KINDS = ("early-data", "auth-reject", "deny-private", "reorder")
-KINDS = CONNECTION_KINDS + GLOBAL_KINDS
+REST_KINDS = ("rest-429", "rest-503", "rest-slow", "rest-drop")
+KINDS = CONNECTION_KINDS + GLOBAL_KINDS + REST_KINDS
+DEFAULT_REST_SLOW_MS = 1000
 
 DEFAULT_STALL_S = 30.0
 DEFAULT_REORDER_S = 0.2
@@ -83,6 +96,8 @@ class FaultSpec:
     at: int | None = None
     count: int | None = -1
     seconds: float | None = None
+    ms: int | None = None
+    rate: float | None = None
     fired: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -94,10 +109,21 @@ class FaultSpec:
             raise ValueError("every=N needs N >= 1")
         if self.at is not None and self.at < 0:
             raise ValueError("at=N needs N >= 0")
-        if self.every is None and self.at is None:
+        if self.ms is not None and self.kind != "rest-slow":
+            raise ValueError("ms=N is only for rest-slow")
+        if self.ms is not None and self.ms < 0:
+            raise ValueError("ms=N needs N >= 0")
+        if self.rate is not None:
+            if self.kind not in REST_KINDS:
+                raise ValueError("rate=R is only for the rest-* faults")
+            if not 0 < self.rate <= 1:
+                raise ValueError("rate=R needs 0 < R <= 1")
+            if self.every is not None or self.at is not None:
+                raise ValueError("give rate=R or every=N or at=N, not two of them")
+        if self.every is None and self.at is None and self.rate is None:
             self.at = 0
         if self.count == -1:
-            self.count = 1 if self.kind == "auth-reject" else None
+            self.count = 1 if self.kind in ("auth-reject", "rest-429", "rest-503", "rest-drop") else None
         if self.count is not None and self.count < 1:
             raise ValueError("count=N needs N >= 1 (or count=all)")
         if self.seconds is not None and self.seconds <= 0:
@@ -105,18 +131,26 @@ class FaultSpec:
 
     @classmethod
     def parse(cls, text: str) -> FaultSpec:
-        """Parse ``"gap:every=50"``, ``"disconnect:at=1000"``, ``"stall:at=10:for=2"``, ``"auth-reject"``."""
+        """Parse ``"gap:every=50"``, ``"disconnect:at=1000"``, ``"stall:at=10:for=2"``, ``"auth-reject"``,
+        ``"rest-429:count=5"``, ``"rest-503:rate=0.1"``, ``"rest-slow:ms=200"``."""
         kind, *opts = [p.strip() for p in text.strip().split(":")]
         kwargs: dict[str, int | float | None] = {}
         for opt in opts:
             key, eq, value = opt.partition("=")
             if not eq:
                 raise ValueError(f"bad fault option {opt!r} in {text!r} (expected key=value)")
-            if key not in ("every", "at", "count", "for"):
-                raise ValueError(f"bad fault spec {text!r}: unknown option {key!r} (every, at, count, for)")
+            if key not in ("every", "at", "count", "for", "ms", "rate"):
+                raise ValueError(
+                    f"bad fault spec {text!r}: unknown option {key!r} (every, at, count, for, ms, rate)"
+                )
             try:
-                if key in ("every", "at"):
+                if key in ("every", "at", "ms"):
                     kwargs[key] = int(value)
+                elif key == "rate":
+                    rate = float(value)
+                    if not math.isfinite(rate):
+                        raise ValueError(value)
+                    kwargs["rate"] = rate
                 elif key == "count":
                     kwargs["count"] = None if value == "all" else int(value)
                 else:
@@ -125,7 +159,13 @@ class FaultSpec:
                         raise ValueError(value)
                     kwargs["seconds"] = seconds
             except ValueError:
-                what = "a number of seconds" if key == "for" else "an integer" + (" or all" if key == "count" else "")
+                what = (
+                    "a number of seconds"
+                    if key == "for"
+                    else "a number"
+                    if key == "rate"
+                    else "an integer" + (" or all" if key == "count" else "")
+                )
                 raise ValueError(f"bad fault spec {text!r}: {key}={value!r} is not {what}") from None
         try:
             return cls(kind, **kwargs)  # type: ignore[arg-type]
@@ -136,13 +176,17 @@ class FaultSpec:
         out = self.kind
         if self.every is not None:
             out += f":every={self.every}"
+        elif self.rate is not None:
+            out += f":rate={self.rate:g}"
         else:
             out += f":at={self.at}"
-        default_count = 1 if self.kind == "auth-reject" else None
-        if self.count != default_count and self.kind in ("auth-reject", "deny-private", "reorder"):
+        default_count = 1 if self.kind in ("auth-reject", "rest-429", "rest-503", "rest-drop") else None
+        if self.count != default_count and self.kind in ("auth-reject", "deny-private", "reorder", *REST_KINDS):
             out += f":count={'all' if self.count is None else self.count}"
         if self.seconds is not None:
             out += f":for={self.seconds:g}"
+        if self.ms is not None:
+            out += f":ms={self.ms}"
         return out
 
 
@@ -179,6 +223,8 @@ class FaultController:
         self._rng = random.Random(f"reorder-{seed}")  # its own stream: the order flow stays the same
         self._started = False
         self._seen_connection = False
+        self.rest_requests = 0  # REST requests seen (the REST faults count these)
+        self._rest_rng = random.Random(f"rest-{seed}")
         for spec in specs:
             self.add(spec)
 
@@ -202,6 +248,9 @@ class FaultController:
 
         Returns the number of connections it was applied to (1 for the global kinds).
         """
+        if kind in REST_KINDS:  # from the next REST request on
+            self.add(FaultSpec(kind, at=self.rest_requests, count=count, seconds=seconds))
+            return 1
         spec = FaultSpec(kind, at=0, count=count, seconds=seconds)
         spec.fired = True
         self.counts.setdefault(kind, 0)
@@ -228,9 +277,32 @@ class FaultController:
             if spec.at == 0 and spec.kind in CONNECTION_KINDS and not spec.fired:
                 self._fire(spec, conn)
 
+    def rest_faults(self) -> list[FaultSpec]:
+        """The REST faults that act on the request just received (each call counts one request)."""
+        self.rest_requests += 1
+        if not self.enabled:
+            return []
+        n = self.rest_requests
+        hits: list[FaultSpec] = []
+        for spec in self.specs:
+            if spec.kind not in REST_KINDS:
+                continue
+            if spec.rate is not None:
+                hit = self._rest_rng.random() < spec.rate
+            elif spec.every is not None:
+                hit = n % spec.every == 0
+            else:
+                at = spec.at or 0
+                hit = n > at and (spec.count is None or n <= at + spec.count)
+            if hit:
+                hits.append(spec)
+        return hits
+
     def after_data_frame(self, conn: FaultTarget) -> None:
         n = conn.data_sent
         for spec in self.specs:
+            if spec.kind in REST_KINDS:
+                continue
             if spec.every is not None:
                 if n % spec.every == 0:
                     self._fire(spec, conn)

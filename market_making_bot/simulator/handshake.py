@@ -1,9 +1,9 @@
-"""The opening handshake: the endpoint path, the ``auth-reject`` fault, the signed headers, and the keys it accepts.
+"""The opening handshake and the REST signature check: the ``auth-reject`` fault, the signed headers, the keys accepted.
 
-:class:`Gate` is the ``process_request`` hook of the WebSocket server. It answers 404 off
-:data:`WS_PATH` and 401 to a refused signature (see :mod:`.auth`), and remembers which key each
-accepted handshake was signed with (None: an anonymous one, with ``allow_anonymous``) until the
-connection handler takes it. It also holds the simulator's own key pair and writes credentials for it.
+:class:`Gate` decides on a request's method, path and headers, free of any HTTP library: the server
+(:mod:`.server`) asks :meth:`Gate.check_handshake` before it upgrades ``GET`` :data:`WS_PATH` to a
+WebSocket (a :class:`Refused` becomes a 401 reply), and :meth:`Gate.check_request` for a private REST
+route (:mod:`.rest`). It also holds the simulator's own key pair and writes credentials for it.
 """
 
 from __future__ import annotations
@@ -11,12 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-import weakref
-from http import HTTPStatus
+from collections.abc import Mapping
 from pathlib import Path
-
-from websockets.asyncio.server import ServerConnection
-from websockets.http11 import Request, Response
 
 from market_making_bot.simulator import auth
 from market_making_bot.simulator.config import SimulatorConfig
@@ -26,6 +22,16 @@ from market_making_bot.simulator.units import now_ms
 log = logging.getLogger("market_making_bot.simulator")
 
 WS_PATH = "/trade-api/ws/v2"
+REST_PREFIX = "/trade-api/v2"
+
+
+class Refused(Exception):
+    """A request refused with 401; ``code``/``details`` for the REST error body, the text for the WS one."""
+
+    def __init__(self, text: str, code: str = "authentication_error", details: str = "") -> None:
+        super().__init__(text)
+        self.code = code
+        self.details = details
 
 
 class Gate:
@@ -42,52 +48,58 @@ class Gate:
             self.keys.append(self.private_key.public_key())
         self.key_id = str(uuid.uuid4())
         self.rejected = 0  # handshakes refused (bad signature or the auth-reject fault)
-        self._accepted: weakref.WeakKeyDictionary[ServerConnection, str | None] = weakref.WeakKeyDictionary()
+        self.rest_rejected = 0  # REST requests refused with 401
 
     def add_public_key(self, pem: bytes) -> None:
         self.keys.append(auth.load_public_key(pem))
 
-    def key_of(self, ws: ServerConnection) -> str | None:
-        """The key id the handshake of ``ws`` was signed with (None: anonymous); asked once."""
-        return self._accepted.pop(ws, None)
-
-    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = request.path.partition("?")[0]
-        if path != WS_PATH:
-            return connection.respond(HTTPStatus.NOT_FOUND, f"No WebSocket endpoint at {path}; use {WS_PATH}\n")
+    def check_handshake(self, path: str, headers: Mapping[str, str]) -> str | None:
+        """The key id the handshake on ``path`` is signed with (None: anonymous, if allowed); else :class:`Refused`."""
         if self.faults.take_auth_reject():
             self.rejected += 1
-            return connection.respond(
-                HTTPStatus.UNAUTHORIZED, "Authentication rejected (simulator fault auth-reject)\n"
-            )
-        headers = request.headers
+            raise Refused("Authentication rejected (simulator fault auth-reject)")
         key_id = headers.get(auth.KEY_HEADER)
         ts = headers.get(auth.TS_HEADER)
         sig = headers.get(auth.SIG_HEADER)
         if self.allow_anonymous and not (key_id or ts or sig):
-            self._accepted[connection] = None
             return None
         try:
-            kid = auth.check_headers(
-                key_id, ts, sig, path=path, keys=self.keys, now_ms=now_ms(), window_ms=self.window_ms
-            )
-        except auth.AuthError as exc:
+            return self._check(key_id, ts, sig, "GET", path)
+        except Refused as exc:
             self.rejected += 1
             log.info("handshake refused: %s", exc)
-            return connection.respond(HTTPStatus.UNAUTHORIZED, f"Unauthorized: {exc}\n")
-        self._accepted[connection] = kid
-        return None
+            raise
+
+    def check_request(self, method: str, path: str, headers: Mapping[str, str]) -> str:
+        """The key id a private REST request is signed with; else :class:`Refused` (never anonymous)."""
+        try:
+            return self._check(
+                headers.get(auth.KEY_HEADER), headers.get(auth.TS_HEADER), headers.get(auth.SIG_HEADER), method, path
+            )
+        except Refused as exc:
+            self.rest_rejected += 1
+            log.info("REST %s %s refused: %s", method, path, exc)
+            raise
+
+    def _check(self, key_id: str | None, ts: str | None, sig: str | None, method: str, path: str) -> str:
+        try:
+            return auth.check_headers(
+                key_id, ts, sig, path=path, keys=self.keys, now_ms=now_ms(), window_ms=self.window_ms, method=method
+            )
+        except auth.AuthError as exc:
+            raise Refused(str(exc), exc.code, exc.details) from None
 
     def write_credentials(
         self,
         env_path: str | os.PathLike[str],
         key_path: str | os.PathLike[str] | None,
         url: str,
+        api_url: str | None = None,
     ) -> tuple[str, Path]:
         if self.private_key is None:
             raise RuntimeError("the simulator was given a public key: it has no private key to write")
         env = Path(env_path)
         kp = Path(key_path) if key_path is not None else env.with_name(env.name + ".key")
         kp = auth.write_private_key(kp, self.private_key)
-        auth.write_env_file(env, key_id=self.key_id, private_key_path=kp, url=url)
+        auth.write_env_file(env, key_id=self.key_id, private_key_path=kp, url=url, api_url=api_url)
         return self.key_id, kp

@@ -100,6 +100,7 @@ class ExchangeModel:
             self._seed_book(m)
             m.last_top = m.top()
         self.fills = 0
+        self.fill_log: list[Fill] = []  # every fill of the simulated user, oldest first (REST reads it)
         self.steps = 0
 
     # ---- helpers ---------------------------------------------------------------------------------
@@ -368,9 +369,9 @@ class ExchangeModel:
         user.apply_buy(side, own_price, count, fee)
         self.fills += 1
         yes_price = own_price if side == "yes" else ONE - own_price
-        events.append(
-            Fill(m, trade_id, order_id, coid, is_taker, side, yes_price, count, fee, user.position, ts)
-        )
+        fill = Fill(m, trade_id, order_id, coid, is_taker, side, yes_price, count, fee, user.position, ts)
+        self.fill_log.append(fill)
+        events.append(fill)
         events.append(
             Position(
                 m,

@@ -7,6 +7,11 @@ them in that order (:mod:`.connection`). Commands are handled synchronously betw
 batches (:mod:`.commands`, free of I/O), so a snapshot is exactly the book after every delta queued
 before it and before every delta queued after it. The handshake is checked by :mod:`.handshake`,
 the true state written by :mod:`.truth`.
+
+Transport: one aiohttp server (``aiohttp.web``) serves the WebSocket on ``/trade-api/ws/v2``
+(``web.WebSocketResponse``, no permessage-deflate, pings answered and sent by hand so the heartbeat
+payload and its pong are ours) and REST under ``/trade-api/v2`` (:mod:`.rest`) on the same host and
+port; the ``websockets`` server could only answer GET handshakes.
 """
 
 from __future__ import annotations
@@ -21,8 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from aiohttp import WSMsgType, web
 
 from market_making_bot.redact import REDACT_SIGNATURE as REDACT_SIGNATURE  # re-exported (tests, older imports)
 from market_making_bot.redact import RedactSignature as RedactSignature
@@ -33,9 +37,11 @@ from market_making_bot.simulator.config import SimulatorConfig
 from market_making_bot.simulator.connection import Connection
 from market_making_bot.simulator.fanout import FanOut
 from market_making_bot.simulator.faults import FaultController
+from market_making_bot.simulator.handshake import REST_PREFIX as REST_PREFIX
 from market_making_bot.simulator.handshake import WS_PATH as WS_PATH
-from market_making_bot.simulator.handshake import Gate
+from market_making_bot.simulator.handshake import Gate, Refused
 from market_making_bot.simulator.model import Event, ExchangeModel
+from market_making_bot.simulator.rest import RestApi
 from market_making_bot.simulator.subscriptions import CHANNELS as CHANNELS  # re-exported (older imports)
 from market_making_bot.simulator.subscriptions import MARKET_FILTER_CHANNELS as MARKET_FILTER_CHANNELS
 from market_making_bot.simulator.subscriptions import PRIVATE_CHANNELS as PRIVATE_CHANNELS
@@ -48,12 +54,12 @@ log = logging.getLogger("market_making_bot.simulator")
 WS_LOGGER = "market_making_bot.simulator.websockets"
 
 
-for _name in ("market_making_bot.simulator", WS_LOGGER):
+for _name in ("market_making_bot.simulator", WS_LOGGER, "aiohttp.server", "aiohttp.web", "aiohttp.access"):
     redacted_logger(_name)  # the signature never reaches a log (REDACT_SIGNATURE, market_making_bot.redact)
 
 
 class ExchangeSimulator:
-    """A local Kalshi exchange on a real WebSocket. Use as ``async with ExchangeSimulator(cfg) as sim``."""
+    """A local Kalshi exchange on a real WebSocket and REST. Use as ``async with ExchangeSimulator(cfg) as sim``."""
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         config = config or SimulatorConfig()
@@ -84,8 +90,10 @@ class ExchangeSimulator:
             [m.ticker for m in self.model.market_list], {m.ticker: m.market_id for m in self.model.market_list}
         )
         self.gate = Gate(config, self.faults)
+        self.rest = RestApi(self)
         self._conn_ids = itertools.count(1)
-        self._server: Server | None = None
+        self._runner: web.AppRunner | None = None
+        self._sockets: set[web.WebSocketResponse] = set()
         self._flow_task: asyncio.Task[None] | None = None
         self._flow_started = False
         self._flow_done = asyncio.Event()
@@ -106,24 +114,20 @@ class ExchangeSimulator:
         await self.stop()
 
     async def start(self) -> None:
-        self._server = await serve(
-            self._handler,
-            self.config.host,
-            self.config.port,
-            process_request=self.gate.process_request,
-            ping_interval=None,
-            ping_timeout=None,
-            close_timeout=2,
-            compression=None,
-            max_size=2**20,
-            logger=logging.getLogger(WS_LOGGER),  # its records pass REDACT_SIGNATURE
-        )
-        sockets = list(self._server.sockets)
-        self.port = sockets[0].getsockname()[1]
+        # one aiohttp server for the WebSocket and REST (:mod:`.rest`) on the same host and port
+        app = web.Application()
+        app.router.add_get(WS_PATH, self._ws_handler)
+        self.rest.add_routes(app)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
         self.faults.start()
         log.info(
-            "simulator serving %s (%d markets, rate %g frames/s, seed %d, %s)",
+            "simulator serving %s and REST on %s (%d markets, rate %g frames/s, seed %d, %s)",
             self.url,
+            self.api_url,
             len(self.model.market_list),
             self.config.rate,
             self.config.seed,
@@ -162,9 +166,12 @@ class ExchangeSimulator:
         for conn in list(self._conns.values()):
             if conn.stalled:
                 conn.abort()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        if self._runner is not None:
+            # close every socket with 1001 "going away" (as websockets' server did), 2 s at most each
+            sockets = list(self._sockets)
+            if sockets:
+                await asyncio.gather(*(self._close_socket(ws) for ws in sockets))
+            await self._runner.cleanup()
         self._write_truth_file()
         log.info("simulator stopped")
 
@@ -186,6 +193,11 @@ class ExchangeSimulator:
     @property
     def url(self) -> str:
         return f"ws://{self.config.host}:{self.port}{WS_PATH}"
+
+    @property
+    def api_url(self) -> str:
+        """The REST base URL (including ``/trade-api/v2``), what ``KALSHI_API_URL`` holds."""
+        return f"http://{self.config.host}:{self.port}{REST_PREFIX}"
 
     @property
     def connections(self) -> int:
@@ -216,7 +228,7 @@ class ExchangeSimulator:
         key_path: str | os.PathLike[str] | None = None,
     ) -> tuple[str, Path]:
         """Write the simulator's own private key and a ``.env`` file for it; returns (key id, key path)."""
-        return self.gate.write_credentials(env_path, key_path, self.url)
+        return self.gate.write_credentials(env_path, key_path, self.url, self.api_url)
 
     # ---- truth -----------------------------------------------------------------------------------
 
@@ -299,10 +311,31 @@ class ExchangeSimulator:
 
     # ---- connections -----------------------------------------------------------------------------
 
-    async def _handler(self, ws: ServerConnection) -> None:
-        key_id = self.gate.key_of(ws)
-        conn = Connection(self, ws, next(self._conn_ids), key_id)
+    async def _close_socket(self, ws: web.WebSocketResponse) -> None:
+        with contextlib.suppress(asyncio.TimeoutError, ConnectionError, RuntimeError):
+            await asyncio.wait_for(ws.close(code=1001, message=b"server shutdown"), 2.0)
+
+    async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
+        """``GET /trade-api/ws/v2``: the signed handshake (401 if refused), then one connection until it closes."""
+        ws_log = logging.getLogger(WS_LOGGER)
+        if ws_log.isEnabledFor(logging.DEBUG):  # the handshake's headers, as websockets logged them (redacted)
+            ws_log.debug("< GET %s HTTP/1.1", request.path_qs)
+            for name, value in request.headers.items():
+                ws_log.debug("< %s: %s", name, value)
+        try:
+            key_id = self.gate.check_handshake(request.path, request.headers)
+        except Refused as exc:
+            return web.Response(status=401, text=f"Unauthorized: {exc}\n")
+        # no permessage-deflate: the server never negotiated it (the listener offers it; it works either way)
+        ws = web.WebSocketResponse(autoping=False, compress=False, max_msg_size=2**20, timeout=2.0)
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=426, text=f"{WS_PATH} is a WebSocket endpoint: send an upgrade\n")
+        await ws.prepare(request)
+        transport = request.transport
+        assert transport is not None
+        conn = Connection(self, ws, transport, next(self._conn_ids), key_id)
         self._conns[conn.conn_id] = conn
+        self._sockets.add(ws)
         self.connections_total += 1
         log.debug("connection %d open (key %s)", conn.conn_id, key_id)
         self.faults.on_connection_open(conn)
@@ -313,19 +346,30 @@ class ExchangeSimulator:
             timeout = self.config.ping_timeout if self.config.ping_timeout is not None else 3 * interval
             tasks.append(loop.create_task(conn.pinger(interval, timeout)))
         try:
-            async for message in ws:
-                conn.on_message(message)
-        except ConnectionClosed:
+            while True:
+                msg = await ws.receive()
+                kind = msg.type
+                if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+                    conn.on_message(msg.data)
+                elif kind is WSMsgType.PING:
+                    await ws.pong(msg.data)
+                elif kind is WSMsgType.PONG:
+                    conn.on_pong(msg.data)
+                else:  # CLOSE, CLOSING, CLOSED, ERROR
+                    break
+        except (ConnectionError, RuntimeError):
             pass
         finally:
             conn.close()
             for task in tasks:
                 task.cancel()
             for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
                     await task
             del self._conns[conn.conn_id]
+            self._sockets.discard(ws)
             log.debug("connection %d closed", conn.conn_id)
+        return ws
 
 
 def _fraction(value: Decimal) -> Fraction:

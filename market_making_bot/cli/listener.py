@@ -50,6 +50,8 @@ EPILOG = """examples:
   %(prog)s --simulate --duration 20
   # live public data for one market (key from .env)
   %(prog)s --ticker KXEPSTEINLIST-26-HKIS
+  # every open market of an event, and those that open later (REST listing every 30 s)
+  %(prog)s --event KXHIGHNY-26DEC31 --follow-interval 30
   # demo environment, two markets, with your fills and positions
   %(prog)s --ticker A,B --with-private --demo
   # write the final state on exit (also on Ctrl-C / SIGTERM)
@@ -101,6 +103,25 @@ def build_arg_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="T",
         help="market ticker to keep (repeatable, or comma-separated); default: every market in the stream",
+    )
+    parser.add_argument(
+        "--event",
+        action="append",
+        metavar="EVENT_TICKER",
+        help="follow every open market of the event, and those that open later (repeatable, or comma-separated)",
+    )
+    parser.add_argument(
+        "--series",
+        action="append",
+        metavar="SERIES_TICKER",
+        help="follow every open market of the series, and those that open later (repeatable, or comma-separated)",
+    )
+    parser.add_argument(
+        "--follow-interval",
+        type=positive_seconds,
+        default=None,
+        metavar="S",
+        help="with --event/--series: list their open markets over REST every S seconds (default 30)",
     )
     parser.add_argument(
         "--speed",
@@ -263,8 +284,16 @@ def _log_to_file(args: argparse.Namespace) -> logging.Handler | None:
 def _check_command_line(parser: argparse.ArgumentParser, args: argparse.Namespace, tickers: list[str] | None) -> None:
     """Every combination and output path, before anything starts; ``parser.error`` (exit 2) on the first problem."""
     live = not args.replay
-    if live and not args.simulate and not tickers:
-        parser.error("--ticker is required (or use --simulate for the built-in simulator, --replay FILE to replay)")
+    follows = bool(args.event or args.series)
+    if live and not args.simulate and not tickers and not follows:
+        parser.error(
+            "--ticker is required (or --event/--series, --simulate for the built-in simulator, --replay FILE to "
+            "replay)"
+        )
+    if args.replay and follows:
+        parser.error("--event and --series are for live runs (--ticker or --simulate), not --replay")
+    if args.follow_interval is not None and not follows:
+        parser.error("--follow-interval needs --event or --series")
     if args.replay and args.simulate:
         parser.error("--replay and --simulate cannot be combined: a replay makes no connection")
     if args.record_rotate and not args.record:
@@ -312,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_arg_parser()
     args = parser.parse_args(argv)
     tickers = parse_tickers(args.ticker)
+    args.event, args.series = parse_tickers(args.event) or [], parse_tickers(args.series) or []
     _check_command_line(parser, args, tickers)
     if args.replay:
         try:
@@ -339,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, tickers: list[str] | None) -> int:
-    core = Core(tickers)
+    # --event/--series: markets join mid-run, so the subscription is the only filter
+    core = Core(None if getattr(args, "event", None) or getattr(args, "series", None) else tickers)
     LogOutput().attach(core.bus)  # after setup_logging: it subscribes to the kinds the log level lets through
     if not args.replay:
         from market_making_bot.cli.live import run_live  # the network stack loads only when used

@@ -57,8 +57,13 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
             loop.add_signal_handler(sig, stop.set)
     started = time.monotonic()
     code = EXIT_OK
+    cli_tickers = list(tickers)  # --ticker's (with --simulate, _endpoint gives the simulator's markets)
     try:
-        async with _endpoint(args, tickers) as (url, signer, tickers, with_private):
+        async with _endpoint(args, tickers) as (url, signer, tickers, with_private), _following(
+            args, signer, cli_tickers
+        ) as follow:
+            if follow is not None:  # --event/--series: the --ticker markets, then every open market they list
+                tickers = follow.tickers
             session = Session(tickers, with_private=with_private)
             policy = ConnectionPolicy(
                 ping_interval=args.ping_interval,
@@ -86,9 +91,12 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
             )
             runner = asyncio.create_task(client.run(stop))
             timer = asyncio.create_task(_stop_after(stop, args.duration)) if args.duration else None
+            poller = follow.start(client.protocol, stop) if follow is not None else None
             try:
                 await runner
             finally:
+                if poller is not None:
+                    poller.cancel()
                 await views.close()
                 if timer is not None:
                     timer.cancel()
@@ -104,7 +112,7 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
         log.error("%s", exc)
         code = EXIT_AUTH
     except NoMarketsError as exc:
-        log.error("%s; check --ticker (exit code %d)", exc, EXIT_NO_MARKETS)
+        log.error("%s; check --ticker, --event, --series (exit code %d)", exc, EXIT_NO_MARKETS)
         code = EXIT_NO_MARKETS
     finally:
         write_summary()
@@ -160,6 +168,7 @@ async def _endpoint(args: argparse.Namespace, tickers: list[str]) -> AsyncIterat
     if not args.simulate:
         cfg = Config.load(args.env_file, demo=args.demo, ws_url=args.ws_url)
         log.info("environment: %s, key %s, key file %s", cfg.environment, cfg.key_id_short, cfg.private_key_path)
+        args.rest_base_url = cfg.api_url  # --event/--series list markets there
         yield cfg.ws_url, cfg.signer(), tickers, args.with_private
         return
     from cryptography.hazmat.primitives import serialization
@@ -180,7 +189,47 @@ async def _endpoint(args: argparse.Namespace, tickers: list[str]) -> AsyncIterat
         logging.getLogger("market_making_bot.simulator").setLevel(logging.WARNING)
     async with ExchangeSimulator(SimulatorConfig(**sim_kwargs)) as sim:
         log.info("built-in simulator serving at %s", sim.url)
+        args.rest_base_url = sim.api_url
         yield sim.url, Signer("simulated-key", key), sim.config.resolved_tickers(), True
+
+
+class _Follow:
+    """``--event``/``--series``: the REST client, the follower and the first listing's tickers (runtime.follow)."""
+
+    def __init__(self, api: Any, follower: Any, tickers: list[str], interval: float) -> None:
+        self.api, self.follower, self.tickers, self.interval = api, follower, tickers, interval
+        self.poller: Any = None
+
+    def start(self, protocol: Any, stop: asyncio.Event) -> asyncio.Task[None]:
+        from market_making_bot.runtime.follow import MarketPoller
+
+        self.poller = MarketPoller(self.api, self.follower, protocol, self.interval)
+        return asyncio.create_task(self.poller.run(stop))
+
+
+@contextlib.asynccontextmanager
+async def _following(args: argparse.Namespace, signer: Signer, tickers: list[str]) -> AsyncIterator[_Follow | None]:
+    """With ``--event``/``--series``: list their open markets (REST at ``args.rest_base_url``) before connecting,
+    and keep the client for the poller; ``NoMarketsError`` when no market at all is left to follow."""
+    events, series = getattr(args, "event", None) or [], getattr(args, "series", None) or []
+    if not (events or series):
+        yield None
+        return
+    from market_making_bot.feed.follow import Follower, source_name
+    from market_making_bot.runtime.follow import DEFAULT_FOLLOW_INTERVAL, resolve
+    from market_making_bot.runtime.rest import KalshiAPIClient
+
+    sources = tuple(source_name("event", e) for e in events) + tuple(source_name("series", s) for s in series)
+    explicit = list(tickers)
+    async with KalshiAPIClient(args.rest_base_url, signer) as api:
+        follower = Follower(sources)
+        listed = await resolve(api, follower, explicit)
+        if not explicit and not listed:
+            raise NoMarketsError(f"no open market to follow in {', '.join(sources)}")
+        interval = args.follow_interval or DEFAULT_FOLLOW_INTERVAL
+        log.info("following %s: %d markets now, listing again every %g s", ", ".join(sources),
+                 len(explicit) + len(listed), interval)  # fmt: skip
+        yield _Follow(api, follower, [*explicit, *listed], interval)
 
 
 def _log_end_of_run(core: Core, seconds: float) -> None:

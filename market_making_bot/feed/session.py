@@ -38,6 +38,13 @@ Recovery policy (what the session does, and when):
   client stops the run (exit code 5).
 * Requests are bounded: an answered ``get_snapshot`` leaves nothing behind, and an unanswered command is forgotten
   after ``pending_ttl`` seconds.
+* **Markets added mid-run** (:meth:`Session.add_markets`, for ``--event``/``--series``): a live channel gets a
+  repeated ``subscribe`` with only the new markets (idempotent subscribe: the real server adds them to the existing
+  sid and answers ``ok`` with that sid, then a snapshot per added order-book market, PROTOCOL.md 3.2 and 10b.1; it
+  works on every channel, whereas ``update_subscription``/``add_markets`` is documented for some only). A channel
+  whose subscribe is still pending is topped up once its ack comes; one waiting for a resubscription, and every
+  channel after a reconnect, subscribes with the full list. An add with no reply within ``reply_timeout`` is sent
+  again; markets the server rejects are dropped as on a first subscribe (never fatal while others are left).
 """
 
 from __future__ import annotations
@@ -141,6 +148,7 @@ class _Purpose(enum.Enum):
     SUBSCRIBE = "subscribe"
     UNSUBSCRIBE = "unsubscribe"
     GET_SNAPSHOT = "get_snapshot"
+    ADD_MARKETS = "add_markets"  # a repeated subscribe that adds markets to a live subscription
 
 
 @dataclass
@@ -281,6 +289,46 @@ class Session:
         out, self.outbox = self.outbox, []
         return out
 
+    def add_markets(self, markets: Iterable[str], now: float | None = None) -> list[str]:
+        """Follow ``markets`` too, on every channel (see the module docstring); returns the markets that were new
+        (neither followed already nor rejected by the server before). Commands go to :attr:`outbox`."""
+        self._at(now)
+        new = [m for m in dict.fromkeys(markets) if m not in self.tickers and m not in self.bad_tickers]
+        if not new:
+            return []
+        self.tickers.extend(new)
+        for channel in self.channels:
+            self._top_up(channel)
+        return new
+
+    def _top_up(self, channel: str) -> None:
+        """Add to a live ``channel`` the followed markets its subscription lacks (nothing if one is on its way)."""
+        sub = self.subs.get(channel)
+        if sub is None or sub.status != SubStatus.ACTIVE or sub.sid in self._ended_sids or not sub.markets:
+            return  # not live (its next subscribe carries every ticker), or subscribed to every market
+        asked = {m for p in self._pending.values() if p.purpose == _Purpose.ADD_MARKETS and p.channel == channel
+                 for m in p.markets}  # fmt: skip
+        have = set(sub.markets)
+        missing = [t for t in self.tickers if t not in have and t not in asked]
+        if not missing:
+            return
+        cmd = commands.subscribe(self._take_id(), [channel], missing, self.use_yes_price)
+        c = self._command(cmd, _Purpose.ADD_MARKETS, channel)
+        self._pending[c["id"]].markets = set(missing)
+
+    def _markets_added(self, p: _Pending, sid: int | None) -> list[Notice]:
+        """The ack (``ok``, or ``subscribed`` with the existing sid) of an add: the markets are on the sid now."""
+        sub = self.subs.get(p.channel)
+        if sub is None or sub.status != SubStatus.ACTIVE or (sid is not None and sid != sub.sid):
+            self._top_up(p.channel)  # the subscription changed meanwhile: whatever it lacks is asked for again
+            return []
+        added = [m for m in self.tickers if m in p.markets and m not in sub.markets]
+        sub.markets.extend(added)
+        if not added:
+            return []
+        text = f"added {', '.join(added)} to {p.channel} (sid {sub.sid})"
+        return [self._notice(logging.INFO, text, NoticeKind.SUBSCRIBED)]
+
     def channel_of(self, sid: int) -> str | None:
         for s in self.subs.values():
             if s.sid == sid:
@@ -403,6 +451,9 @@ class Session:
                     self._schedule_subscribe(p.channel, now)
                     text = f"no reply to subscribe {p.channel} within {self.reply_timeout:g} s; subscribing again"
                     notes.append(self._notice(logging.WARNING, text, NoticeKind.RESUBSCRIBE))
+            elif p.purpose == _Purpose.ADD_MARKETS and age > self.reply_timeout:
+                del self._pending[cid]
+                self._top_up(p.channel)  # idempotent: sent again for whatever the subscription still lacks
             elif age > self.pending_ttl:
                 del self._pending[cid]
         notes += self._check_missing(now, missing_books)
@@ -457,6 +508,8 @@ class Session:
     ) -> list[Notice]:
         now = self._at(now)
         p = self._pending.pop(cmd_id, None) if cmd_id else None
+        if p is not None and p.purpose == _Purpose.ADD_MARKETS:
+            return self._markets_added(p, sid)
         if p is not None and p.purpose != _Purpose.SUBSCRIBE:
             return []
         sub = self.subs.get(channel)
@@ -480,6 +533,7 @@ class Session:
         if sub.status == SubStatus.WAITING:
             return []  # a late ack of a subscription already given up (its sid is not ours any more)
         sub.sid, sub.status, sub.reason, sub.active_since = sid, SubStatus.ACTIVE, None, now
+        self._top_up(channel)  # markets added while this subscribe was on its way
         return [self._notice(logging.INFO, f"subscribed {channel} (sid {sid})", NoticeKind.SUBSCRIBED)]
 
     def on_unsubscribed(self, cmd_id: int | None, sid: int | None, now: float | None = None) -> list[Notice]:
@@ -529,6 +583,8 @@ class Session:
             channel = self.channel_of(sid) or ""
         desc = f"error {code} ({text})"
         bad = [m for m in markets or () if m in self.tickers or m in self.bad_tickers]
+        if purpose == _Purpose.ADD_MARKETS and p is not None and code not in TERMINAL_ERROR_CODES:
+            return self._add_failed(p, code, desc, bad)
         if purpose == _Purpose.SUBSCRIBE and bad:
             # The server named the markets it rejects: drop them, keep the channel going for the others.
             new = [m for m in bad if m not in self.bad_tickers]
@@ -622,6 +678,26 @@ class Session:
         where = f" for {purpose.value} {channel}" if purpose is not None else ""
         return [self._notice(logging.WARNING, f"server reported {desc}{where}", NoticeKind.ERROR)]
 
+    def _add_failed(self, p: _Pending, code: int, desc: str, bad: list[str]) -> list[Notice]:
+        """An error to an add: rejected markets (named, or every market of the add when the code is a refusal) are
+        dropped and reported once; any other error resubscribes the channel with every market (with the usual
+        backoff when it repeats)."""
+        if not bad and code in REFUSAL_CODES:
+            bad = [m for m in p.markets if m in self.tickers]
+        if not bad:
+            self.resyncs += 1
+            self.resubscribe(p.channel)
+            text = f"adding markets to {p.channel} failed with {desc}; resubscribing it"
+            return [self._notice(logging.WARNING, text, NoticeKind.RESUBSCRIBE)]
+        new = [m for m in bad if m not in self.bad_tickers]
+        self.tickers = [t for t in self.tickers if t not in bad]
+        self.bad_tickers.update(bad)
+        self._top_up(p.channel)  # the rest of that add, if the server named only some
+        if not new:
+            return []
+        text = f"market {', '.join(new)} rejected by the server: {desc}"
+        return [self._notice(logging.ERROR, text, NoticeKind.BAD_TICKER)]
+
     def on_ok(self, cmd_id: int | None, sid: int | None = None, now: float | None = None) -> list[Notice]:
         """An ``ok``: to ``update_subscription``, or (the real server, PROTOCOL.md 10b.1) to a repeated
         ``subscribe``, with the existing sid: then it is that subscribe's ack."""
@@ -630,7 +706,7 @@ class Session:
         p = self._pending.get(cmd_id)
         if p is None:
             return []
-        if p.purpose == _Purpose.SUBSCRIBE:
+        if p.purpose in (_Purpose.SUBSCRIBE, _Purpose.ADD_MARKETS):
             return self.on_subscribed(cmd_id, p.channel, sid, now)
         del self._pending[cmd_id]
         return []

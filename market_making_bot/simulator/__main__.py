@@ -127,6 +127,13 @@ def _ticker(text: str) -> str:
     return text
 
 
+def _open_later(text: str) -> tuple[str, float]:
+    ticker, sep, seconds = text.rpartition("=")
+    if not sep or not ticker.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not TICKER=SECONDS")
+    return ticker.strip(), _non_negative(seconds)
+
+
 def _fee(text: str) -> Decimal:
     try:
         value = Decimal(text)
@@ -243,6 +250,15 @@ def build_parser() -> argparse.ArgumentParser:
         "existing sid, a consumed seq, the full market list) or subscribed (older simulators); default ok",
     )
     p.add_argument(
+        "--open-later",
+        type=_open_later,
+        action="append",
+        default=[],
+        metavar="TICKER=S",
+        help="the market opens S seconds after the start (REST lists it initialized, not open, until then; "
+        "its book stays quiet); repeatable",
+    )
+    p.add_argument(
         "--maker-fee-rate", type=_fee, default=Decimal("0.0175"), help="maker fee rate (0.0175)"
     )
     p.add_argument("--taker-fee-rate", type=_fee, default=Decimal("0.07"), help="taker fee rate (0.07)")
@@ -295,6 +311,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         maker_fee_rate=args.maker_fee_rate,
         taker_fee_rate=args.taker_fee_rate,
         truth_json=args.truth_json,
+        opens_after=dict(args.open_later),
     )
 
 

@@ -60,6 +60,10 @@ class SimulatorConfig:
     simulator's behaviour before 2026-10: the existing sid again, no seq)."""
     starting_balance_cents: int = 1_000_000
     """The simulated user's cash before any fill (REST ``/portfolio/balance``), in cents: $10,000."""
+    opens_after: dict[str, float] = field(default_factory=dict)
+    """Markets that open later: ticker -> seconds after the simulator starts. Until then REST lists the market as
+    ``initialized`` (``status=unopened``, not ``open``) with that ``open_time``, and the order flow leaves its
+    seeded book alone; :meth:`ExchangeSimulator.open_market` opens one at once."""
     max_queue: int = 250_000
     """Frames queued for one connection before its order-book subscriptions die with error 25."""
 
@@ -85,6 +89,15 @@ class SimulatorConfig:
             raise ValueError("empty_sides must be 'omit' or 'empty'")
         if self.repeat_subscribe not in ("ok", "subscribed"):
             raise ValueError("repeat_subscribe must be 'ok' or 'subscribed'")
+        if self.opens_after:
+            listed = set(self.resolved_tickers())
+            for ticker, seconds in self.opens_after.items():
+                if ticker not in listed:
+                    raise ValueError(f"--open-later: {ticker} is not one of the simulated markets")
+                if not seconds >= 0:
+                    raise ValueError(f"--open-later: {ticker} needs a number of seconds >= 0, not {seconds}")
+            if listed <= set(self.opens_after):
+                raise ValueError("--open-later: at least one market must be open from the start")
         if self.key_type not in ("rsa", "ed25519"):
             raise ValueError("key_type must be 'rsa' or 'ed25519'")
         if not (0 <= self.maker_fee_rate < 1 and 0 <= self.taker_fee_rate < 1):

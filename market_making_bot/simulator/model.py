@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from typing import Any
 
@@ -67,6 +67,7 @@ class ExchangeModel:
         taker_fee_rate: Fraction = Fraction(7, 100),
         depth: int = 10,
         now_ms: Callable[[], int] | None = None,
+        unopened: Iterable[str] = (),
     ) -> None:
         if tick not in TICKS:
             raise ValueError(f"unknown tick structure {tick!r} (known: {', '.join(TICKS)})")
@@ -99,6 +100,15 @@ class ExchangeModel:
             self.by_id[m.market_id] = m
             self._seed_book(m)
             m.last_top = m.top()
+        # the markets the order flow trades: every market but the ``unopened`` ones until :meth:`open_market`
+        # (their books are seeded and quiet); with none unopened it is market_list, and the draws are the same
+        self.unopened: set[str] = set(unopened)
+        unknown = self.unopened - set(self.markets)
+        if unknown:
+            raise ValueError(f"unopened markets not in the market list: {', '.join(sorted(unknown))}")
+        if len(self.unopened) == len(tickers):
+            raise ValueError("at least one market must be open from the start")
+        self.trading: list[Market] = [m for m in self.market_list if m.ticker not in self.unopened]
         self.fills = 0
         self.fill_log: list[Fill] = []  # every fill of the simulated user, oldest first (REST reads it)
         self.steps = 0
@@ -157,10 +167,20 @@ class ExchangeModel:
     def market(self, ticker: str) -> Market:
         return self.markets[ticker]
 
+    def open_market(self, ticker: str) -> bool:
+        """An unopened market opens: the order flow trades it from now on. ``False`` if it was open already."""
+        if ticker not in self.unopened:
+            if ticker not in self.markets:
+                raise KeyError(ticker)
+            return False
+        self.unopened.discard(ticker)
+        self.trading = [m for m in self.market_list if m.ticker not in self.unopened]
+        return True
+
     def step(self) -> list[Event]:
         """One exchange action on one market; returns the events it caused (possibly none)."""
         rng = self.rng
-        m = self.market_list[rng.randrange(len(self.market_list))]
+        m = self.trading[rng.randrange(len(self.trading))]
         if rng.random() < 0.08:
             m.fair = max(5 * ONE // 100, min(95 * ONE // 100, m.fair + rng.choice((-self.tick, self.tick))))
         self.steps += 1

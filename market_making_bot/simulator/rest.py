@@ -15,7 +15,9 @@ follow Kalshi's OpenAPI spec and ``REST.md`` (8, the simulator checklist):
   where Kalshi sends cents (``balance``, ``portfolio_value``, ``revenue``).
 
 Markets, events and series: ``KXSIM-26DEC31-M1`` is a market of event ``KXSIM-26DEC31`` in series
-``KXSIM`` (the parts before the last and the first ``-``). Every market is ``active``; nothing settles,
+``KXSIM`` (the parts before the last and the first ``-``). Every market is ``active``, but for one that opens
+later (``SimulatorConfig.opens_after``): ``initialized`` until then, listed by ``status=unopened`` and not by
+``status=open``, its ``open_time`` in the future. Nothing settles,
 so settlements are always empty, and only resting orders are known (the simulated user's
 canceled and executed orders are not kept). The balance starts at
 ``SimulatorConfig.starting_balance_cents`` and moves with the user's fills.
@@ -97,6 +99,7 @@ class RestApi:
         self.sim = sim
         self.requests = 0
         self.started_ms = now_ms()
+        self.opened_ms: dict[str, int] = {}  # markets of ``opens_after`` that have opened: when
 
     def add_routes(self, app: web.Application) -> None:
         app.middlewares.append(self._middleware)
@@ -200,7 +203,12 @@ class RestApi:
         if status:
             if status not in MARKET_STATUS_FILTERS:
                 raise bad_request(f"status must be one of {', '.join(MARKET_STATUS_FILTERS)}")
-            if status != "open":  # every simulated market is active
+            unopened = self.sim.model.unopened
+            if status == "open":
+                chosen = [m for m in chosen if m.ticker not in unopened]
+            elif status == "unopened":
+                chosen = [m for m in chosen if m.ticker in unopened]
+            else:  # nothing closes or settles
                 chosen = []
         page, cursor = _page(q, chosen, max_limit=1000, default=100, min_limit=0)
         return _json({"markets": [self._market_json(m) for m in page], "cursor": cursor})
@@ -445,6 +453,11 @@ class RestApi:
         created = rfc3339_ms(self.started_ms)
         close = rfc3339_ms(self.started_ms + YEAR_MS)
         tick = m.tick
+        unopened = m.ticker in self.sim.model.unopened
+        later = self.sim.config.opens_after.get(m.ticker)
+        opened = self.opened_ms.get(m.ticker)
+        if opened is None and later is not None:
+            opened = self.started_ms + round(later * 1000)  # when it is due to open
         return {
             "ticker": m.ticker,
             "event_ticker": event_of(m.ticker),
@@ -455,12 +468,12 @@ class RestApi:
             "no_sub_title": "No",
             "created_time": created,
             "updated_time": rfc3339_ms(now_ms()),
-            "open_time": created,
+            "open_time": created if opened is None else rfc3339_ms(opened),
             "close_time": close,
             "expiration_time": close,
             "latest_expiration_time": close,
             "settlement_timer_seconds": 0,
-            "status": "active",
+            "status": "initialized" if unopened else "active",
             "yes_bid_dollars": fmt_price(yes_bid),
             "yes_ask_dollars": fmt_price(yes_ask),
             "no_bid_dollars": fmt_price(ONE - yes_ask),

@@ -74,7 +74,9 @@ class ExchangeSimulator:
             maker_fee_rate=_fraction(config.maker_fee_rate),
             taker_fee_rate=_fraction(config.taker_fee_rate),
             now_ms=now_ms,
+            unopened=config.opens_after,
         )
+        self._openings: list[asyncio.TimerHandle] = []
         self.wire = Wire(
             legacy_cents=config.legacy_cents,
             empty_sides=config.empty_sides,
@@ -133,8 +135,17 @@ class ExchangeSimulator:
             self.config.seed,
             "legacy cents" if self.config.legacy_cents else "fixed point",
         )
+        loop = asyncio.get_running_loop()
+        for ticker, seconds in self.config.opens_after.items():  # --open-later: from the server's start
+            self._openings.append(loop.call_later(seconds, self.open_market, ticker))
         if not self.config.start_paused:
             self.start_flow()
+
+    def open_market(self, ticker: str) -> None:
+        """A market of ``opens_after`` opens now: REST lists it ``active`` and the order flow trades it."""
+        if self.model.open_market(ticker):
+            self.rest.opened_ms[ticker] = now_ms()
+            log.info("market %s opens", ticker)
 
     def start_flow(self) -> None:
         """Start the order flow (automatic unless ``start_paused``)."""
@@ -159,6 +170,8 @@ class ExchangeSimulator:
         if self._stopped:
             return
         self._stopped = True
+        for timer in self._openings:
+            timer.cancel()
         if self._flow_task is not None and not self._flow_task.done():
             self._flow_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -177,6 +177,10 @@ async def test_every_read_equals_the_simulators_truth(make_sim: MakeSim, signer:
         assert {f.fill_id async for f in api.fills(ticker=some.market.ticker)} == {
             f.trade_id for f in log if f.market is some.market
         }
+        two = [m.ticker for m in model.market_list[:2]]
+        assert {f.fill_id async for f in api.fills(ticker=two)} == {  # a list: sent as a comma list
+            f.trade_id for f in log if f.market.ticker in two
+        }
         assert {f.fill_id async for f in api.fills(order_id=some.order_id)} == {
             f.trade_id for f in log if f.order_id == some.order_id
         }
@@ -197,6 +201,10 @@ async def test_every_read_equals_the_simulators_truth(make_sim: MakeSim, signer:
             assert o.yes_price_dollars == own_price(side, price)  # the resting price is on the side's own scale
             assert await api.order(order_id) == o
         assert [o async for o in api.orders(status="executed")] == []
+        events = sorted({t.rpartition("-")[0] for t, *_ in resting.values()})
+        assert {o.order_id async for o in api.orders(event_ticker=events[:1] + ["KXNONE-26DEC31"])} == {
+            i for i, (t, *_) in resting.items() if t.rpartition("-")[0] == events[0]
+        }
 
         # the balance (legacy integer cents, decoded to micro-dollars): the start, less what the fills cost, plus
         # $1 for every YES and NO contract held together (computed here from the fill log)

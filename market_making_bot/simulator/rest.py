@@ -488,6 +488,7 @@ class RestApi:
             "volume_24h_fp": fmt_size(m.volume),
             "open_interest_fp": fmt_size(m.open_interest),
             "notional_value_dollars": fmt_price(ONE),
+            "liquidity_dollars": fmt_price(0),  # deprecated, not in openapi.yaml, but kalshi-sdk 22.4.0 requires it
             "result": "",
             "can_close_early": False,
             "expiration_value": "",
@@ -543,6 +544,8 @@ class RestApi:
             "ticker": m.ticker,
             "outcome_side": side,
             "book_side": _book_side(side),
+            "side": side,  # the legacy pair, as on fills
+            "action": "buy",
             "type": "limit",
             "status": "resting",
             "yes_price_dollars": fmt_price(yes_price),
@@ -570,6 +573,8 @@ def _fill_json(f: Fill) -> JSON:
         "market_ticker": f.market.ticker,
         "outcome_side": f.side,
         "book_side": _book_side(f.side),
+        "side": f.side,  # the legacy pair (the user bought the outcome): not in openapi.yaml, kalshi-sdk requires it
+        "action": "buy",
         "count_fp": fmt_size(f.count),
         "yes_price_dollars": fmt_price(f.yes_price),
         "no_price_dollars": fmt_price(ONE - f.yes_price),

@@ -89,7 +89,9 @@ async def test_fills_made_while_disconnected_are_backfilled_and_positions_equal_
             backfill.cancel()
     assert sim.truth()["fills"] > 5
     assert positions_before_fill == [True]
-    assert any(e.backfill for e in fills), "no fill came from the backfill: the disconnects lost none?"
+    streamed = sum(1 for e in fills if not e.backfill)
+    # whatever the stream missed (a gap's length depends on the reconnect's jitter) the backfill brought
+    assert streamed + sum(1 for e in fills if e.backfill) == sim.truth()["fills"]
     ids = [(e.msg.trade_id, e.msg.order_id) for e in fills]
     assert len(ids) == len(set(ids))  # each fill once, from the stream or the backfill
     assert account.failures == 0

@@ -152,6 +152,12 @@ def build_arg_parser() -> argparse.ArgumentParser:
     env.add_argument("--demo", dest="demo", action="store_true", default=None, help="use the demo environment")
     env.add_argument("--prod", dest="demo", action="store_false", help="use production (overrides KALSHI_DEMO_MODE)")
     parser.add_argument("--ws-url", metavar="URL", help="WebSocket URL override (default: from KALSHI_WS_URL or env)")
+    parser.add_argument(
+        "--api-url",
+        metavar="URL",
+        help="REST base URL including /trade-api/v2 (default: from KALSHI_API_URL or env); used to check tickers and, "
+        "with --with-private, to load positions and backfill fills",
+    )
     parser.add_argument("--env-file", metavar="PATH", help="read settings from PATH instead of ./.env")
     parser.add_argument("--duration", type=positive_seconds, metavar="S", help="stop cleanly after S seconds")
     parser.add_argument(
@@ -320,6 +326,10 @@ def _check_command_line(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--speed is for --replay")
     if args.ws_url is not None and args.simulate:
         parser.error("--ws-url is for live runs against Kalshi, not --simulate (the simulator has its own address)")
+    if args.api_url is not None and args.simulate:
+        parser.error("--api-url is for live runs against Kalshi, not --simulate (the simulator has its own address)")
+    if args.api_url is not None and not args.api_url.startswith(("http://", "https://")):
+        parser.error(f"--api-url: {args.api_url!r} must start with http:// or https://")
     outputs = [(o, v) for o, v in (("--record", args.record), ("--summary-json", args.summary_json),
                                    ("--log-file", args.log_file)) if v]  # fmt: skip
     for i, (option, value) in enumerate(outputs):

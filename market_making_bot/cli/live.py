@@ -18,6 +18,7 @@ from market_making_bot.cli.monitor import start_monitoring
 from market_making_bot.feed.core import Core
 from market_making_bot.feed.session import Session
 from market_making_bot.kalshi.auth import PrivateKeyError, Signer
+from market_making_bot.runtime.account import RestAccount
 from market_making_bot.runtime.client import (
     AuthenticationError,
     ConnectionPolicy,
@@ -25,6 +26,7 @@ from market_making_bot.runtime.client import (
     NoMarketsError,
 )
 from market_making_bot.runtime.config import Config, ConfigError
+from market_making_bot.runtime.rest import KalshiAPIClient
 
 if TYPE_CHECKING:
     from market_making_bot.storage.journal import JournalWriter
@@ -59,17 +61,31 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
     code = EXIT_OK
     cli_tickers = list(tickers)  # --ticker's (with --simulate, _endpoint gives the simulator's markets)
     try:
-        async with _endpoint(args, tickers) as (url, signer, tickers, with_private), _following(
+        async with _endpoint(args, tickers) as (url, api_url, signer, tickers, with_private), _following(
             args, signer, cli_tickers
-        ) as follow:
+        ) as follow, KalshiAPIClient(api_url, signer) as api:
             if follow is not None:  # --event/--series: the --ticker markets, then every open market they list
                 tickers = follow.tickers
+            journal = _journal(args, url)
+            account = RestAccount(
+                api,
+                core,
+                tickers,
+                with_private=with_private,
+                on_update=(lambda text, t: journal.rest(text, t, 0)) if journal else None,  # before any connection
+            )
+            if tickers:  # checked before subscribing: unknown or closed tickers are dropped (REST)
+                tickers = await account.check_tickers(tickers)
+                if not tickers:
+                    raise NoMarketsError("no valid market left: every ticker is unknown or closed (GET /markets)")
+                account.sync.tickers = list(tickers)
+            if with_private:  # positions, resting orders, balance known before the first fill
+                await account.load_start()
             session = Session(tickers, with_private=with_private)
             policy = ConnectionPolicy(
                 ping_interval=args.ping_interval,
                 ping_timeout=args.ping_timeout,
             )
-            journal = _journal(args, url)
             client = KalshiWebSocketClient(
                 url,
                 signer,
@@ -90,6 +106,8 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
                 " with private channels" if with_private else "",
             )
             runner = asyncio.create_task(client.run(stop))
+            account.on_update = (lambda text, t: journal.rest(text, t, client.connections)) if journal else None
+            backfill = asyncio.create_task(account.run(stop)) if with_private else None
             timer = asyncio.create_task(_stop_after(stop, args.duration)) if args.duration else None
             poller = follow.start(client.protocol, stop) if follow is not None else None
             try:
@@ -97,6 +115,10 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
             finally:
                 if poller is not None:
                     poller.cancel()
+                if backfill is not None:
+                    backfill.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await backfill
                 await views.close()
                 if timer is not None:
                     timer.cancel()
@@ -105,6 +127,8 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
                     _log_journal(journal)
                     if journal.failed and code == EXIT_OK:
                         code = EXIT_JOURNAL
+            if account.auth_error is not None:
+                raise account.auth_error
     except (ConfigError, PrivateKeyError) as exc:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIG
@@ -163,13 +187,15 @@ async def _stop_after(stop: asyncio.Event, seconds: float) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _endpoint(args: argparse.Namespace, tickers: list[str]) -> AsyncIterator[tuple[str, Signer, list[str], bool]]:
-    """Yield (url, signer, tickers, with_private): from the user's config, or a built-in simulator."""
+async def _endpoint(
+    args: argparse.Namespace, tickers: list[str]
+) -> AsyncIterator[tuple[str, str, Signer, list[str], bool]]:
+    """Yield (url, api_url, signer, tickers, with_private): from the user's config, or a built-in simulator."""
     if not args.simulate:
-        cfg = Config.load(args.env_file, demo=args.demo, ws_url=args.ws_url)
+        cfg = Config.load(args.env_file, demo=args.demo, ws_url=args.ws_url, api_url=getattr(args, "api_url", None))
         log.info("environment: %s, key %s, key file %s", cfg.environment, cfg.key_id_short, cfg.private_key_path)
         args.rest_base_url = cfg.api_url  # --event/--series list markets there
-        yield cfg.ws_url, cfg.signer(), tickers, args.with_private
+        yield cfg.ws_url, cfg.api_url, cfg.signer(), tickers, args.with_private
         return
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -190,7 +216,7 @@ async def _endpoint(args: argparse.Namespace, tickers: list[str]) -> AsyncIterat
     async with ExchangeSimulator(SimulatorConfig(**sim_kwargs)) as sim:
         log.info("built-in simulator serving at %s", sim.url)
         args.rest_base_url = sim.api_url
-        yield sim.url, Signer("simulated-key", key), sim.config.resolved_tickers(), True
+        yield sim.url, sim.api_url, Signer("simulated-key", key), sim.config.resolved_tickers(), True
 
 
 class _Follow:

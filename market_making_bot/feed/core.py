@@ -42,6 +42,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from market_making_bot.feed.backfill import RestUpdate
 from market_making_bot.feed.events import (
     BookChanged,
     BookSnapshot,
@@ -603,6 +604,25 @@ class Core:
         self.counters["unknown"] += 1
         if self._l_unknown:
             self._emit(self._l_unknown, UnknownFrame(recv_ns, msg))
+
+    # -- REST ------------------------------------------------------------------------------------------------
+
+    def apply_rest(self, update: RestUpdate, recv_ns: int) -> None:
+        """Merge what REST told (``feed.backfill``): its fills in order, each new one (by trade id) counted and
+        emitted as ``FillSeen`` with ``backfill=True``, then its positions (``PositionChanged``). The live shell and
+        the replay call it with the same journaled updates, so both end in the same state. Never raises."""
+        for fill in update.fills:
+            market = self.state.market(fill.market_ticker)
+            if market is None:
+                continue
+            if market.add_fill(fill) and self._l_fill:
+                self._emit(self._l_fill, FillSeen(recv_ns, fill.market_ticker, market, fill, True))
+            # a fill already seen is the expected overlap of a backfill (min_ts is inclusive): not a duplicate
+        for position in update.positions:
+            try:
+                self._on_position(position, recv_ns)
+            except Exception:
+                self._callback_failed("REST position", recv_ns)
 
     # -- summary ---------------------------------------------------------------------------------------------
 

@@ -123,11 +123,13 @@ class TradeSeen(Event):
 
 @dataclass(frozen=True, slots=True)
 class FillSeen(Event):
-    """One of the account's fills, new to this market (deduplicated by ``trade_id``)."""
+    """One of the account's fills, new to this market (deduplicated by ``trade_id``). ``backfill``: it came from
+    the REST backfill (``GET /portfolio/fills`` after a reconnect or on the timer), not from the stream."""
 
     ticker: str
     market: MarketState
     msg: Fill
+    backfill: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ Accepted recording formats (detected from the content; gzip too, from its magic 
 A line or chunk that is not valid JSON is still yielded: the core counts and logs it as a decode error. A line that
 is not valid UTF-8 is yielded as its bytes, which the core counts as malformed, as the live client does (it feeds
 the socket's bytes). The project's own journals (``recorder.py``) are read by ``run_replay`` with their recorded
-times and connections; their frames are fed as recorded (the text of the live bytes, or the bytes themselves for a
+times and connections (and what REST told the live listener:
+``rest`` records); their frames are fed as recorded (the text of the live bytes, or the bytes themselves for a
 frame that was not UTF-8), so replay decodes exactly what live decoded.
 
 Damaged input never aborts a replay: bad journal records and damaged gzip data are logged (the first
@@ -31,6 +32,9 @@ from os import PathLike
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
+from market_making_bot.feed.backfill import decode_update
 from market_making_bot.feed.core import Core
 from market_making_bot.kalshi.messages import Message
 from market_making_bot.storage.journal import (
@@ -309,6 +313,13 @@ def iter_replay(
                     yield msg, recv_ns
                 elif rec.dir == "connect":
                     core.connection_opened(recv_ns)
+                elif rec.dir == "rest" and rec.text is not None:
+                    try:
+                        update = decode_update(rec.text)
+                    except msgspec.DecodeError as exc:
+                        problems(f"a rest record that cannot be read ({exc})")
+                        continue
+                    core.apply_rest(update, recv_ns)
         else:
             for recorded_ns, frame in iter_recording(path, problems, text=False):
                 seen += 1

@@ -1,0 +1,204 @@
+"""The listener's REST calls (the decisions are ``feed.backfill``'s): tickers checked before subscribing, the account
+loaded at start, fills backfilled and positions refreshed after every ``fill`` subscription and on a timer.
+
+Each call is awaited from the asyncio loop (aiohttp, never blocking the frame loop). A failed call degrades and says
+so in one WARNING line; the stream goes on. A 401/403 is :class:`~market_making_bot.runtime.client.AuthenticationError`
+(exit code 4, as for the WebSocket): raised by :meth:`RestAccount.check_tickers` and :meth:`RestAccount.load_start`,
+and kept in :attr:`RestAccount.auth_error` (the run is stopped) when it comes from the background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from market_making_bot.feed.backfill import BACKFILL_INTERVAL, AccountSync, RestUpdate, check_tickers, encode_update
+from market_making_bot.feed.core import Core
+from market_making_bot.feed.events import ControlReply
+from market_making_bot.kalshi.auth import shorten_key_id
+from market_making_bot.kalshi.messages import Subscribed
+from market_making_bot.kalshi.rest import KalshiAPIError, KalshiResponseError, Market
+from market_making_bot.runtime.client import AuthenticationError
+from market_making_bot.runtime.rest import KalshiAPIClient, KalshiConnectionError
+
+__all__ = ["TICKER_BATCH", "RestAccount"]
+
+log = logging.getLogger("market_making_bot.runtime.account")
+
+TICKER_BATCH = 100
+"""Tickers per ``GET /markets?tickers=...`` request."""
+_TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
+_FAILURES = (KalshiAPIError, KalshiConnectionError, KalshiResponseError)
+
+
+class RestAccount:
+    """REST for one listener run. ``on_update(text, t_ns)``: the journal's hook for each applied update."""
+
+    def __init__(
+        self,
+        api: KalshiAPIClient,
+        core: Core,
+        tickers: Sequence[str],
+        *,
+        with_private: bool,
+        interval: float = BACKFILL_INTERVAL,
+        on_update: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.api = api
+        self.core = core
+        self.with_private = with_private
+        self.interval = interval
+        self.on_update = on_update
+        self.sync = AccountSync(core.bus, tickers, time.time_ns() // 1_000_000)
+        self.auth_error: AuthenticationError | None = None
+        self.failures = 0
+        """REST calls that failed (each said in one WARNING line)."""
+        self.backfills = 0
+        """Backfills done (fills and positions read and merged)."""
+        self.balance: int | None = None
+        """The balance at start (money units), when it could be read."""
+        self.resting_orders: int | None = None
+        self._due = asyncio.Event()
+        core.bus.subscribe(ControlReply, self._on_reply)
+
+    def _on_reply(self, event: ControlReply) -> None:
+        msg = event.msg
+        if isinstance(msg, Subscribed) and msg.channel == "fill":
+            self._due.set()  # from this ack on a fill is on the stream; before it, in the backfill's answer
+
+    def _auth(self, exc: KalshiAPIError) -> AuthenticationError | None:
+        if exc.status in (401, 403):
+            key = shorten_key_id(self.api.signer.key_id) if self.api.signer is not None else "?"
+            return AuthenticationError(exc.status, self.api.base_url, key)
+        return None
+
+    def _failed(self, what: str, exc: Exception, consequence: str) -> None:
+        self.failures += 1
+        log.warning("REST %s failed (%s): %s; the stream goes on", what, exc, consequence)
+
+    def _apply(self, update: RestUpdate) -> None:
+        if not update.fills and not update.positions:
+            return
+        now = time.time_ns()
+        if self.on_update is not None:
+            self.on_update(encode_update(update), now)
+        self.core.apply_rest(update, now)
+
+    # -- at start ----------------------------------------------------------------------------------------------
+
+    async def check_tickers(self, tickers: Sequence[str]) -> list[str]:
+        """The tickers REST lists as open markets; each other one is reported once (WARNING) with the reason. On a
+        failed call every ticker is kept (the WebSocket will say)."""
+        found: list[Market] = []
+        try:
+            for i in range(0, len(tickers), TICKER_BATCH):
+                batch = list(tickers[i : i + TICKER_BATCH])
+                found.extend([m async for m in self.api.markets(tickers=batch, limit=1000)])
+        except KalshiAPIError as exc:
+            auth = self._auth(exc)
+            if auth is not None:
+                raise auth from None
+            self._failed("GET /markets", exc, "the tickers are not checked before subscribing")
+            return list(tickers)
+        except _FAILURES as exc:
+            self._failed("GET /markets", exc, "the tickers are not checked before subscribing")
+            return list(tickers)
+        verdict = check_tickers(tickers, found)
+        for ticker, reason in verdict.dropped.items():
+            log.warning("ticker %s dropped: %s", ticker, reason)
+        return verdict.keep
+
+    async def load_start(self) -> None:
+        """Positions (and resting orders, the balance) before the first connection."""
+        await self._positions("start", raise_auth=True)
+        try:
+            balance = await self.api.balance()
+            orders = [o async for o in self.api.orders(status="resting")]
+        except KalshiAPIError as exc:
+            auth = self._auth(exc)
+            if auth is not None:
+                raise auth from None
+            self._failed("GET /portfolio/balance, /portfolio/orders", exc, "balance and resting orders unknown")
+            return
+        except _FAILURES as exc:
+            self._failed("GET /portfolio/balance, /portfolio/orders", exc, "balance and resting orders unknown")
+            return
+        followed = set(self.sync.tickers)
+        self.balance = int(balance.balance)
+        self.resting_orders = sum(1 for o in orders if not followed or o.ticker in followed)
+        log.info(
+            "account: balance $%d.%04d, %d resting orders in the followed markets",
+            self.balance // 10_000,
+            self.balance % 10_000,
+            self.resting_orders,
+        )
+
+    async def _positions(self, why: str, *, raise_auth: bool = False) -> bool:
+        mark = self.sync.mark()
+        try:
+            positions = [p async for p in self.api.positions()]
+        except KalshiAPIError as exc:
+            auth = self._auth(exc)
+            if auth is not None and raise_auth:
+                raise auth from None
+            if auth is not None:
+                self.auth_error = auth
+                return False
+            self._failed("GET /portfolio/positions", exc, "positions stay as the stream tells them")
+            return False
+        except _FAILURES as exc:
+            self._failed("GET /portfolio/positions", exc, "positions stay as the stream tells them")
+            return False
+        self._apply(self.sync.update(why, (), positions, mark))
+        return True
+
+    # -- while running -----------------------------------------------------------------------------------------
+
+    async def backfill(self, why: str) -> None:
+        """Fills since the last one seen, merged; then the positions again."""
+        since = self.sync.fills_since_s()
+        try:
+            fills = [f async for f in self.api.fills(min_ts=since, limit=1000)]
+        except KalshiAPIError as exc:
+            auth = self._auth(exc)
+            if auth is not None:
+                self.auth_error = auth
+                return
+            self._failed("GET /portfolio/fills", exc, "fills made while disconnected may be missing")
+            fills = None
+        except _FAILURES as exc:
+            self._failed("GET /portfolio/fills", exc, "fills made while disconnected may be missing")
+            fills = None
+        if fills is not None:
+            before = self._fill_total()
+            self._apply(self.sync.update(why, fills, None))
+            new = self._fill_total() - before
+            if new:
+                log.info("backfill (%s): %d fills not seen on the stream merged", why, new)
+        if await self._positions(why):
+            self.backfills += 1
+
+    def _fill_total(self) -> int:
+        return sum(m.fill_count for m in self.core.state.markets.values())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Backfill after every ``fill`` subscription ack and every ``interval`` seconds, until ``stop``; a 401
+        keeps :attr:`auth_error` and sets ``stop``."""
+        while not stop.is_set():
+            with contextlib.suppress(*_TIMEOUTS):
+                await asyncio.wait_for(self._due.wait(), timeout=self.interval)
+            if stop.is_set():
+                return
+            why = "after subscribing to fills" if self._due.is_set() else "timer"
+            self._due.clear()
+            try:
+                await self.backfill(why)
+            except Exception:  # never the end of the run: said, and tried again next time
+                log.exception("REST backfill failed")
+            if self.auth_error is not None:
+                log.error("%s", self.auth_error)
+                stop.set()
+                return

@@ -62,7 +62,8 @@ COMBINED: dict[str, tuple[str, ...]] = {
 
 
 def test_every_fault_kind_is_in_the_matrix() -> None:
-    # auth-reject: see the last test; the REST faults: tests/simulator/test_sim_rest.py (the listener has no REST yet)
+    # auth-reject: see the last test; the REST faults touch only REST: tests/simulator/test_sim_rest.py,
+    # tests/test_rest_client_sim.py and tests/live/test_backfill.py (a REST 503 at start degrades)
     assert set(ALONE) | {"auth-reject"} | set(REST_KINDS) == set(KINDS)
 
 

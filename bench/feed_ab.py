@@ -1,5 +1,5 @@
 """Before/after cost of the live feed path per frame, each variant in its own process: instructions (callgrind,
-deterministic) and time (best of several alternating rounds).
+deterministic) and time (interleaved: the two variants take turns chunk by chunk, so the machine's drift hits both).
 
     python -m bench.feed_ab --before /path/to/old/checkout [--after .] [--rounds 3] [--no-callgrind]
 
@@ -13,6 +13,7 @@ generate the same frames), divided by N: the imports, the frame generation and t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -58,6 +59,27 @@ except ImportError:  # the flat layout before it
             return msg
         return receive
 warm = int(sys.argv[5])
+if mode == "serve":  # interleaved timing: the parent has each variant run chunk k of K in turn
+    import gc
+    receive = make()
+    print("ready", flush=True)
+    clock = time.perf_counter_ns
+    for line in sys.stdin:
+        cmd = line.split()
+        if cmd[0] == "reset":
+            receive = make(); gc.collect(); print("ok", flush=True)
+        elif cmd[0] == "run":
+            k, kk = int(cmd[1]), int(cmd[2])
+            lo, hi = len(frames) * k // kk, len(frames) * (k + 1) // kk
+            part = frames[lo:hi]
+            t = lo * 1_000_000
+            t0 = clock()
+            for f in part:
+                t += 1_000_000; receive(f, t)
+            print(clock() - t0, flush=True)
+        else:
+            break
+    sys.exit(0)
 if mode == "time":
     best = None
     for _ in range(3):
@@ -77,6 +99,43 @@ else:
 
 def _worker(repo: Path, mode: str, n: int, warm: int, total: int) -> list[str]:
     return [sys.executable, "-c", WORKER, str(repo), mode, str(n), str(Path(__file__).parent), str(warm), str(total)]
+
+
+def interleaved(variants: dict[str, Path], rounds: int, chunks: int = 20) -> dict[str, float]:
+    """ns per frame of each variant, measured side by side: long-lived workers take turns chunk by chunk (a drift
+    of the machine's speed hits every variant alike); per chunk the best of ``rounds`` passes, summed."""
+    procs = {
+        name: subprocess.Popen(
+            _worker(repo, "serve", TIMED, 0, TIMED), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for name, repo in variants.items()
+    }
+    best: dict[str, list[int]] = {name: [0] * chunks for name in variants}
+    try:
+        for proc in procs.values():
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        for r in range(rounds):
+            if r:
+                for proc in procs.values():
+                    assert proc.stdin is not None and proc.stdout is not None
+                    proc.stdin.write("reset\n")
+                    proc.stdin.flush()
+                    proc.stdout.readline()
+            for k in range(chunks):
+                for name, proc in procs.items():
+                    assert proc.stdin is not None and proc.stdout is not None
+                    proc.stdin.write(f"run {k} {chunks}\n")
+                    proc.stdin.flush()
+                    took = int(proc.stdout.readline())
+                    best[name][k] = took if r == 0 else min(best[name][k], took)
+    finally:
+        for proc in procs.values():
+            with contextlib.suppress(Exception):
+                assert proc.stdin is not None
+                proc.stdin.write("quit\n")
+                proc.stdin.close()
+            proc.wait(timeout=30)
+    return {name: sum(times) / TIMED for name, times in best.items()}
 
 
 def instructions(repo: Path) -> float:
@@ -105,13 +164,10 @@ def main() -> int:
     ap.add_argument("--no-callgrind", action="store_true", help="time only")
     args = ap.parse_args()
     variants = {"before": args.before.resolve(), "after": args.after.resolve()}
-    times: dict[str, list[int]] = {k: [] for k in variants}
-    for _ in range(args.rounds):
-        for name, repo in variants.items():
-            out = subprocess.run(_worker(repo, "time", TIMED, 0, TIMED), capture_output=True, text=True, check=True)
-            times[name].append(int(out.stdout.split()[-1]))
-    for name in variants:
-        print(f"{name:6} time: best {min(times[name]):,} ns/frame (rounds: {', '.join(map(str, times[name]))})")
+    per_frame = interleaved(variants, args.rounds)
+    times = {name: [round(value)] for name, value in per_frame.items()}
+    for name, value in per_frame.items():
+        print(f"{name:6} time: {value:,.0f} ns/frame (interleaved, best of {args.rounds} per chunk)")
     if not args.no_callgrind and shutil.which("valgrind"):
         cg = {name: instructions(repo) for name, repo in variants.items()}
         for name, value in cg.items():

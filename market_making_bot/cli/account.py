@@ -28,6 +28,7 @@ from typing import Any, TextIO, TypeVar
 from market_making_bot.cli.checks import CliParser, int_in_range, package_version, parse_tickers
 from market_making_bot.kalshi.auth import PrivateKeyError
 from market_making_bot.kalshi.rest import Balance, Fill, Market, MarketPosition, Order
+from market_making_bot.runtime.client import AUTH_ADVICE
 from market_making_bot.runtime.config import Config, ConfigError
 from market_making_bot.runtime.rest import (
     KalshiAPIClient,
@@ -546,15 +547,9 @@ async def _markets(api: KalshiAPIClient, q: Query) -> tuple[list[Any], bool]:
 
 FETCH: dict[str, Fetch] = {"positions": _positions, "fills": _fills, "orders": _orders, "markets": _markets}
 
-_AUTH_ADVICE = (
-    "Check that API key {key} exists and matches the private key file, that demo keys are used with the demo host "
-    "(KALSHI_DEMO_MODE / --demo) and production keys with production, and that this machine's clock is correct."
-)
-
-
 def auth_advice(key_id_short: str) -> str:
-    """The listener's advice after a refused signature (``runtime.client.AuthenticationError``), word for word."""
-    return _AUTH_ADVICE.format(key=key_id_short)
+    """The listener's advice after a refused signature (``runtime.client.AUTH_ADVICE``), word for word."""
+    return AUTH_ADVICE.format(key=key_id_short)
 
 
 async def _query(api: KalshiAPIClient, cfg: Config, q: Query) -> tuple[str, Row]:

@@ -73,6 +73,13 @@ class NoMarketsError(Exception):
     """Every market ticker was rejected by the server: nothing is left to listen to."""
 
 
+AUTH_ADVICE = (
+    "Check that API key {key} exists and matches the private key file, that demo keys are used with the demo host "
+    "(KALSHI_DEMO_MODE / --demo) and production keys with production, and that this machine's clock is correct."
+)
+"""What to check after a refused signature (WebSocket or REST); ``{key}`` is the shortened key id."""
+
+
 class AuthenticationError(Exception):
     """The server refused the handshake (HTTP 401/403): the credentials are wrong, expired or for the other host."""
 
@@ -80,9 +87,7 @@ class AuthenticationError(Exception):
         self.status = status
         super().__init__(
             f"authentication failed: the server answered HTTP {status} to the signed handshake at {url}. "
-            f"Check that API key {key_id_short} exists and matches the private key file, that demo keys are used "
-            f"with the demo host (KALSHI_DEMO_MODE / --demo) and production keys with production, and that this "
-            f"machine's clock is correct."
+            + AUTH_ADVICE.format(key=key_id_short)
         )
 
 

@@ -1,6 +1,10 @@
 """Longer soak run: the simulator and the listener as two processes, with repeating gaps and disconnects.
 
-    python bench/soak.py [--seconds 60] [--rate 2000] [--markets 10]
+    python bench/soak.py [--seconds 60] [--rate 2000] [--markets 10] [--fault SPEC ...] [--margin 15]
+
+The heaviest mix used so far (all books equal to the truth and usable at the end, none wrong while usable):
+``--fault reorder --fault error25:every=1500 --fault error10:every=2500 --fault early-data
+--fault stall:every=20000:for=3 --fault rest-503:every=7 --fault rest-429:every=5``.
 
 Starts ``python -m market_making_bot.simulator`` with ``--fault gap:every=300 --fault disconnect:every=3000``
 (and duplicates and malformed frames), runs the listener against it with ``--env-file`` for the same time plus a
@@ -54,10 +58,16 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--rate", type=float, default=2000.0)
     ap.add_argument("--markets", type=int, default=10)
+    ap.add_argument(
+        "--fault", action="append", default=[], metavar="SPEC", help="more faults (e.g. reorder, error25:every=500)"
+    )
+    ap.add_argument(
+        "--margin", type=float, default=15.0, help="listener time after the flow (resubscribing backs off up to 10 s)"
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mm-soak-"))
     creds, truth, summary = tmp / "sim.env", tmp / "truth.json", tmp / "summary.json"
-    faults = ["gap:every=300", "duplicate:every=700", "malformed:every=900", "disconnect:every=3000"]
+    faults = ["gap:every=300", "duplicate:every=700", "malformed:every=900", "disconnect:every=3000", *args.fault]
     sim_args = [
         "--port", "0", "--markets", str(args.markets),
         "--rate", str(args.rate), "--duration", str(args.seconds), "--write-credentials", str(creds),
@@ -70,7 +80,7 @@ def main() -> int:
         listener = subprocess.run(
             [
                 sys.executable, "-m", "market_making_bot.mm_ws_listener", "--env-file", str(creds),
-                "--ticker", ",".join(tickers), "--with-private", "--duration", str(args.seconds + 5),
+                "--ticker", ",".join(tickers), "--with-private", "--duration", str(args.seconds + args.margin),
                 "--log-level", "WARNING", "--summary-json", str(summary),
             ],  # fmt: skip
             capture_output=True,

@@ -182,6 +182,7 @@ def test_seed_from_rest_positions() -> None:
     # 10 NO that cost $3.00 = 10 YES sold at 0.70; 4 YES that cost $2.00.
     p.seed_rest([_rest_position("KXA", -1000, 3_000_000), _rest_position("KXB", 400, 2_000_000)])
     assert p.books["KXA"].basis == -7_000_000 and p.pnl("KXA").average_cost == 7000
+    assert p.pnl("KXA").cost == 3_000_000 and p.pnl("KXB").cost == 2_000_000  # back to Kalshi's exposure
     assert p.books["KXB"].basis == 2_000_000 and p.pnl("KXB").average_cost == 5000
     # buying the 10 NO back... as YES at 0.60 realizes 10 x (0.70 - 0.60)
     assert p.apply_fill("KXA", "bid", 6000, 1000, 0).realized == 1_000_000

@@ -14,6 +14,7 @@ from market_making_bot.trading.risk import (
     RiskCheck,
     RiskLimits,
     Rule,
+    build_exposure,
 )
 
 SEC = 1_000_000_000
@@ -145,3 +146,22 @@ def test_bad_limits() -> None:
         RiskLimits(max_position=-1)
     with pytest.raises(ValueError, match="max-loss"):
         RiskLimits(max_loss=1.5)  # type: ignore[arg-type]
+
+
+def test_build_exposure_from_plain_mappings() -> None:
+    exposure = build_exposure(
+        positions={"KXA": 800, "KXC": 100},
+        resting={"KXA": (300, 100)},
+        unusable={"KXA": None, "KXB": "waiting for a snapshot"},
+        open_orders=2,
+        total_pnl=-5,
+    )
+    assert exposure.markets == {
+        "KXA": MarketExposure(800, 300, 100),
+        "KXB": MarketExposure(book_usable=False, unusable_reason="waiting for a snapshot"),
+    }
+    assert (exposure.open_orders, exposure.total_pnl) == (2, -5)
+    risk = RiskCheck(RiskLimits(max_position=1000))
+    r = _refused(risk.check(OrderIntent("KXA", "bid", 5000, 200), exposure, 0), Rule.MAX_POSITION)
+    assert str(r) == "max-position KXA: position 8.00 + resting bids 3.00 + order 2.00 > 10.00"
+    _refused(risk.check(OrderIntent("KXC", "bid", 5000, 1), exposure, 0), Rule.BOOK_NOT_USABLE)

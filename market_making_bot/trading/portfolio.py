@@ -153,6 +153,12 @@ class MarketPnL:
         return abs(self.basis) // abs(self.position)
 
     @property
+    def cost(self) -> int:
+        """What the open position cost in real cash, as Kalshi reports it (``market_exposure_dollars``,
+        ``position_cost``): the basis for YES; for NO, |position| × $1 + basis (the NO contracts' price)."""
+        return self.basis if self.position >= 0 else self.basis - self.position * PRICE_SCALE
+
+    @property
     def unrealized(self) -> int | None:
         return None if self.unrealized_x2 is None else _floor_half(self.unrealized_x2)
 

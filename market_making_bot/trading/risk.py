@@ -44,6 +44,7 @@ __all__ = [
     "RiskCheck",
     "RiskLimits",
     "Rule",
+    "build_exposure",
 ]
 
 _SECOND_NS: Final = 1_000_000_000
@@ -149,6 +150,29 @@ class Exposure:
     markets: Mapping[str, MarketExposure] = field(default_factory=dict)
     open_orders: int = 0
     total_pnl: int | None = None
+
+
+def build_exposure(
+    positions: Mapping[str, int],
+    resting: Mapping[str, tuple[int, int]],
+    unusable: Mapping[str, str | None],
+    open_orders: int,
+    total_pnl: int | None,
+) -> Exposure:
+    """An :class:`Exposure` from plain mappings: signed ``positions`` (``PositionBook.position``), ``resting``
+    ``(bids, asks)`` sizes (``quotes.resting_sizes``) and, for every market with a book, ``unusable``: ``None``
+    when usable, else the reason (``MarketState.unusable_reason``). A market without a book entry is unknown."""
+    markets = {
+        ticker: MarketExposure(
+            position=positions.get(ticker, 0),
+            resting_bids=resting.get(ticker, (0, 0))[0],
+            resting_asks=resting.get(ticker, (0, 0))[1],
+            book_usable=reason is None,
+            unusable_reason=reason,
+        )
+        for ticker, reason in unusable.items()
+    }
+    return Exposure(markets=markets, open_orders=open_orders, total_pnl=total_pnl)
 
 
 class RiskCheck:

@@ -251,7 +251,8 @@ async def test_trades_are_the_public_tape_newest_first_with_filters_and_pages(ma
         ticker = log[0][1]
         assert [t.trade_id async for t in api.trades(ticker=ticker)] == [r[0] for r in log if r[1] == ticker]
         newest_s = log[0][5] // 1000
-        assert [t.trade_id async for t in api.trades(min_ts=newest_s)] == [r[0] for r in log if r[5] // 1000 >= newest_s]
+        recent = [r[0] for r in log if r[5] // 1000 >= newest_s]
+        assert [t.trade_id async for t in api.trades(min_ts=newest_s)] == recent
         assert [t async for t in api.trades(max_ts=newest_s - 3600)] == []
         assert [t async for t in api.trades(is_block_trade=True)] == []
         with pytest.raises(KalshiAPIError) as bad:

@@ -1,9 +1,10 @@
 """kalshi-sdk 22.4.0 against the simulator's REST API (``bench/sdk_rest_check.py``), and the fields it needs.
 
 The SDK run skips unless ``KALSHI_SDK_PYTHON`` names a Python >= 3.12 with kalshi-sdk 22.4.0 installed (nothing is
-installed at test time); every read is required, the public trades included. The field check always runs: kalshi-sdk's pydantic models require fields that
-``openapi.yaml`` no longer lists (``liquidity_dollars`` on a market, the legacy ``side``/``action`` on fills and
-orders); without them every market, fill and order read of the SDK failed with a ValidationError.
+installed at test time); every read is required, the public trades included. The field check always runs:
+kalshi-sdk's pydantic models require fields that ``openapi.yaml`` no longer lists (``liquidity_dollars`` on a market,
+the legacy ``side``/``action`` on fills and orders); without them every market, fill and order read of the SDK failed
+with a ValidationError.
 """
 
 from __future__ import annotations

@@ -70,10 +70,10 @@ class RestAccount:
         if isinstance(msg, Subscribed) and msg.channel == "fill":
             self._due.set()  # from this ack on a fill is on the stream; before it, in the backfill's answer
 
-    def _auth(self, exc: KalshiAPIError) -> AuthenticationError | None:
+    def _auth(self, exc: KalshiAPIError, what: str) -> AuthenticationError | None:
         if exc.status in (401, 403):
             key = shorten_key_id(self.api.signer.key_id) if self.api.signer is not None else "?"
-            return AuthenticationError(exc.status, self.api.base_url, key)
+            return AuthenticationError(exc.status, self.api.base_url, key, f"the REST request {what}")
         return None
 
     def _failed(self, what: str, exc: Exception, consequence: str) -> None:
@@ -99,7 +99,7 @@ class RestAccount:
                 batch = list(tickers[i : i + TICKER_BATCH])
                 found.extend([m async for m in self.api.markets(tickers=batch, limit=1000)])
         except KalshiAPIError as exc:
-            auth = self._auth(exc)
+            auth = self._auth(exc, "GET /markets")
             if auth is not None:
                 raise auth from None
             self._failed("GET /markets", exc, "the tickers are not checked before subscribing")
@@ -131,7 +131,7 @@ class RestAccount:
             balance = await self.api.balance()
             orders = [o async for o in self.api.orders(status="resting")]
         except KalshiAPIError as exc:
-            auth = self._auth(exc)
+            auth = self._auth(exc, "GET /portfolio/balance, /portfolio/orders")
             if auth is not None and raise_auth:
                 raise auth from None
             if auth is not None:
@@ -164,7 +164,7 @@ class RestAccount:
         try:
             positions = [p async for p in self.api.positions()]
         except KalshiAPIError as exc:
-            auth = self._auth(exc)
+            auth = self._auth(exc, "GET /portfolio/positions")
             if auth is not None and raise_auth:
                 raise auth from None
             if auth is not None:
@@ -186,7 +186,7 @@ class RestAccount:
         try:
             fills = [f async for f in self.api.fills(min_ts=since, limit=1000)]
         except KalshiAPIError as exc:
-            auth = self._auth(exc)
+            auth = self._auth(exc, "GET /portfolio/fills")
             if auth is not None:
                 self.auth_error = auth
                 return
@@ -211,7 +211,7 @@ class RestAccount:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Backfill after every ``fill`` subscription ack and every ``interval`` seconds, until ``stop``; a 401
-        keeps :attr:`auth_error` and sets ``stop``."""
+        keeps :attr:`auth_error` and sets ``stop`` (the caller reports it: the listener raises it, exit code 4)."""
         while not stop.is_set():
             with contextlib.suppress(*_TIMEOUTS):
                 await asyncio.wait_for(self._due.wait(), timeout=self.interval)
@@ -223,7 +223,6 @@ class RestAccount:
                 await self.backfill(why)
             except Exception:  # never the end of the run: said, and tried again next time
                 log.exception("REST backfill failed")
-            if self.auth_error is not None:
-                log.error("%s", self.auth_error)
+            if self.auth_error is not None:  # said once, by whoever raises it (the listener: exit code 4)
                 stop.set()
                 return

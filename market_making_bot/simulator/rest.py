@@ -149,6 +149,12 @@ class RestApi:
                 ).response()
             elif kind == "rest-drop":
                 drop = True
+            elif kind == "rest-401" and request.path.startswith(REST_PREFIX + "/portfolio/"):
+                faults.record(kind, f"{request.method} {request.path}: signature refused")
+                self.sim.gate.rest_rejected += 1
+                return ApiError(
+                    401, "authentication_error", "signature does not verify", "INCORRECT_API_KEY_SIGNATURE"
+                ).response()
         try:
             response = await handler(request)
         except ApiError as exc:

@@ -66,7 +66,8 @@ async def test_balance_and_resting_orders_at_start_on_the_timer_and_stale_after_
             truth = await api.balance()  # what REST says now (cents -> money units)
             await account.backfill("timer")  # the REST timer's round: fills, positions, then the account
             now = seen[-1]
-            assert start.balance is not None and now.balance == truth.balance < start.balance and now.portfolio_value == truth.portfolio_value
+            assert start.balance is not None and now.balance == truth.balance < start.balance
+            assert now.portfolio_value == truth.portfolio_value
             assert now.balance % 10_000 == 0  # whole cents, as REST sends them
             assert now.resting is not None and {o.order_id for o in now.resting} == _resting(sim, FOLLOWED)
             assert all(o.ticker in FOLLOWED for o in now.resting)  # the third market's orders are not ours here

@@ -117,7 +117,7 @@ async def check(sdk_python: str, workdir: Path) -> list[tuple[str, bool, str]]:
             "exchange status": (got.get("exchange_active"), True),
             "markets": (got.get("markets"), [m.ticker for m in model.market_list]),
             "market": (got.get("market"), ticker),
-            "trades": (bool(got.get("trades")), True),
+            "trades": (got.get("trades"), [t[0] for t in reversed(model.trade_log) if t[1] == ticker]),
             "balance": (got.get("balance"), None),
             "positions": (
                 {t: Decimal(v) for t, v in (got.get("positions") or {}).items()} if not failed("positions") else None,

@@ -222,6 +222,44 @@ async def test_every_read_equals_the_simulators_truth(make_sim: MakeSim, signer:
         assert api.retries == 0 and api.requests == sim.rest.requests
 
 
+async def test_trades_are_the_public_tape_newest_first_with_filters_and_pages(make_sim: MakeSim) -> None:
+    """``GET /markets/trades`` (public: no signer) equals the model's trade log: newest first across pages of 7,
+    every field exact; ``ticker``, ``min_ts``/``max_ts`` and ``is_block_trade`` filter it."""
+    sim = await make_sim(rate=20_000, markets=3)
+    trade(sim)
+    log = list(reversed(sim.model.trade_log))
+    assert len(log) > 20
+    async with KalshiAPIClient(sim.api_url, backoff=FAST) as api:
+        before = sim.rest.requests
+        got = [t async for t in api.trades(limit=7)]
+        assert sim.rest.requests - before == -(-len(log) // 7)  # every page, once
+        assert [t.trade_id for t in got] == [r[0] for r in log]
+        for t, (trade_id, ticker, yes_price, count, taker, ts_ms) in zip(got, log, strict=True):
+            assert (t.trade_id, t.ticker, t.yes_price_dollars, t.no_price_dollars, t.count_fp) == (
+                trade_id,
+                ticker,
+                yes_price,
+                ONE - yes_price,
+                count,
+            )
+            assert (t.taker_outcome_side, t.taker_book_side, t.created_time, t.is_block_trade) == (
+                taker,
+                "bid" if taker == "yes" else "ask",
+                ts_ms,
+                False,
+            )
+        ticker = log[0][1]
+        assert [t.trade_id async for t in api.trades(ticker=ticker)] == [r[0] for r in log if r[1] == ticker]
+        newest_s = log[0][5] // 1000
+        recent = [r[0] for r in log if r[5] // 1000 >= newest_s]
+        assert [t.trade_id async for t in api.trades(min_ts=newest_s)] == recent
+        assert [t async for t in api.trades(max_ts=newest_s - 3600)] == []
+        assert [t async for t in api.trades(is_block_trade=True)] == []
+        with pytest.raises(KalshiAPIError) as bad:
+            [t async for t in api.trades(limit=1001)]
+        assert bad.value.status == 400 and bad.value.code == "bad_request"
+
+
 async def test_a_fill_made_between_two_pages_shifts_them_and_each_fill_comes_once(
     make_sim: MakeSim, signer: Signer
 ) -> None:

@@ -96,7 +96,9 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
                 on_send=journal.frame_out if journal else None,
                 on_connect=journal.connected if journal else None,
             )
-            views = start_monitoring(args, core, client, stop)  # --dashboard, --metrics-port (monitor.py)
+            views = start_monitoring(  # --dashboard, --metrics-port (monitor.py)
+                args, core, client, stop, account=account.account if with_private else None
+            )
             log.info(
                 "connecting to %s as key %s (%s) for %s%s",
                 url,

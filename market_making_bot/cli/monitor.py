@@ -19,6 +19,7 @@ from collections import deque
 from typing import Any
 
 from market_making_bot.feed.core import Core
+from market_making_bot.feed.events import AccountRead
 from market_making_bot.runtime.config import ConfigError
 from market_making_bot.views.output import DATE_FORMAT, LOG_FORMAT
 
@@ -154,8 +155,11 @@ class Monitoring:
             await metrics.aclose()
 
 
-def start_monitoring(args: argparse.Namespace, core: Core, client: Any, stop: asyncio.Event) -> Monitoring:
+def start_monitoring(
+    args: argparse.Namespace, core: Core, client: Any, stop: asyncio.Event, *, account: AccountRead | None = None
+) -> Monitoring:
     """Start what ``args`` asks for (``dashboard``, ``metrics_port``/``metrics_host``); call on the event loop.
+    ``account``: the ``AccountRead`` of the start (``--with-private``), shown on the dashboard until the next.
 
     Raises :class:`ConfigError` when the metrics address cannot be used.
     """
@@ -181,6 +185,7 @@ def start_monitoring(args: argparse.Namespace, core: Core, client: Any, stop: as
             private=client is not None and client.session.with_private,  # the fills and positions panel
             refresh_hz=getattr(args, "dashboard_refresh", None) or 4.0,
             log_file=getattr(args, "log_file", None),
+            account=account,
         )
         views.dashboard = dash
         views.dashboard_task = task = asyncio.get_running_loop().create_task(dash.run(stop))

@@ -34,10 +34,12 @@ if TYPE_CHECKING:
         UnknownMessage,
         Unsubscribed,
     )
+    from market_making_bot.kalshi.rest import Order
     from market_making_bot.marketdata.sequence import SequenceProblem
     from market_making_bot.marketdata.state import MarketState
 
 __all__ = [
+    "AccountRead",
     "BookChanged",
     "BookSnapshot",
     "BookUnusable",
@@ -191,6 +193,21 @@ class UnknownFrame(Event):
     """A well-formed frame of a type the project does not model (lifecycle, RFQ, ...): counted and kept raw."""
 
     msg: UnknownMessage
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRead(Event):
+    """The account as REST last told it (``--with-private``: at start and on the backfill timer; not from frames).
+
+    ``balance`` (available) and ``portfolio_value`` in money units (1/1,000,000 $), ``resting`` the resting orders in
+    the followed markets; ``None`` while never read. ``read_ns``: when they were read (``None``: never).
+    ``error``: the latest read failed (and why): the values are those of ``read_ns``, stale, or unknown."""
+
+    balance: int | None
+    portfolio_value: int | None
+    resting: tuple[Order, ...] | None
+    read_ns: int | None
+    error: str | None = None
 
 
 # -- the connection ------------------------------------------------------------------------------------------------

@@ -81,6 +81,8 @@ __all__ = [
     "SeriesReply",
     "OrderBook",
     "OrderBookReply",
+    "Trade",
+    "TradesPage",
     "MarketPosition",
     "EventPosition",
     "PositionsPage",
@@ -443,6 +445,27 @@ class OrderBook(_Model, frozen=True, kw_only=True):
 
 class OrderBookReply(_Model, frozen=True, kw_only=True):
     orderbook_fp: OrderBook
+
+
+class Trade(_Model, frozen=True, kw_only=True):
+    """A public trade (``GET /markets/trades``, REST.md 2.4). ``taker_outcome_side`` is the outcome the taker is
+    positioned for (``yes``/``no``), ``taker_book_side`` the same bit as ``bid``/``ask``; ``created_time`` Unix ms."""
+
+    trade_id: str
+    ticker: str
+    count_fp: Size
+    yes_price_dollars: Price
+    no_price_dollars: Price
+    taker_outcome_side: str
+    taker_book_side: str
+    taker_side: str = ""  # deprecated
+    created_time: TimeMs
+    is_block_trade: bool
+
+
+class TradesPage(_Model, frozen=True, kw_only=True):
+    trades: list[Trade]
+    cursor: str | None = None
 
 
 class MarketPosition(_Model, frozen=True, kw_only=True):

@@ -1,5 +1,6 @@
 """The listener's REST calls (the decisions are ``feed.backfill``'s): tickers checked before subscribing, the account
-loaded at start, fills backfilled and positions refreshed after every ``fill`` subscription and on a timer.
+loaded at start, fills backfilled and positions refreshed after every ``fill`` subscription and on a timer, and with
+them the balance and the resting orders (told on the bus as ``AccountRead``: the dashboard shows them).
 
 Each call is awaited from the asyncio loop (aiohttp, never blocking the frame loop). A failed call degrades and says
 so in one WARNING line; the stream goes on. A 401/403 is :class:`~market_making_bot.runtime.client.AuthenticationError`
@@ -17,12 +18,13 @@ from collections.abc import Callable, Sequence
 
 from market_making_bot.feed.backfill import BACKFILL_INTERVAL, AccountSync, RestUpdate, check_tickers, encode_update
 from market_making_bot.feed.core import Core
-from market_making_bot.feed.events import ControlReply
+from market_making_bot.feed.events import AccountRead, ControlReply
 from market_making_bot.kalshi.auth import shorten_key_id
 from market_making_bot.kalshi.messages import Subscribed
 from market_making_bot.kalshi.rest import KalshiAPIError, KalshiResponseError, Market
 from market_making_bot.runtime.client import AuthenticationError
 from market_making_bot.runtime.rest import KalshiAPIClient, KalshiConnectionError
+from market_making_bot.units import format_money
 
 __all__ = ["TICKER_BATCH", "RestAccount"]
 
@@ -58,9 +60,8 @@ class RestAccount:
         """REST calls that failed (each said in one WARNING line)."""
         self.backfills = 0
         """Backfills done (fills and positions read and merged)."""
-        self.balance: int | None = None
-        """The balance at start (money units), when it could be read."""
-        self.resting_orders: int | None = None
+        self.account = AccountRead(0, None, None, None, None)
+        """The balance and resting orders as last read (also told on the bus: ``AccountRead``)."""
         self._due = asyncio.Event()
         core.bus.subscribe(ControlReply, self._on_reply)
 
@@ -69,10 +70,10 @@ class RestAccount:
         if isinstance(msg, Subscribed) and msg.channel == "fill":
             self._due.set()  # from this ack on a fill is on the stream; before it, in the backfill's answer
 
-    def _auth(self, exc: KalshiAPIError) -> AuthenticationError | None:
+    def _auth(self, exc: KalshiAPIError, what: str) -> AuthenticationError | None:
         if exc.status in (401, 403):
             key = shorten_key_id(self.api.signer.key_id) if self.api.signer is not None else "?"
-            return AuthenticationError(exc.status, self.api.base_url, key)
+            return AuthenticationError(exc.status, self.api.base_url, key, f"the REST request {what}")
         return None
 
     def _failed(self, what: str, exc: Exception, consequence: str) -> None:
@@ -98,7 +99,7 @@ class RestAccount:
                 batch = list(tickers[i : i + TICKER_BATCH])
                 found.extend([m async for m in self.api.markets(tickers=batch, limit=1000)])
         except KalshiAPIError as exc:
-            auth = self._auth(exc)
+            auth = self._auth(exc, "GET /markets")
             if auth is not None:
                 raise auth from None
             self._failed("GET /markets", exc, "the tickers are not checked before subscribing")
@@ -112,36 +113,58 @@ class RestAccount:
         return verdict.keep
 
     async def load_start(self) -> None:
-        """Positions (and resting orders, the balance) before the first connection."""
+        """Positions, the balance and the resting orders before the first connection."""
         await self._positions("start", raise_auth=True)
+        await self.read_account(raise_auth=True)
+        account = self.account
+        if account.read_ns is not None and account.balance is not None and account.resting is not None:
+            log.info(
+                "account: balance %s, %d resting orders in the followed markets",
+                format_money(account.balance),
+                len(account.resting),
+            )
+
+    async def read_account(self, *, raise_auth: bool = False) -> None:
+        """The balance and the followed markets' resting orders, told on the bus as an :class:`AccountRead` (the
+        dashboard's); after a failed read the last values are told again, with the error (stale, or unknown)."""
         try:
             balance = await self.api.balance()
             orders = [o async for o in self.api.orders(status="resting")]
         except KalshiAPIError as exc:
-            auth = self._auth(exc)
-            if auth is not None:
+            auth = self._auth(exc, "GET /portfolio/balance, /portfolio/orders")
+            if auth is not None and raise_auth:
                 raise auth from None
-            self._failed("GET /portfolio/balance, /portfolio/orders", exc, "balance and resting orders unknown")
+            if auth is not None:
+                self.auth_error = auth
+                return
+            self._account_failed(exc)
             return
         except _FAILURES as exc:
-            self._failed("GET /portfolio/balance, /portfolio/orders", exc, "balance and resting orders unknown")
+            self._account_failed(exc)
             return
         followed = set(self.sync.tickers)
-        self.balance = int(balance.balance)
-        self.resting_orders = sum(1 for o in orders if not followed or o.ticker in followed)
-        log.info(
-            "account: balance $%d.%04d, %d resting orders in the followed markets",
-            self.balance // 10_000,
-            self.balance % 10_000,
-            self.resting_orders,
+        now = time.time_ns()
+        resting = tuple(o for o in orders if not followed or o.ticker in followed)
+        self.account = AccountRead(now, int(balance.balance), int(balance.portfolio_value), resting, now)
+        self.core.bus.emit(self.account)
+
+    def _account_failed(self, exc: Exception) -> None:
+        last = self.account
+        self._failed(
+            "GET /portfolio/balance, /portfolio/orders",
+            exc,
+            "balance and resting orders " + ("unknown" if last.read_ns is None else "as last read (stale)"),
         )
+        self.account = AccountRead(time.time_ns(), last.balance, last.portfolio_value, last.resting, last.read_ns,
+                                   error=str(exc))  # fmt: skip
+        self.core.bus.emit(self.account)
 
     async def _positions(self, why: str, *, raise_auth: bool = False) -> bool:
         mark = self.sync.mark()
         try:
             positions = [p async for p in self.api.positions()]
         except KalshiAPIError as exc:
-            auth = self._auth(exc)
+            auth = self._auth(exc, "GET /portfolio/positions")
             if auth is not None and raise_auth:
                 raise auth from None
             if auth is not None:
@@ -163,7 +186,7 @@ class RestAccount:
         try:
             fills = [f async for f in self.api.fills(min_ts=since, limit=1000)]
         except KalshiAPIError as exc:
-            auth = self._auth(exc)
+            auth = self._auth(exc, "GET /portfolio/fills")
             if auth is not None:
                 self.auth_error = auth
                 return
@@ -180,13 +203,15 @@ class RestAccount:
                 log.info("backfill (%s): %d fills not seen on the stream merged", why, new)
         if await self._positions(why):
             self.backfills += 1
+        if self.auth_error is None:
+            await self.read_account()
 
     def _fill_total(self) -> int:
         return sum(m.fill_count for m in self.core.state.markets.values())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Backfill after every ``fill`` subscription ack and every ``interval`` seconds, until ``stop``; a 401
-        keeps :attr:`auth_error` and sets ``stop``."""
+        keeps :attr:`auth_error` and sets ``stop`` (the caller reports it: the listener raises it, exit code 4)."""
         while not stop.is_set():
             with contextlib.suppress(*_TIMEOUTS):
                 await asyncio.wait_for(self._due.wait(), timeout=self.interval)
@@ -198,7 +223,6 @@ class RestAccount:
                 await self.backfill(why)
             except Exception:  # never the end of the run: said, and tried again next time
                 log.exception("REST backfill failed")
-            if self.auth_error is not None:
-                log.error("%s", self.auth_error)
+            if self.auth_error is not None:  # said once, by whoever raises it (the listener: exit code 4)
                 stop.set()
                 return

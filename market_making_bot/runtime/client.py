@@ -81,12 +81,14 @@ AUTH_ADVICE = (
 
 
 class AuthenticationError(Exception):
-    """The server refused the handshake (HTTP 401/403): the credentials are wrong, expired or for the other host."""
+    """The server refused the handshake (HTTP 401/403): the credentials are wrong, expired or for the other host.
+    ``what``: the refused request (the WebSocket's handshake, or a signed REST request such as ``GET
+    /portfolio/positions``)."""
 
-    def __init__(self, status: int, url: str, key_id_short: str) -> None:
+    def __init__(self, status: int, url: str, key_id_short: str, what: str = "the signed handshake") -> None:
         self.status = status
         super().__init__(
-            f"authentication failed: the server answered HTTP {status} to the signed handshake at {url}. "
+            f"authentication failed: the server answered HTTP {status} to {what} at {url}. "
             + AUTH_ADVICE.format(key=key_id_short)
         )
 

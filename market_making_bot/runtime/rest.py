@@ -81,6 +81,8 @@ from market_making_bot.kalshi.rest import (
     Settlement,
     SettlementsPage,
     TokenBucket,
+    Trade,
+    TradesPage,
     decode,
     next_cursor,
     parse_error,
@@ -367,6 +369,25 @@ class KalshiAPIClient:
     async def orderbook(self, ticker: str, *, depth: int | None = None) -> OrderBook:
         """The REST book (bids of both legs, REST.md 2.3): never splice it into a WebSocket stream."""
         return (await self._get(OrderBookReply, f"/markets/{ticker}/orderbook", {"depth": depth})).orderbook_fp
+
+    def trades(
+        self,
+        *,
+        ticker: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        is_block_trade: bool | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[Trade]:
+        """The public trades (REST.md 2.4), newest first, all pages; ``min_ts``/``max_ts`` in Unix seconds."""
+        params: Params = {
+            "ticker": ticker,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
+            "is_block_trade": is_block_trade,
+            "limit": limit,
+        }
+        return self._pages(TradesPage, "/markets/trades", params, lambda p: p.trades, lambda t: t.trade_id)
 
     # --- portfolio (signed) ------------------------------------------------------------------------------------------
 

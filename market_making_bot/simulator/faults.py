@@ -40,6 +40,9 @@ Kinds:
 ``rest-503``    REST requests are answered 503 with Kalshi's nested error body
 ``rest-slow``   REST requests are answered ``ms=N`` milliseconds late (default 1000)
 ``rest-drop``   the connection is closed in the middle of the reply (headers and half the body sent)
+``rest-401``    signed requests (``/portfolio/*``) are refused with 401 ``authentication_error`` /
+                ``INCORRECT_API_KEY_SIGNATURE``, as for a key REST does not accept, while the WebSocket
+                still accepts it; public requests pass (a public request inside the window uses none)
 =============== ===================================================================================
 
 The REST faults count REST requests, not frames: ``every=N`` hits every N-th request, ``at=N``
@@ -79,7 +82,7 @@ log = logging.getLogger("market_making_bot.simulator")
 
 CONNECTION_KINDS = ("gap", "duplicate", "disconnect", "stall", "malformed", "error25", "error10")
 GLOBAL_KINDS = ("early-data", "auth-reject", "deny-private", "reorder")
-REST_KINDS = ("rest-429", "rest-503", "rest-slow", "rest-drop")
+REST_KINDS = ("rest-429", "rest-503", "rest-slow", "rest-drop", "rest-401")
 KINDS = CONNECTION_KINDS + GLOBAL_KINDS + REST_KINDS
 DEFAULT_REST_SLOW_MS = 1000
 
@@ -123,7 +126,7 @@ class FaultSpec:
         if self.every is None and self.at is None and self.rate is None:
             self.at = 0
         if self.count == -1:
-            self.count = 1 if self.kind in ("auth-reject", "rest-429", "rest-503", "rest-drop") else None
+            self.count = 1 if self.kind in ("auth-reject", "rest-429", "rest-503", "rest-drop", "rest-401") else None
         if self.count is not None and self.count < 1:
             raise ValueError("count=N needs N >= 1 (or count=all)")
         if self.seconds is not None and self.seconds <= 0:
@@ -180,7 +183,7 @@ class FaultSpec:
             out += f":rate={self.rate:g}"
         else:
             out += f":at={self.at}"
-        default_count = 1 if self.kind in ("auth-reject", "rest-429", "rest-503", "rest-drop") else None
+        default_count = 1 if self.kind in ("auth-reject", "rest-429", "rest-503", "rest-drop", "rest-401") else None
         if self.count != default_count and self.kind in ("auth-reject", "deny-private", "reorder", *REST_KINDS):
             out += f":count={'all' if self.count is None else self.count}"
         if self.seconds is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from typing import Any
@@ -37,6 +38,11 @@ from market_making_bot.simulator.units import CONTRACT, ONE, TICKS, fmt_price, f
 
 # --------------------------------------------------------------------------------------------------
 # The model
+
+TRADE_LOG_SIZE = 10_000
+"""Public trades kept for ``GET /markets/trades`` (the oldest are forgotten beyond it)."""
+TradeRecord = tuple[str, str, int, int, Side, int]
+"""A public trade as kept: (trade id, ticker, YES price units, size units, taker's outcome side, Unix ms)."""
 
 
 def kalshi_fee(rate: Fraction, count: int, price: int) -> int:
@@ -111,6 +117,9 @@ class ExchangeModel:
         self.trading: list[Market] = [m for m in self.market_list if m.ticker not in self.unopened]
         self.fills = 0
         self.fill_log: list[Fill] = []  # every fill of the simulated user, oldest first (REST reads it)
+        # the public trades, oldest first (``GET /markets/trades`` reads it): the last TRADE_LOG_SIZE, as plain
+        # tuples (not the Trade events, which hold their encoded frames)
+        self.trade_log: deque[TradeRecord] = deque(maxlen=TRADE_LOG_SIZE)
         self.steps = 0
 
     # ---- helpers ---------------------------------------------------------------------------------
@@ -333,6 +342,7 @@ class ExchangeModel:
                 trade_id = self._uuid()
                 self._record_trade(m, yes_price, q)
                 events.append(Trade(m, trade_id, yes_price, q, taker, clock, ts))
+                self.trade_log.append((trade_id, m.ticker, yes_price, q, taker, ts))
                 traded = True
                 if maker_order is not None:
                     self._user_fill(

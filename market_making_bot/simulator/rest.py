@@ -4,8 +4,9 @@ Served by the same aiohttp server as the WebSocket (:mod:`.server`), from the sa
 order book of ``GET /markets/{ticker}/orderbook`` is the WebSocket truth at that moment. Shapes
 follow Kalshi's OpenAPI spec and ``REST.md`` (8, the simulator checklist):
 
-* market data (``/exchange/status``, ``/markets``, ``/markets/{ticker}``, ``/markets/{ticker}/orderbook``,
-  ``/events``, ``/events/{event_ticker}``, ``/series/{series_ticker}``) needs no signature, as on Kalshi;
+* market data (``/exchange/status``, ``/markets``, ``/markets/trades``, ``/markets/{ticker}``,
+  ``/markets/{ticker}/orderbook``, ``/events``, ``/events/{event_ticker}``, ``/series/{series_ticker}``) needs no
+  signature, as on Kalshi; ``/markets/trades`` lists the last ``model.TRADE_LOG_SIZE`` public trades, newest first;
 * ``/portfolio/*`` (positions, fills, orders, ``orders/{id}``, balance, settlements) needs the three
   ``KALSHI-ACCESS-*`` headers over ``timestamp + METHOD + path`` (path with ``/trade-api/v2``, no query):
   401 ``authentication_error`` / ``INCORRECT_API_KEY_SIGNATURE``, or ``header_timestamp_expired``;
@@ -39,6 +40,7 @@ from market_making_bot.simulator.book import Market, Order
 from market_making_bot.simulator.events import Fill
 from market_making_bot.simulator.faults import DEFAULT_REST_SLOW_MS
 from market_making_bot.simulator.handshake import REST_PREFIX, Refused
+from market_making_bot.simulator.model import TradeRecord
 from market_making_bot.simulator.units import CONTRACT, ONE, fmt_money, fmt_price, fmt_size, now_ms, rfc3339_ms
 
 if TYPE_CHECKING:
@@ -106,6 +108,7 @@ class RestApi:
         routes: list[tuple[str, Handler]] = [
             ("/exchange/status", self.exchange_status),
             ("/markets", self.markets),
+            ("/markets/trades", self.trades),  # before /markets/{ticker}: routes match in this order
             ("/markets/{ticker}", self.market),
             ("/markets/{ticker}/orderbook", self.orderbook),
             ("/events", self.events),
@@ -146,6 +149,12 @@ class RestApi:
                 ).response()
             elif kind == "rest-drop":
                 drop = True
+            elif kind == "rest-401" and request.path.startswith(REST_PREFIX + "/portfolio/"):
+                faults.record(kind, f"{request.method} {request.path}: signature refused")
+                self.sim.gate.rest_rejected += 1
+                return ApiError(
+                    401, "authentication_error", "signature does not verify", "INCORRECT_API_KEY_SIGNATURE"
+                ).response()
         try:
             response = await handler(request)
         except ApiError as exc:
@@ -212,6 +221,29 @@ class RestApi:
                 chosen = []
         page, cursor = _page(q, chosen, max_limit=1000, default=100, min_limit=0)
         return _json({"markets": [self._market_json(m) for m in page], "cursor": cursor})
+
+    async def trades(self, request: web.Request) -> web.StreamResponse:
+        """``GET /markets/trades`` (REST.md 2.4): the public trades, newest first; ``ticker``, ``min_ts``/``max_ts``
+        (Unix seconds, inclusive), ``is_block_trade`` (the simulator makes none), ``limit`` 1-1000 (default 100)."""
+        q = request.query
+        chosen: list[TradeRecord] = list(reversed(self.sim.model.trade_log))  # newest first, as Kalshi
+        ticker = q.get("ticker")
+        if ticker:
+            chosen = [t for t in chosen if t[1] == ticker]
+        min_ts = _int_param(q, "min_ts", None, 0, None)
+        if min_ts is not None:
+            chosen = [t for t in chosen if t[5] // 1000 >= min_ts]
+        max_ts = _int_param(q, "max_ts", None, 0, None)
+        if max_ts is not None:
+            chosen = [t for t in chosen if t[5] // 1000 <= max_ts]
+        block = q.get("is_block_trade")
+        if block:
+            if block not in ("true", "false"):
+                raise bad_request(f"is_block_trade must be true or false, not {block!r}")
+            if block == "true":
+                chosen = []
+        page, cursor = _page(q, chosen, max_limit=1000, default=100)
+        return _json({"trades": [_trade_json(t) for t in page], "cursor": cursor})
 
     async def market(self, request: web.Request) -> web.StreamResponse:
         return _json({"market": self._market_json(self._market(request.match_info["ticker"]))})
@@ -584,6 +616,22 @@ def _fill_json(f: Fill) -> JSON:
         "ts": f.ts_ms // 1000,
         "exchange_index": 0,
         "subaccount_number": 0,
+    }
+
+
+def _trade_json(t: TradeRecord) -> JSON:
+    trade_id, ticker, yes_price, count, taker, ts_ms = t
+    return {
+        "trade_id": trade_id,
+        "ticker": ticker,
+        "count_fp": fmt_size(count),
+        "yes_price_dollars": fmt_price(yes_price),
+        "no_price_dollars": fmt_price(ONE - yes_price),
+        "taker_side": taker,  # deprecated, still sent
+        "taker_outcome_side": taker,
+        "taker_book_side": _book_side(taker),
+        "created_time": rfc3339_ms(ts_ms),
+        "is_block_trade": False,
     }
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from market_making_bot.feed.backfill import RestUpdate, decode_update, encode_update
 from market_making_bot.feed.core import Core
-from market_making_bot.feed.events import FillSeen, PositionChanged
+from market_making_bot.feed.events import ConnectionDown, FillSeen, PositionChanged
 from market_making_bot.feed.session import Session
 from market_making_bot.kalshi.auth import Signer
 from market_making_bot.kalshi.messages import Fill, MarketPosition
@@ -167,3 +167,57 @@ def test_simulate_record_then_replay_reproduces_the_summary_with_rest_records(tm
     theirs: dict[str, Any] = json.loads(replayed.read_text())
     assert theirs["markets"] == mine["markets"]
     assert all(m["position"] is not None for m in mine["markets"].values())
+
+
+async def test_a_fill_made_while_the_connection_is_down_arrives_by_the_backfill() -> None:
+    """Deterministic: the connection is aborted by the simulator; inside the listener's own ``ConnectionDown``
+    callback (so strictly after it knows it is disconnected and before it can reconnect) the simulated user gets a
+    fill; after the reconnect the fill is in the listener's state, told by ``FillSeen(backfill=True)``, and the
+    market's fills and position equal the simulator's."""
+    cfg = SimulatorConfig(tickers=TICKERS, rate=1, seed=11, start_paused=True, ping_interval=None)
+    sim = ExchangeSimulator(cfg)
+    core = WatchedCore(TICKERS)
+    made: list[str] = []  # the trade id of the fill made while down
+    seen: list[FillSeen] = []
+    arrived = asyncio.Event()
+
+    def make_a_fill_while_down(_event: ConnectionDown) -> None:
+        if made:
+            return
+        model = sim.model
+        model.activate_user()
+        before = len(model.fill_log)
+        for _ in range(100_000):  # the model, stepped directly (seeded: the same fill every run)
+            sim.fanout.dispatch(model.step())  # the stream's frames go nowhere: no connection is open
+            if len(model.fill_log) > before:
+                break
+        assert len(model.fill_log) == before + 1, "the simulated user did not trade"
+        made.append(model.fill_log[-1].trade_id)
+
+    def on_fill(event: FillSeen) -> None:
+        seen.append(event)
+        if made and event.msg.trade_id == made[0]:
+            arrived.set()
+
+    core.bus.subscribe(ConnectionDown, make_a_fill_while_down)
+    core.bus.subscribe(FillSeen, on_fill)
+    async with sim, _api(sim) as api:
+        account = RestAccount(api, core, TICKERS, with_private=True, interval=600.0)  # no timer: the ack's backfill
+        await account.load_start()
+        session = Session(TICKERS, with_private=True, backoff_base=0.02, backoff_cap=0.1, rng=random.Random(3))
+        async with running_client(sim, core, policy=POLICY, session=session) as (client, _task, stop):
+            backfill = asyncio.create_task(account.run(stop))
+            await wait_until(core, lambda: account.backfills >= 1, 10, "the first backfill (after the fill ack)")
+            assert not seen  # nothing traded yet
+            assert sim.faults.inject("disconnect") == 1
+            await asyncio.wait_for(arrived.wait(), 10)
+            await wait_until(core, lambda: account.backfills >= 2, 10, "the positions read after the fills")
+            backfill.cancel()
+            assert client.reconnects >= 1
+    assert [(e.msg.trade_id, e.backfill) for e in seen] == [(made[0], True)]
+    fill = sim.model.fill_log[-1]
+    ticker = fill.market.ticker
+    assert seen[0].ticker == ticker and seen[0].msg.count == fill.count and seen[0].msg.yes_price == fill.yes_price
+    assert _mine(core)[ticker] == _user_truth(sim)[ticker] == (1, f"{fill.post_position / 100:.2f}")
+    assert _mine(core) == _user_truth(sim)
+    assert account.failures == 0

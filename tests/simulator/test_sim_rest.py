@@ -98,6 +98,7 @@ async def test_every_endpoint_validates_against_openapi(make_sim, session, spec:
         ("/exchange/status", "/exchange/status", False),
         ("/markets", "/markets", False),
         ("/markets/{ticker}", f"/markets/{ticker}", False),
+        ("/markets/trades", f"/markets/trades?ticker={ticker}&limit=5", False),
         ("/markets/{ticker}/orderbook", f"/markets/{ticker}/orderbook?depth=3", False),
         ("/events", "/events?with_nested_markets=true", False),
         ("/events/{event_ticker}", f"/events/{event}?with_nested_markets=true", False),

@@ -41,7 +41,7 @@ from rich.live import Live
 from rich.text import Text
 
 from market_making_bot.feed.core import Core
-from market_making_bot.feed.events import EventBus
+from market_making_bot.feed.events import AccountRead, EventBus
 from market_making_bot.views.dashboard.layout import status_fields, status_text, ticker_label, wrap_fields
 from market_making_bot.views.dashboard.model import (
     DEFAULT_REFRESH_HZ,
@@ -99,9 +99,10 @@ log = logging.getLogger("market_making_bot.views.dashboard.app")
 class Dashboard:
     """Shows :class:`ViewModel` snapshots of ``core`` (and ``client``: connection state) with rich.
 
-    ``private`` adds the fills and positions panel. ``bus``: the feed's event bus, for the connection's events
-    (see :meth:`ViewModel.attach`). ``console`` defaults to the terminal; ``screen`` uses the alternate screen
-    (full-screen, restored on exit).
+    ``private`` adds the fills and positions panel (and the balance and resting orders: ``account``, the
+    :class:`~market_making_bot.feed.events.AccountRead` told before the dashboard started, then the bus's).
+    ``bus``: the feed's event bus, for the connection's events (see :meth:`ViewModel.attach`). ``console``
+    defaults to the terminal; ``screen`` uses the alternate screen (full-screen, restored on exit).
     """
 
     def __init__(
@@ -116,12 +117,15 @@ class Dashboard:
         console: Console | None = None,
         screen: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        account: AccountRead | None = None,
     ) -> None:
         self.model = ViewModel(
             core, client, private=private, refresh_hz=refresh_hz, log_file=log_file, clock=clock
         )  # checks refresh_hz
         if bus is not None:
-            self.model.attach(bus)
+            self.model.attach(bus)  # the connection's events, and the account's (AccountRead) from now on
+        if account is not None:  # the account as read before the dashboard started
+            self.model.on_account(account)
         self.refresh_hz = refresh_hz
         self.log_file = log_file
         self.console = console or Console()

@@ -24,6 +24,7 @@ from market_making_bot.views.dashboard.model import (
     LADDER_DEPTH,
     MARKET_ROWS,
     TRADES_SHOWN,
+    AccountView,
     MarketDetail,
     MarketRow,
     Snapshot,
@@ -48,6 +49,7 @@ __all__ = [
     "STATE_STYLE",
     "Layout",
     "Plan",
+    "account_fields",
     "age_text",
     "cents",
     "clock_text",
@@ -116,6 +118,25 @@ def pnl_text(money: int | None) -> Text:
     if money is None:
         return Text(NONE)
     return Text(format_money(money), "green" if money > 0 else "red" if money < 0 else "")
+
+
+def account_fields(account: AccountView) -> list[Text]:
+    """The balance, the portfolio value, the resting orders (those of the selected market listed), and, after a
+    failed REST read, how stale the figures are (or that they are unknown)."""
+    fields = [
+        field("balance", money_text(account.balance), "bold"),
+        field("portfolio", money_text(account.portfolio_value)),
+        field("resting orders", NONE if account.resting is None else str(account.resting)),
+    ]
+    if account.orders:
+        here = ", ".join(f"{o.side.upper()} {format_size(o.remaining)} @ {cents(o.price)}" for o in account.orders)
+        fields.append(field("here:", here + (f" +{account.more} more" if account.more else "")))
+    if account.error is not None:
+        if account.age_s is None:
+            fields.append(Text("unknown: REST read failed", "bold red"))
+        else:
+            fields.append(Text(f"stale: read {age_text(account.age_s)} ago, REST failed since", "bold yellow"))
+    return fields
 
 
 STATE_STYLE = {"connected": "bold green", "connecting": "bold yellow", "reconnecting": "bold yellow"}
@@ -409,6 +430,8 @@ class Layout:
                 ],
                 width,
             )
+        if snap.account is not None:
+            lines += wrap_fields(account_fields(snap.account), width)
         return lines
 
     def footer_lines(self, plan: Plan) -> list[Text]:

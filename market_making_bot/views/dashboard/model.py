@@ -29,13 +29,16 @@ from itertools import islice
 from typing import Protocol
 
 from market_making_bot.feed.core import Core
-from market_making_bot.feed.events import ConnectionDown, ConnectionUp, EventBus
+from market_making_bot.feed.events import AccountRead, ConnectionDown, ConnectionUp, EventBus
 from market_making_bot.feed.health import Health
 from market_making_bot.marketdata.state import MarketState
 from market_making_bot.units import PRICE_SCALE
 from market_making_bot.views.dashboard.pnl import position_pnl
 
 __all__ = [
+    "ORDERS_SHOWN",
+    "AccountView",
+    "OrderView",
     "DEFAULT_REFRESH_HZ",
     "FILLS_SHOWN",
     "HIGHLIGHT_S",
@@ -53,6 +56,7 @@ __all__ = [
     "StatusView",
     "TradeView",
     "ViewModel",
+    "account_view",
     "common_prefix",
     "position_view",
 ]
@@ -62,6 +66,7 @@ DEFAULT_REFRESH_HZ = 4.0
 LADDER_DEPTH = 10
 TRADES_SHOWN = 10
 FILLS_SHOWN = 6
+ORDERS_SHOWN = 3  # the selected market's resting orders listed on the account line (then "+N more")
 MARKET_ROWS = 8  # rows of the markets table shown at once (a window around the selected market)
 HIGHLIGHT_S = 1.5  # a level whose size changed stays highlighted this long
 RATE_WINDOW_S = 2.0  # frames/s is measured over this window
@@ -116,6 +121,32 @@ class PositionView:
     pnl: int | None = None
     realized: int | None = None
     fees: int | None = None
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """A resting order: the outcome it buys (``yes``/``no``), its price (of that outcome), the size left."""
+
+    side: str
+    price: int
+    remaining: int
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """The balance and resting orders as REST last told them (:class:`~market_making_bot.feed.events.AccountRead`).
+
+    Money in money units; ``None``: never read. ``resting``: orders in the followed markets; ``orders``: the
+    selected market's (at most ``ORDERS_SHOWN``, ``more`` beyond). ``age_s``: since the read; ``error``: the latest
+    read failed, the values are stale (``age_s`` old) or unknown."""
+
+    balance: int | None
+    portfolio_value: int | None
+    resting: int | None
+    orders: tuple[OrderView, ...] = ()
+    more: int = 0
+    age_s: float | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +224,8 @@ class Snapshot:
     refresh_hz: float = DEFAULT_REFRESH_HZ
     ticker_prefix: str | None = None
     """The prefix shared by every market's ticker (elided in the table); ``None``: work it out from ``rows``."""
+    account: AccountView | None = None
+    """The balance and resting orders (``private``, once REST has been asked); ``None``: not asked."""
 
 
 # ---------------------------------------------------------------------------------------------- snapshot
@@ -260,6 +293,7 @@ class ViewModel:
         # the connection, from the bus's events (a feed without a client object)
         self._connection: str | None = None
         self._connections = 0
+        self._account: AccountRead | None = None  # the latest AccountRead (REST, --with-private)
 
     # -- events ------------------------------------------------------------------------------------------
 
@@ -268,6 +302,7 @@ class ViewModel:
         undo = [
             bus.subscribe(ConnectionUp, self.on_connection_up),
             bus.subscribe(ConnectionDown, self.on_connection_down),
+            bus.subscribe(AccountRead, self.on_account),
         ]
 
         def detach() -> None:
@@ -282,6 +317,10 @@ class ViewModel:
 
     def on_connection_down(self, event: ConnectionDown) -> None:
         self._connection = "reconnecting"
+
+    def on_account(self, event: AccountRead) -> None:
+        """The balance and resting orders REST told (also the one read before the dashboard started)."""
+        self._account = event
 
     # -- selection ---------------------------------------------------------------------------------------
 
@@ -317,9 +356,12 @@ class ViewModel:
         detail = self._detail(markets[tickers[selected]], now_ns, mono) if tickers else None
         positions: tuple[PositionView, ...] = ()
         fills: tuple[FillView, ...] = ()
+        account: AccountView | None = None
         if self.private:
             positions = tuple(p for p in (position_view(markets[t]) for t in tickers) if p is not None)
             fills = self._fills(markets[tickers[selected]]) if tickers else ()
+            if self._account is not None:
+                account = account_view(self._account, tickers[selected] if tickers else None, now_ns)
         return Snapshot(
             status=self._status(mono),
             rows=rows,
@@ -334,6 +376,7 @@ class ViewModel:
             keys=self.keys,
             refresh_hz=self.refresh_hz,
             ticker_prefix=common_prefix(tickers),
+            account=account,
         )
 
     def _status(self, mono: float) -> StatusView:
@@ -449,6 +492,26 @@ class ViewModel:
             )
             for f in islice(reversed(market.fills), FILLS_SHOWN)
         )
+
+
+def account_view(read: AccountRead, ticker: str | None, now_ns: int) -> AccountView:
+    """What the screen shows of ``read``: the selected market's (``ticker``) resting orders, best price first."""
+    mine: list[OrderView] = []
+    for o in read.resting or ():
+        if o.ticker == ticker:
+            yes = o.outcome_side == "yes"
+            mine.append(OrderView(o.outcome_side, o.yes_price_dollars if yes else o.no_price_dollars,
+                                  o.remaining_count_fp))  # fmt: skip
+    mine.sort(key=lambda v: (v.side != "yes", -v.price))  # YES first, each best price first
+    return AccountView(
+        balance=read.balance,
+        portfolio_value=read.portfolio_value,
+        resting=None if read.resting is None else len(read.resting),
+        orders=tuple(mine[:ORDERS_SHOWN]),
+        more=max(0, len(mine) - ORDERS_SHOWN),
+        age_s=None if read.read_ns is None else max(0.0, (now_ns - read.read_ns) / 1e9),
+        error=read.error,
+    )
 
 
 def _last_trade(market: MarketState) -> int | None:

@@ -638,9 +638,7 @@ class OrderTracker:
         # The amend's fill_count counts only what the amend itself filled (it crossed): added to the fills known
         # now, it is the order's cumulative fill at the reply (those fills also come as fill frames).
         fill = order.fill_count + (reply.fill_count or 0)
-        left = (
-            reply.remaining_count if reply.remaining_count is not None else max(0, order.count - fill)
-        )
+        left = reply.remaining_count if reply.remaining_count is not None else max(0, order.count - fill)
         status = OrderStatus.RESTING if left > 0 else OrderStatus.EXECUTED
         return self._observe(order, _Obs(reply.ts_ms, fill, left, status, order.price, "amend"), now_ms, "amended")
 

@@ -20,6 +20,7 @@ from market_making_bot.kalshi.orders import (
     CreateOrderRequest,
     DecreaseOrderRequest,
     OrderGroupLimitRequest,
+    TimeInForce,
 )
 from market_making_bot.kalshi.rest import Backoff, KalshiAPIError
 from market_making_bot.runtime.orders import OrderManager, OrderRefused
@@ -203,3 +204,62 @@ async def test_cancel_mine_cancels_only_ours_and_a_restart_takes_them_over(make_
             await again.place(a, BookSide.BID, LOW, 100)
         resting = {o.client_order_id async for o in api.orders(status="resting")}
         assert resting == {theirs.client_order_id}
+
+
+async def test_stream_frames_and_replies_agree_with_rest(make_sim: MakeSim, signer: Signer) -> None:
+    """The account's ``user_orders`` and ``fill`` streams over a real WebSocket, fed to the manager alongside the
+    REST replies (frames may come before or after them): the tracker ends where Kalshi's own read says."""
+    import asyncio
+    import json
+
+    from websockets.asyncio.client import connect
+
+    from market_making_bot.kalshi.decode import decode_frame
+
+    sim = await make_sim()
+    market = sim.model.market_list[0]
+    async with KalshiAPIClient(sim.api_url, signer, backoff=FAST) as api:
+        orders = OrderManager(api, tracker(), armed=True)
+        changed = asyncio.Event()
+        frames: list[str] = []
+        async with connect(sim.url, additional_headers=signer.headers(sim.url, "GET")) as ws:
+            await ws.send(json.dumps({"id": 1, "cmd": "subscribe", "params": {"channels": ["user_orders", "fill"]}}))
+            acks = 0
+            while acks < 2:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                acks += frame.get("type") == "subscribed"
+
+            async def pump() -> None:
+                async for text in ws:
+                    assert isinstance(text, str)
+                    frames.append(text)
+                    orders.on_message(decode_frame(text))
+                    changed.set()
+
+            reader = asyncio.create_task(pump())
+            try:
+                rest_order = await orders.place(market.ticker, BookSide.BID, LOW, 200)
+                # an IOC bid at $0.99 takes the best asks: fills (one per level) and a final snapshot
+                taker = await orders.place(
+                    market.ticker, BookSide.BID, HIGH, 300, time_in_force=TimeInForce.IMMEDIATE_OR_CANCEL
+                )
+
+                async def settled() -> None:
+                    while True:
+                        t = orders.tracker.get(taker.client_order_id)
+                        seen = {json.loads(f)["type"] for f in frames}
+                        if t is not None and t.fills and sum(t.fills.values()) == t.fill_count and "user_order" in seen:
+                            return
+                        changed.clear()
+                        await changed.wait()
+
+                await asyncio.wait_for(settled(), 5)
+            finally:
+                reader.cancel()
+        for o in (rest_order, taker):
+            assert o.order_id is not None
+            truth = await api.order(o.order_id)
+            assert o.fill_count == truth.fill_count_fp and o.remaining == truth.remaining_count_fp, o
+            assert o.state.value == truth.status, o
+        assert taker.state in (OrderState.EXECUTED, OrderState.CANCELED) and taker.fill_count > 0
+        assert orders.tracker.counters["foreign_frames"] == 0

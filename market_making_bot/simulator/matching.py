@@ -366,20 +366,11 @@ class OrderEntry:
                 reply, evs = self.create(item)
             except OrderError as exc:
                 coid = item.get("client_order_id") if isinstance(item, dict) else None
+                # the count fields are $refs: absent, not null (openapi 3.0 ignores ``nullable`` beside a $ref)
                 answers.append(
-                    {
-                        "client_order_id": coid if isinstance(coid, str) else None,
-                        "fill_count": None,
-                        "remaining_count": None,
-                        "average_fill_price": None,
-                        "average_fee_paid": None,
-                        "ts_ms": None,
-                        "error": exc.body(),
-                    }
+                    {"client_order_id": coid if isinstance(coid, str) else None, "ts_ms": None, "error": exc.body()}
                 )
                 continue
-            reply.setdefault("average_fill_price", None)
-            reply.setdefault("average_fee_paid", None)
             answers.append(reply)
             events.extend(evs)
         return {"orders": answers}, events

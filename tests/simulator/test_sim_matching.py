@@ -545,7 +545,7 @@ def test_books_stay_consistent_with_orders_and_the_flow_interleaved() -> None:
     entry = OrderEntry(model, starting_cash_micro=10**12)
     m = model.markets[TK]
     rng = random.Random(4)
-    for i in range(600):
+    for _ in range(600):
         for _ in range(5):
             model.step()
         best_yes, best_no = m.yes.best() or 5000, m.no.best() or 5000

@@ -184,6 +184,12 @@ class OrderEntry:
         self.taken_over = False  # the account placed an order: the built-in user stopped
         model.maker_hook = self._maker_fill
 
+    def _count(self, value: Any, name: str, *, allow_zero: bool = False) -> int:
+        n = parse_count(value, name, allow_zero=allow_zero)
+        if n % CONTRACT and not self.model.fractional_sizes:  # the legacy cent format has whole contracts only
+            raise _invalid(f"{name} must be a whole number of contracts, not {value!r}")
+        return n
+
     # ---- money -----------------------------------------------------------------------------------------
 
     def cash(self) -> int:
@@ -255,7 +261,7 @@ class OrderEntry:
         m = model.markets.get(ticker)
         if m is None:
             raise OrderError(404, "market_not_found", "market not found", ticker)
-        count = parse_count(body["count"])
+        count = self._count(body["count"], "count")
         yes_price = parse_yes_price(body["price"], m.tick)
         if ticker in model.unopened:
             raise OrderError(409, "market_closed", "market closed", f"{ticker} is not open for trading")
@@ -366,20 +372,11 @@ class OrderEntry:
                 reply, evs = self.create(item)
             except OrderError as exc:
                 coid = item.get("client_order_id") if isinstance(item, dict) else None
+                # the count fields are $refs: absent, not null (openapi 3.0 ignores ``nullable`` beside a $ref)
                 answers.append(
-                    {
-                        "client_order_id": coid if isinstance(coid, str) else None,
-                        "fill_count": None,
-                        "remaining_count": None,
-                        "average_fill_price": None,
-                        "average_fee_paid": None,
-                        "ts_ms": None,
-                        "error": exc.body(),
-                    }
+                    {"client_order_id": coid if isinstance(coid, str) else None, "ts_ms": None, "error": exc.body()}
                 )
                 continue
-            reply.setdefault("average_fill_price", None)
-            reply.setdefault("average_fee_paid", None)
             answers.append(reply)
             events.extend(evs)
         return {"orders": answers}, events
@@ -463,9 +460,9 @@ class OrderEntry:
         if order is None or order.status != "resting":
             raise _not_found("order", order_id)
         if by is not None:
-            amount = min(parse_count(by, "reduce_by"), order.size)
+            amount = min(self._count(by, "reduce_by"), order.size)
         else:
-            amount = max(0, order.size - parse_count(to, "reduce_to", allow_zero=True))
+            amount = max(0, order.size - self._count(to, "reduce_to", allow_zero=True))
         now = self.model.now_ms()
         clock = self._begin()
         events: list[Event] = []
@@ -499,7 +496,7 @@ class OrderEntry:
             raise _bad(f"side {side!r} is not the order's side")
         if "count" not in body or "price" not in body:
             raise _bad("count and price are required")
-        total = parse_count(body["count"])
+        total = self._count(body["count"], "count")
         yes_price = parse_yes_price(body["price"], m.tick)
         coid = _str(body, "client_order_id")
         if coid is not None and coid != order.client_order_id:

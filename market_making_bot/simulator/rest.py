@@ -1,4 +1,4 @@
-"""The simulator's REST API under ``/trade-api/v2``: market data and the simulated user's portfolio (read-only).
+"""The simulator's REST API under ``/trade-api/v2``: market data, the simulated user's portfolio, and order entry.
 
 Served by the same aiohttp server as the WebSocket (:mod:`.server`), from the same model, so the
 order book of ``GET /markets/{ticker}/orderbook`` is the WebSocket truth at that moment. Shapes
@@ -6,7 +6,8 @@ follow Kalshi's OpenAPI spec and ``REST.md`` (8, the simulator checklist):
 
 * market data (``/exchange/status``, ``/markets``, ``/markets/{ticker}``, ``/markets/{ticker}/orderbook``,
   ``/events``, ``/events/{event_ticker}``, ``/series/{series_ticker}``) needs no signature, as on Kalshi;
-* ``/portfolio/*`` (positions, fills, orders, ``orders/{id}``, balance, settlements) needs the three
+* ``/portfolio/*`` (positions, fills, orders, ``orders/{id}``, queue positions, order groups, balance,
+  settlements, and the V2 order writes) needs the three
   ``KALSHI-ACCESS-*`` headers over ``timestamp + METHOD + path`` (path with ``/trade-api/v2``, no query):
   401 ``authentication_error`` / ``INCORRECT_API_KEY_SIGNATURE``, or ``header_timestamp_expired``;
 * errors are ``{"error": {"code", "message", "details"}}``; 429 is ``{"error": "too many requests"}``;
@@ -18,11 +19,19 @@ Markets, events and series: ``KXSIM-26DEC31-M1`` is a market of event ``KXSIM-26
 ``KXSIM`` (the parts before the last and the first ``-``). Every market is ``active``, but for one that opens
 later (``SimulatorConfig.opens_after``): ``initialized`` until then, listed by ``status=unopened`` and not by
 ``status=open``, its ``open_time`` in the future. Nothing settles,
-so settlements are always empty, and only resting orders are known (the simulated user's
-canceled and executed orders are not kept). The balance starts at
-``SimulatorConfig.starting_balance_cents`` and moves with the user's fills.
+so settlements are always empty. The built-in user's canceled and executed orders are not kept; the
+account's REST orders are, in every status. The balance starts at ``SimulatorConfig.starting_balance_cents``,
+moves with the user's fills and is net of what resting orders reserve.
 
-Faults (:mod:`.faults`, ``rest-*``) are applied by a middleware before the route runs.
+Order entry (:mod:`.matching` does the matching; this module parses, authenticates and fans out):
+``POST /portfolio/events/orders`` (201), ``.../batched`` (POST 201, DELETE 200), ``DELETE .../{id}``,
+``DELETE /portfolio/events/orders`` (204), ``POST .../{id}/amend`` and ``.../{id}/decrease``, the order groups
+(``/portfolio/order_groups``...); the events of a write are dispatched before its reply is sent (the frames
+may beat the reply, as on Kalshi). V1 order writes (``POST /portfolio/orders``, ``DELETE
+/portfolio/orders/{id}``, batched, amend, decrease) are answered 410 ``deprecated_v1_order_endpoint``.
+
+Faults (:mod:`.faults`, ``rest-*``) are applied by a middleware before the route runs; the ``order-*``
+faults by the order writes themselves (``order-timeout`` after the write is processed).
 """
 
 from __future__ import annotations

@@ -545,7 +545,7 @@ def test_books_stay_consistent_with_orders_and_the_flow_interleaved() -> None:
     entry = OrderEntry(model, starting_cash_micro=10**12)
     m = model.markets[TK]
     rng = random.Random(4)
-    for i in range(600):
+    for _ in range(600):
         for _ in range(5):
             model.step()
         best_yes, best_no = m.yes.best() or 5000, m.no.best() or 5000
@@ -599,3 +599,14 @@ def test_books_stay_consistent_with_orders_and_the_flow_interleaved() -> None:
 
 
 TIFS = ("good_till_canceled", "good_till_canceled", "immediate_or_cancel", "fill_or_kill")
+
+
+def test_the_legacy_cent_format_takes_whole_contracts_only() -> None:
+    model = ExchangeModel([TK], seed=5, fractional_sizes=False)
+    entry = OrderEntry(model, starting_cash_micro=10**10)
+    with pytest.raises(OrderError) as err:
+        entry.create(body(price="0.01", count="1.5"))
+    assert err.value.code == "invalid_order"
+    reply, _ = entry.create(body(price="0.01", count="2"))
+    with pytest.raises(OrderError):
+        entry.decrease(reply["order_id"], {"reduce_by": "0.5"})

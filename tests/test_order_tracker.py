@@ -478,3 +478,17 @@ def test_frames_of_other_programs_are_ignored_and_the_buffer_is_bounded() -> Non
     # a snapshot adopts an order of ours it did not know (a previous run) and drains what waited for its id
     t.on_user_order(snapshot("bot1-x", "resting", 0, 1000, T0, order_id="unknown-4"), T0)
     assert final(t, "bot1-x")[:3] == (OrderState.PARTIALLY_FILLED, 100, 900)
+
+
+def test_prune_forgets_old_terminal_orders_only() -> None:
+    t = tracker()
+    done = resting(t)
+    t.on_user_order(snapshot(done, "executed", 1000, 0, T0 + 5), T0 + 5)
+    live = resting(t, "oid-2")
+    assert t.prune(T0 + 6) == 1
+    assert t.get(done) is None and t.get(live) is not None and t.by_order_id("oid-1") is None
+    # a late frame about it: ours by its prefix, taken back as the terminal order it is (never open again)
+    assert [u.state for u in t.on_user_order(snapshot(done, "executed", 1000, 0, T0 + 9), T0 + 9)] == [
+        OrderState.EXECUTED
+    ]
+    assert {o.client_order_id for o in t.open_orders()} == {live}

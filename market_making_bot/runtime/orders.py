@@ -68,7 +68,8 @@ _LOOKBACK_S = 60
 
 
 class OrderManager:
-    """Places, changes and cancels this program's orders (see the module docstring)."""
+    """Places, changes and cancels this program's orders (see the module docstring). ``rest_lag`` (seconds) is used
+    for a tracker made here; a tracker passed in brings its own ``rest_lag_ms``."""
 
     def __init__(
         self,

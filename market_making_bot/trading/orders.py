@@ -288,6 +288,21 @@ class OrderTracker:
         """Our orders that may still trade (pending, resting, unknown), optionally on one market."""
         return [o for o in self.orders.values() if o.is_open and (ticker is None or o.ticker == ticker)]
 
+    def prune(self, before_ms: int) -> int:
+        """Forget terminal orders whose last change is older than ``before_ms`` (a long run would keep them all);
+        returns how many. A late frame about one is taken back by its prefix, as the terminal order it is."""
+        gone = [
+            c for c, o in self.orders.items() if o.state in TERMINAL and not o.lost and o.last_update_ms < before_ms
+        ]
+        for coid in gone:
+            order = self.orders.pop(coid)
+            if order.order_id is not None:
+                self._by_id.pop(order.order_id, None)
+        if gone:
+            dropped = set(gone)
+            self._alias = {k: v for k, v in self._alias.items() if v not in dropped}
+        return len(gone)
+
     def unresolved(self) -> list[TrackedOrder]:
         """Orders in ``UNKNOWN``: what a REST read must settle."""
         return [o for o in self.orders.values() if o.state is OrderState.UNKNOWN]

@@ -492,3 +492,59 @@ def test_prune_forgets_old_terminal_orders_only() -> None:
         OrderState.EXECUTED
     ]
     assert {o.client_order_id for o in t.open_orders()} == {live}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_histories_in_random_orders_end_at_the_truth(seed: int) -> None:
+    """A random true history (immediate fills in the reply, maker fills later, snapshots after some of them, maybe
+    a cancel), delivered shuffled, with duplicates: always the true final state."""
+    import random
+
+    rng = random.Random(seed)
+    count = rng.randrange(1, 20) * 100
+    immediate = rng.randrange(0, count // 100 + 1) * 100 if rng.random() < 0.5 else 0
+    filled, ts = immediate, T0
+    fills: list[tuple[str, int, int]] = [(f"i{n}", 100, ts) for n in range(immediate // 100)]
+    snaps: list[tuple[str, int, int, int]] = [
+        ("resting" if immediate < count else "executed", immediate, count - immediate, ts)
+    ]
+    while filled < count and rng.random() < 0.8:
+        ts += rng.randrange(1, 50)
+        size = rng.randrange(1, (count - filled) // 100 + 1) * 100
+        filled += size
+        fills.append((f"m{ts}", size, ts))
+        if rng.random() < 0.6:
+            snaps.append(("executed" if filled == count else "resting", filled, count - filled, ts))
+    canceled = filled < count and rng.random() < 0.5
+    if canceled:
+        snaps.append(("canceled", filled, 0, ts + 1))
+    want_state = (
+        OrderState.EXECUTED
+        if filled == count
+        else OrderState.CANCELED
+        if canceled
+        else OrderState.PARTIALLY_FILLED
+        if filled
+        else OrderState.RESTING
+    )
+    want = (want_state, filled, 0 if want_state in (OrderState.EXECUTED, OrderState.CANCELED) else count - filled)
+    steps: list[Step] = [lambda t, c: t.on_reply(c, reply(immediate, count - immediate), T0)]
+    for trade, size, at in fills:
+        with_coid = rng.random() < 0.5
+        steps.append(
+            lambda t, c, tr=trade, s=size, a=at, w=with_coid: t.on_fill(fill(tr, s, c if w else None, ts=a), T0)
+        )
+    for status, f, left, at in snaps:
+        steps.append(
+            lambda t, c, st=status, f=f, left=left, a=at: t.on_user_order(
+                snapshot(c, st, f, left, a, initial=count), T0
+            )
+        )
+    steps += rng.sample(steps, k=min(3, len(steps)))  # duplicates
+    for _ in range(30):
+        rng.shuffle(steps)
+        t = tracker()
+        coid = t.new(TICKER, BookSide.BID, 5600, count, now_ms=T0).client_order_id
+        for step in steps:
+            step(t, coid)
+        assert final(t, coid)[:3] == want, (seed, steps)

@@ -395,7 +395,7 @@ async def test_503_and_dropped_replies_are_retried_for_reads(make_sim: MakeSim, 
 
 
 async def test_a_write_is_never_retried(make_sim: MakeSim, signer: Signer) -> None:
-    """The simulator serves no writes (405), but its faults hit a write as they hit a read: sent exactly once."""
+    """A V1 order write is gone (410, as on Kalshi), but the faults hit a write as they hit a read: sent exactly once."""
     sim = await make_sim(markets=1, faults=["rest-503:count=1", "rest-drop:at=1"])
     seen = Seen(sim)
     async with KalshiAPIClient(sim.api_url, signer, backoff=FAST) as api:
@@ -406,7 +406,7 @@ async def test_a_write_is_never_retried(make_sim: MakeSim, signer: Signer) -> No
             await api._request("DELETE", "/portfolio/orders/o1", kind=CallKind.WRITE, cost=2)
         with pytest.raises(KalshiAPIError) as info:
             await api._request("POST", "/portfolio/orders", kind=CallKind.WRITE)
-        assert (info.value.status, info.value.code) == (405, "method_not_allowed")
+        assert (info.value.status, info.value.code) == (410, "deprecated_v1_order_endpoint")
         assert api.retries == 0
     assert len(seen.times) == 3
 

@@ -395,8 +395,7 @@ async def test_503_and_dropped_replies_are_retried_for_reads(make_sim: MakeSim, 
 
 
 async def test_a_write_is_never_retried(make_sim: MakeSim, signer: Signer) -> None:
-    """Faults hit a write as they hit a read, but a write is sent exactly once (the V1 paths used here answer 410,
-    as Kalshi's do)."""
+    """A V1 order write is gone (410, as on Kalshi); the faults hit a write as they hit a read: sent exactly once."""
     sim = await make_sim(markets=1, faults=["rest-503:count=1", "rest-drop:at=1"])
     seen = Seen(sim)
     async with KalshiAPIClient(sim.api_url, signer, backoff=FAST) as api:

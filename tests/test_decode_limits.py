@@ -168,8 +168,8 @@ OUT_OF_RANGE: list[tuple[str, str, str]] = [
     ("negative id", with_envelope(SNAPSHOT, id=-1), ">= 0"),
     ("clock above 2^63", with_msg(DELTA, clock=2**63), "<="),
     ("subscribed sid negative", '{"type":"subscribed","id":1,"msg":{"channel":"ticker","sid":-3}}', ">= 0"),
-    ("unknown type with a negative sid", '{"type":"user_order","sid":-1,"msg":{}}', "out of range"),
-    ("unknown type with a huge seq", '{"type":"user_order","sid":1,"seq":' + "9" * 400 + "}", "out of range"),
+    ("unknown type with a negative sid", '{"type":"rfq_created","sid":-1,"msg":{}}', "out of range"),
+    ("unknown type with a huge seq", '{"type":"rfq_created","sid":1,"seq":' + "9" * 400 + "}", "out of range"),
     ("error code beyond int64", '{"type":"error","msg":{"code":' + "9" * 30 + ',"msg":"x"}}', "<="),
     # timestamps
     ("400-digit sending_ts_ms", with_envelope(SNAPSHOT, sending_ts_ms=int("9" * 400)), "<= 4102444800000"),
@@ -290,7 +290,7 @@ def test_values_at_the_edges_of_their_ranges_decode() -> None:
     assert (ticker.price, ticker.yes_bid, ticker.yes_ask, ticker.yes_bid_size) == (0, 0, 10000, 0)
     legacy = decode_frame('{"type":"ticker","msg":{"market_ticker":"M","price":0,"yes_bid":0,"yes_ask":100}}')
     assert isinstance(legacy, Ticker) and (legacy.yes_bid, legacy.yes_ask) == (0, 10000)
-    unknown = decode_frame('{"type":"user_order","sid":3,"seq":' + str(2**63 - 1) + ',"msg":{}}')
+    unknown = decode_frame('{"type":"rfq_created","sid":3,"seq":' + str(2**63 - 1) + ',"msg":{}}')
     assert isinstance(unknown, UnknownMessage) and unknown.seq == 2**63 - 1
 
 

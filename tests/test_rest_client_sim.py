@@ -20,7 +20,7 @@ import pytest
 from market_making_bot.kalshi.auth import Signer, load_private_key
 from market_making_bot.kalshi.rest import Backoff, KalshiAPIError, RateLimited, RateTier
 from market_making_bot.runtime.config import Config
-from market_making_bot.runtime.rest import CallKind, KalshiAPIClient, KalshiConnectionError
+from market_making_bot.runtime.rest import CallKind, KalshiAPIClient, KalshiConnectionError, WriteOutcomeUnknown
 from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
 from market_making_bot.simulator.faults import FaultSpec
 
@@ -433,18 +433,19 @@ async def test_503_and_dropped_replies_are_retried_for_reads(make_sim: MakeSim, 
 
 
 async def test_a_write_is_never_retried(make_sim: MakeSim, signer: Signer) -> None:
-    """The simulator serves no writes (405), but its faults hit a write as they hit a read: sent exactly once."""
+    """A V1 order write is gone (410, as on Kalshi); the faults hit a write as they hit a read: sent exactly once."""
     sim = await make_sim(markets=1, faults=["rest-503:count=1", "rest-drop:at=1"])
     seen = Seen(sim)
     async with KalshiAPIClient(sim.api_url, signer, backoff=FAST) as api:
-        with pytest.raises(KalshiAPIError) as info:
+        # a 5xx and a connection dropped after the request left: the outcome is unknown, never retried
+        with pytest.raises(WriteOutcomeUnknown) as unknown:
             await api._request("POST", "/portfolio/orders", kind=CallKind.WRITE)
-        assert info.value.status == 503
-        with pytest.raises(KalshiConnectionError, match=r"\(a write is never retried\)$"):
+        assert unknown.value.status == 503
+        with pytest.raises(WriteOutcomeUnknown, match=r"outcome is unknown \(a write is never retried blindly\)$"):
             await api._request("DELETE", "/portfolio/orders/o1", kind=CallKind.WRITE, cost=2)
         with pytest.raises(KalshiAPIError) as info:
             await api._request("POST", "/portfolio/orders", kind=CallKind.WRITE)
-        assert (info.value.status, info.value.code) == (405, "method_not_allowed")
+        assert (info.value.status, info.value.code) == (410, "deprecated_v1_order_endpoint")
         assert api.retries == 0
     assert len(seen.times) == 3
 

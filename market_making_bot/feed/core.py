@@ -54,6 +54,7 @@ from market_making_bot.feed.events import (
     FillSeen,
     FrameRejected,
     HandlerFailed,
+    OrderFrameSeen,
     PositionChanged,
     SequenceProblemSeen,
     TickerSeen,
@@ -70,12 +71,14 @@ from market_making_bot.kalshi.messages import (
     Ok,
     OrderbookDelta,
     OrderbookSnapshot,
+    OrderGroupUpdate,
     Subscribed,
     Ticker,
     TickerV2,
     Trade,
     UnknownMessage,
     Unsubscribed,
+    UserOrder,
 )
 from market_making_bot.marketdata.sequence import ProblemKind, SeqResult, SequenceProblem, SequenceTracker
 from market_making_bot.marketdata.state import DEFAULT_VOLUME_WINDOW_NS, MarketDataState, MarketState
@@ -169,6 +172,7 @@ class Core:
         self._l_failed = bus.listeners(HandlerFailed)
         self._l_control = bus.listeners(ControlReply)
         self._l_unknown = bus.listeners(UnknownFrame)
+        self._l_order = bus.listeners(OrderFrameSeen)
         self.sequence = SequenceTracker()
         self.counters: dict[str, int] = dict.fromkeys(_EVENT_COUNTERS, 0)
         self._by_type: dict[str, int] = {}
@@ -200,6 +204,8 @@ class Core:
             Fill: self._on_fill,
             MarketPosition: self._on_position,
             TickerV2: self._on_ticker_v2,
+            UserOrder: self._on_order_frame,
+            OrderGroupUpdate: self._on_order_frame,
             UnknownMessage: self._on_unknown,
         }
 
@@ -599,6 +605,10 @@ class Core:
             self._emit(self._l_control, ControlReply(recv_ns, msg))
         if msg.code in _TERMINAL_ERRORS and msg.sid is not None:
             self._end(msg.sid, f"subscription sid {msg.sid} ended by error {msg.code}", recv_ns)
+
+    def _on_order_frame(self, msg: UserOrder | OrderGroupUpdate, recv_ns: int) -> None:
+        if self._l_order:
+            self._emit(self._l_order, OrderFrameSeen(recv_ns, msg))
 
     def _on_unknown(self, msg: UnknownMessage, recv_ns: int) -> None:
         self.counters["unknown"] += 1

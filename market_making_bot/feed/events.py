@@ -27,12 +27,14 @@ if TYPE_CHECKING:
         Ok,
         OrderbookDelta,
         OrderbookSnapshot,
+        OrderGroupUpdate,
         Subscribed,
         Ticker,
         TickerV2,
         Trade,
         UnknownMessage,
         Unsubscribed,
+        UserOrder,
     )
     from market_making_bot.kalshi.rest import Order
     from market_making_bot.marketdata.sequence import SequenceProblem
@@ -55,6 +57,7 @@ __all__ = [
     "HealthReport",
     "Notice",
     "NoticeKind",
+    "OrderFrameSeen",
     "PositionChanged",
     "SequenceProblemSeen",
     "TickerSeen",
@@ -132,6 +135,14 @@ class FillSeen(Event):
     market: MarketState
     msg: Fill
     backfill: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFrameSeen(Event):
+    """A ``user_order`` snapshot or an ``order_group_updates`` frame about the account's orders: for the order
+    tracker (``trading.orders``, driven by ``runtime.orders``), which keeps the orders' state; the feed keeps none."""
+
+    msg: UserOrder | OrderGroupUpdate
 
 
 @dataclass(frozen=True, slots=True)

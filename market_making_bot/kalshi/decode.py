@@ -35,6 +35,10 @@ message is only built once every field has passed, so nothing is half-applied.
   change is signed (0 is a no-op); trade and fill counts, ticker sizes, volume and open interest are not negative;
   positions and ticker_v2 changes are signed.
 * money (fees, costs, P&L) and whole-dollar ticker fields: at most 10^12 dollars (``MAX_DOLLARS``) either way.
+* ``user_order`` (PROTOCOL.md 4.7): ``status`` one of ``resting|canceled|executed|unknown``, ``book_side``
+  ``bid|ask`` (else from ``outcome_side`` or the deprecated ``is_yes``), a price strictly inside $0..$1, counts not
+  negative, times in the range above, ``subaccount_number`` 0..63; ``order_group_updates``: ``event_type`` one of
+  ``created|triggered|reset|deleted|limit_updated``, a limit not negative.
 * decimal strings: at most 40 characters (``MAX_DECIMAL_TEXT``); messages quote at most 40 characters of a value.
 
 The integer ranges are ``msgspec.Meta`` constraints, checked in C while decoding; the string ranges are checked by
@@ -58,6 +62,7 @@ from market_making_bot.kalshi.messages import (
     Ok,
     OrderbookDelta,
     OrderbookSnapshot,
+    OrderGroupUpdate,
     Side,
     Subscribed,
     Ticker,
@@ -65,6 +70,7 @@ from market_making_bot.kalshi.messages import (
     Trade,
     UnknownMessage,
     Unsubscribed,
+    UserOrder,
 )
 from market_making_bot.units import (
     MAX_DOLLARS,
@@ -310,6 +316,46 @@ class _WirePosition(_Wire, tag="market_position", kw_only=True, gc=False):
     msg: _PositionBody
 
 
+class _UserOrderBody(msgspec.Struct, gc=False):
+    order_id: str
+    ticker: str
+    status: Literal["resting", "canceled", "executed", "unknown"]
+    yes_price_dollars: str
+    fill_count_fp: str
+    remaining_count_fp: str
+    initial_count_fp: str
+    book_side: Literal["bid", "ask"] | None = None
+    outcome_side: Literal["yes", "no"] | None = None
+    is_yes: bool | None = None
+    client_order_id: str | None = None
+    taker_fill_cost_dollars: str | None = None
+    maker_fill_cost_dollars: str | None = None
+    taker_fees_dollars: str | None = None
+    maker_fees_dollars: str | None = None
+    order_group_id: str | None = None
+    last_updated_ts_ms: _TsMs | None = None
+    last_update_reason: str | None = None
+    created_ts_ms: _TsMs | None = None
+    expiration_ts_ms: _TsMs | None = None
+    exchange_index: Annotated[int, msgspec.Meta(ge=-1, le=INT64_MAX)] | None = None
+    subaccount_number: Annotated[int, msgspec.Meta(ge=0, le=63)] | None = None
+
+
+class _WireUserOrder(_Wire, tag="user_order", kw_only=True, gc=False):
+    msg: _UserOrderBody
+
+
+class _OrderGroupBody(msgspec.Struct, gc=False):
+    event_type: Literal["created", "triggered", "reset", "deleted", "limit_updated"]
+    order_group_id: str
+    contracts_limit_fp: str | None = None
+    ts_ms: _TsMs | None = None
+
+
+class _WireOrderGroup(_Wire, tag="order_group_updates", kw_only=True, gc=False):
+    msg: _OrderGroupBody
+
+
 _WireFrame = Union[  # noqa: UP007 - msgspec needs a runtime Union object here
     _WireDelta,
     _WireSnapshot,
@@ -322,6 +368,8 @@ _WireFrame = Union[  # noqa: UP007 - msgspec needs a runtime Union object here
     _WireFill,
     _WirePosition,
     _WireTickerV2,
+    _WireUserOrder,
+    _WireOrderGroup,
 ]
 
 _frame_decoder = msgspec.json.Decoder(_WireFrame)
@@ -732,6 +780,70 @@ def _position(w: _WirePosition) -> MarketPosition:
     )
 
 
+def _count(text: str, what: str) -> int:
+    """An order's contract count: a size string, not negative."""
+    value = parse_size_fp(text)
+    if value < 0:
+        raise ValueError(f"negative {what}")
+    return value
+
+
+def _user_order(w: _WireUserOrder) -> UserOrder:
+    b = w.msg
+    # book_side first, then outcome_side (bid = yes), then the deprecated is_yes.
+    book_side = b.book_side
+    if book_side is None:
+        if b.outcome_side is not None:
+            book_side = "bid" if b.outcome_side == "yes" else "ask"
+        elif b.is_yes is not None:
+            book_side = "bid" if b.is_yes else "ask"
+        else:
+            raise ValueError("missing book_side/outcome_side")
+    if not b.order_id or not b.ticker:
+        raise ValueError("empty order_id or ticker")
+    return UserOrder(
+        sid=w.sid,
+        seq=w.seq,
+        id=w.id,
+        sending_ts_ms=w.sending_ts_ms,
+        order_id=b.order_id,
+        ticker=b.ticker,
+        status=b.status,
+        book_side=book_side,
+        yes_price=parse_book_price(b.yes_price_dollars),
+        fill_count=_count(b.fill_count_fp, "fill_count_fp"),
+        remaining_count=_count(b.remaining_count_fp, "remaining_count_fp"),
+        initial_count=_count(b.initial_count_fp, "initial_count_fp"),
+        client_order_id=b.client_order_id,
+        taker_fill_cost=_money(b.taker_fill_cost_dollars, None),
+        maker_fill_cost=_money(b.maker_fill_cost_dollars, None),
+        taker_fees=_money(b.taker_fees_dollars, None),
+        maker_fees=_money(b.maker_fees_dollars, None),
+        order_group_id=b.order_group_id,
+        last_updated_ts_ms=b.last_updated_ts_ms,
+        last_update_reason=b.last_update_reason,
+        created_ts_ms=b.created_ts_ms,
+        expiration_ts_ms=b.expiration_ts_ms,
+        exchange_index=b.exchange_index,
+        subaccount=b.subaccount_number,
+    )
+
+
+def _order_group(w: _WireOrderGroup) -> OrderGroupUpdate:
+    b = w.msg
+    limit = None if b.contracts_limit_fp is None else _count(b.contracts_limit_fp, "contracts_limit_fp")
+    return OrderGroupUpdate(
+        sid=w.sid,
+        seq=w.seq,
+        id=w.id,
+        sending_ts_ms=w.sending_ts_ms,
+        event_type=b.event_type,
+        order_group_id=b.order_group_id,
+        contracts_limit=limit,
+        ts_ms=b.ts_ms,
+    )
+
+
 _CONVERTERS: dict[type, Callable[[Any], Message]] = {  # every type but the delta (decoded in ``decode_frame``)
     _WireSnapshot: _snapshot,
     _WireTicker: _ticker,
@@ -743,6 +855,8 @@ _CONVERTERS: dict[type, Callable[[Any], Message]] = {  # every type but the delt
     _WireFill: _fill,
     _WirePosition: _position,
     _WireTickerV2: _ticker_v2,
+    _WireUserOrder: _user_order,
+    _WireOrderGroup: _order_group,
 }
 
 

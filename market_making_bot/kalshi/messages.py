@@ -158,6 +158,46 @@ class MarketPosition(_Envelope, kw_only=True, gc=False):
     volume: int | None = None
 
 
+class UserOrder(_Envelope, kw_only=True, gc=False):
+    """A full snapshot of one of your orders (channel ``user_orders``, no seq; PROTOCOL.md 4.7). ``book_side``
+    ``"bid"`` buys YES, ``"ask"`` sells YES; ``yes_price`` price units; the counts cumulative sizes; the costs and
+    fees money units. ``status``: ``resting|canceled|executed|unknown``. Apply the newest by
+    ``last_updated_ts_ms`` (tie: the larger fill count) and never take a terminal state back (REST.md 4.8)."""
+
+    type: ClassVar[str] = "user_order"
+    order_id: str
+    ticker: str
+    status: str
+    book_side: str
+    yes_price: int
+    fill_count: int
+    remaining_count: int
+    initial_count: int
+    client_order_id: str | None = None
+    taker_fill_cost: int | None = None
+    maker_fill_cost: int | None = None
+    taker_fees: int | None = None
+    maker_fees: int | None = None
+    order_group_id: str | None = None
+    last_updated_ts_ms: int | None = None
+    last_update_reason: str | None = None
+    created_ts_ms: int | None = None
+    expiration_ts_ms: int | None = None
+    exchange_index: int | None = None
+    subaccount: int | None = None
+
+
+class OrderGroupUpdate(_Envelope, kw_only=True, gc=False):
+    """An order group changed (channel ``order_group_updates``, with seq; PROTOCOL.md 4.8): ``event_type``
+    ``created|triggered|reset|deleted|limit_updated``; ``contracts_limit`` (size units) on created/limit_updated."""
+
+    type: ClassVar[str] = "order_group_updates"
+    event_type: str
+    order_group_id: str
+    contracts_limit: int | None = None
+    ts_ms: int | None = None
+
+
 class UnknownMessage(_Envelope, kw_only=True, gc=False):
     """A frame whose ``type`` this project does not model (lifecycle, RFQ, index feeds, ...), kept raw."""
 
@@ -177,6 +217,8 @@ Message: TypeAlias = (
     | Trade
     | Fill
     | MarketPosition
+    | UserOrder
+    | OrderGroupUpdate
     | UnknownMessage
 )
 
@@ -195,5 +237,7 @@ KNOWN_TYPES: frozenset[str] = frozenset(
         Trade,
         Fill,
         MarketPosition,
+        UserOrder,
+        OrderGroupUpdate,
     )
 )

@@ -59,6 +59,7 @@ __all__ = [
     "Price",
     "Size",
     "Total",
+    "Count",
     "Money",
     "Cents",
     "TimeMs",
@@ -131,6 +132,11 @@ class Total(int):
     """A running total (volume, open interest) in 1/100 contract, never negative."""
 
 
+class Count(int):
+    """A contract count of an order (filled, remaining, reduced by) in 1/100 contract, never negative; from a
+    ``FixedPointCount`` string."""
+
+
 class Money(int):
     """Signed money in 1/1,000,000 dollar, from a dollar string of up to 6 decimals."""
 
@@ -177,6 +183,7 @@ _CONVERTERS: dict[type, Callable[[object], int]] = {
     Price: _string(parse_price_dollars, "dollar"),
     Size: _size,
     Total: _string(parse_total_fp, "contract count"),
+    Count: _string(parse_total_fp, "contract count"),
     Money: _string(parse_money_dollars, "dollar"),
     Cents: _cents,
     TimeMs: _string(rfc3339_to_ms, "RFC 3339 date-time"),

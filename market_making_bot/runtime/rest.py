@@ -27,6 +27,15 @@
   retry waits ``uniform(0, min(cap, base * 2**n))``), at most ``Backoff.retries`` times. **A write is never retried**:
   its outcome after a failure is unknown (it may have been applied), and resolving that belongs to the caller, by
   its ``client_order_id`` (REST.md 4.8). ``_request`` enforces it: only ``CallKind.READ`` is retried.
+* **Writes** (V2 order entry, REST.md 4; V1 is never used): ``create_order``, ``batch_create_orders``,
+  ``cancel_order``, ``batch_cancel_orders``, ``cancel_all_orders``, ``amend_order``, ``decrease_order`` and the
+  order-group calls take the request models of ``kalshi.orders`` and return its reply models, in integer units. Each
+  reserves its cost on the Write bucket (create, amend, decrease, order groups 10; cancel 2; batches 10 or 2 per
+  order; cancel-all 2). A 429 on a write was not processed (REST.md 5), so it alone is sent again, with the same
+  body, after the backoff, at most ``Backoff.retries`` times (then ``RateLimited``). A timeout, a connection lost
+  after the request may have left, or a 5xx raise :class:`WriteOutcomeUnknown`: the write may or may not have been
+  applied, and only a read can tell (``runtime.orders`` does that). A connection that could not even be opened
+  raises ``KalshiConnectionError``: nothing was sent.
 * **Nothing secret in a log**: log lines name the method, path, query and status; never a header, a signature or
   the key (the ``Signer`` has no repr of the key).
 """
@@ -41,11 +50,34 @@ import time
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from types import TracebackType
 from typing import TypeVar
+from urllib.parse import quote
 
 import aiohttp
 import msgspec
 
 from market_making_bot.kalshi.auth import Signer
+from market_making_bot.kalshi.orders import (
+    WRITE_COSTS,
+    AmendOrderReply,
+    AmendOrderRequest,
+    BatchCancelReply,
+    BatchCreateReply,
+    CancelOrderReply,
+    CancelRef,
+    CreateOrderGroupReply,
+    CreateOrderGroupRequest,
+    CreateOrderReply,
+    CreateOrderRequest,
+    DecreaseOrderReply,
+    DecreaseOrderRequest,
+    EmptyReply,
+    OrderGroup,
+    OrderGroupLimitRequest,
+    OrderGroupReply,
+    OrderGroupsReply,
+    batch_cancel_body,
+    batch_create_body,
+)
 from market_making_bot.kalshi.rest import (
     DEFAULT_COST,
     RATE_TIERS,
@@ -94,6 +126,7 @@ from market_making_bot.runtime.config import Config
 __all__ = [
     "KalshiAPIClient",
     "KalshiConnectionError",
+    "WriteOutcomeUnknown",
     "KalshiAPIError",
     "KalshiResponseError",
     "RateLimited",
@@ -105,6 +138,8 @@ log = logging.getLogger("market_making_bot.rest")
 
 RETRIED_STATUSES = frozenset({429, 503})
 """Statuses after which a read is sent again (with backoff)."""
+_WRITE_RETRIED = frozenset({429})
+"""The one status after which a write is sent again: 429, not processed (REST.md 5)."""
 
 _CONNECTION_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
 """Refused, reset, dropped mid-reply (payload), timed out (``asyncio.TimeoutError`` is not the builtin on 3.10)."""
@@ -118,6 +153,17 @@ P = TypeVar("P")
 class KalshiConnectionError(Exception):
     """The request could not be completed (connection refused, reset, dropped, timed out), after the retries a
     read gets, or at once for a write. The message names the request; never a header."""
+
+
+class WriteOutcomeUnknown(Exception):
+    """A write whose outcome is unknown: timed out, the connection dropped after the request may have left, or a
+    5xx (``status``). It may have been applied: never send it blindly again; read (REST.md 4.8)."""
+
+    def __init__(self, request: str, reason: str, status: int | None = None) -> None:
+        self.request = request
+        self.reason = reason
+        self.status = status
+        super().__init__(f"{request}: {reason}: the outcome is unknown (a write is never retried blindly)")
 
 
 class CallKind(enum.Enum):
@@ -232,16 +278,20 @@ class KalshiAPIClient:
         *,
         kind: CallKind,
         cost: int = DEFAULT_COST,
+        body: bytes | None = None,
     ) -> bytes:
         """Send one request and return the body of its 2xx reply.
 
         Retry rule (the only place it is decided): a READ or BALANCE call is sent again on 429, 503 or a connection
-        error, after ``backoff``; a WRITE is sent exactly once, whatever happens, because a failed write may have been
-        applied and sending it again blindly could trade twice."""
+        error, after ``backoff``; a WRITE is sent again only after a 429 (Kalshi did not process it), with the same
+        body; after a timeout, a dropped connection or a 5xx it raises ``WriteOutcomeUnknown``, because the write may
+        have been applied and sending it again blindly could trade twice. ``body``: JSON, sent with its content
+        type."""
         session = self._session
         if session is None:
             raise RuntimeError("KalshiAPIClient is not open: use `async with KalshiAPIClient(...) as api:`")
-        retry = kind is not CallKind.WRITE
+        write = kind is CallKind.WRITE
+        retry = not write
         url = request_url(self.base_url, endpoint, params)
         path = signing_path(self.base_url, endpoint)
         shown = f"{method} {path}" + (url[url.index("?") :] if "?" in url else "")
@@ -253,13 +303,19 @@ class KalshiAPIClient:
             if wait > 0:
                 await asyncio.sleep(wait)
             headers = self.signer.headers(path, method) if self.signer is not None else {}
+            if body is not None:
+                headers = {**headers, "Content-Type": "application/json"}
             self.requests += 1
             try:
-                async with session.request(method, url, headers=headers, allow_redirects=False) as resp:
+                async with session.request(method, url, headers=headers, data=body, allow_redirects=False) as resp:
                     status = resp.status
-                    body = await resp.read()
+                    reply = await resp.read()
             except _CONNECTION_ERRORS as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if write and not isinstance(exc, aiohttp.ClientConnectorError):
+                    # Not "could not connect": the request may have reached Kalshi.
+                    log.warning("%s: %s: outcome unknown (a write is never retried blindly)", shown, reason)
+                    raise WriteOutcomeUnknown(shown, reason) from None
                 if not retry or attempt >= self.backoff.retries:
                     tried = f" after {attempt + 1} attempts" if retry else " (a write is never retried)"
                     raise KalshiConnectionError(f"{shown}: {reason}{tried}") from None
@@ -267,12 +323,16 @@ class KalshiAPIClient:
                 log.warning("%s: %s; retry %d of %d in %.3f s", shown, reason, attempt + 1, self.backoff.retries, delay)
             else:
                 if 200 <= status < 300:
-                    log.debug("%s -> %d (%d bytes)", shown, status, len(body))
-                    return body
-                error = parse_error(status, body)
+                    log.debug("%s -> %d (%d bytes)", shown, status, len(reply))
+                    return reply
+                error = parse_error(status, reply)
                 if status == 429:
                     bucket.drain(self._clock())
-                if not retry or status not in RETRIED_STATUSES or attempt >= self.backoff.retries:
+                if write and status >= 500:
+                    log.warning("%s -> %s: outcome unknown; body %s", shown, error, error.raw)
+                    raise WriteOutcomeUnknown(shown, str(error), status)
+                retried = RETRIED_STATUSES if retry else _WRITE_RETRIED
+                if status not in retried or attempt >= self.backoff.retries:
                     log.debug("%s -> %s; body %s", shown, error, error.raw)
                     raise error
                 delay = self.backoff.delay(attempt, self._rng)
@@ -559,3 +619,136 @@ class KalshiAPIClient:
     async def account_limits(self) -> AccountLimits:
         return await self._get(AccountLimits, "/account/limits")
 
+    # --- order entry, V2 (signed writes; REST.md 4) ------------------------------------------------------------------
+
+    async def _write(
+        self,
+        reply_type: type[T],
+        method: str,
+        endpoint: str,
+        cost: int,
+        body: bytes | None = None,
+        params: Params | None = None,
+    ) -> T:
+        raw = await self._request(method, endpoint, params, kind=CallKind.WRITE, cost=cost, body=body)
+        return decode(reply_type, raw or b"{}", f"{method} {endpoint}")
+
+    async def create_order(self, order: CreateOrderRequest) -> CreateOrderReply:
+        """``POST /portfolio/events/orders`` (10 write tokens). ``WriteOutcomeUnknown`` if the outcome is unknown."""
+        return await self._write(
+            CreateOrderReply, "POST", "/portfolio/events/orders", WRITE_COSTS["create"], order.body()
+        )
+
+    async def batch_create_orders(self, orders: Sequence[CreateOrderRequest]) -> BatchCreateReply:
+        """``POST /portfolio/events/orders/batched`` (10 tokens per order): ``orders[i]`` answers item *i*."""
+        body = batch_create_body(list(orders))
+        cost = WRITE_COSTS["batch_create_per_order"] * len(orders)
+        reply = await self._write(BatchCreateReply, "POST", "/portfolio/events/orders/batched", cost, body)
+        if len(reply.orders) != len(orders):
+            raise KalshiResponseError(
+                f"POST /portfolio/events/orders/batched: {len(reply.orders)} answers for {len(orders)} orders"
+            )
+        return reply
+
+    async def cancel_order(
+        self,
+        order_id: str,
+        *,
+        market_ticker: str | None = None,
+        subaccount: int | None = None,
+        exchange_index: int | None = None,
+    ) -> CancelOrderReply:
+        """``DELETE /portfolio/events/orders/{id}`` (2 tokens); ``market_ticker`` routes it off shard 0. 404: it is
+        already filled or canceled."""
+        params: Params = {"market_ticker": market_ticker, "subaccount": subaccount, "exchange_index": exchange_index}
+        endpoint = f"/portfolio/events/orders/{quote(order_id, safe='')}"
+        return await self._write(CancelOrderReply, "DELETE", endpoint, WRITE_COSTS["cancel"], params=params)
+
+    async def batch_cancel_orders(self, orders: Sequence[CancelRef]) -> BatchCancelReply:
+        """``DELETE /portfolio/events/orders/batched`` with a JSON body (2 tokens per order)."""
+        body = batch_cancel_body(list(orders))
+        cost = WRITE_COSTS["batch_cancel_per_order"] * len(orders)
+        return await self._write(BatchCancelReply, "DELETE", "/portfolio/events/orders/batched", cost, body)
+
+    async def cancel_all_orders(self, *, subaccount: int | None = None) -> None:
+        """``DELETE /portfolio/events/orders``: **every** resting order of the account (or of ``subaccount``), on
+        every shard, also those other programs placed. A kill switch; ``runtime.orders`` cancels only its own."""
+        await self._request(
+            "DELETE",
+            "/portfolio/events/orders",
+            {"subaccount": subaccount},
+            kind=CallKind.WRITE,
+            cost=WRITE_COSTS["cancel_all"],
+        )
+
+    async def amend_order(
+        self, order_id: str, amend: AmendOrderRequest, *, subaccount: int | None = None
+    ) -> AmendOrderReply:
+        """``POST /portfolio/events/orders/{id}/amend`` (10 tokens); ``amend.count`` is the new total."""
+        endpoint = f"/portfolio/events/orders/{quote(order_id, safe='')}/amend"
+        return await self._write(
+            AmendOrderReply, "POST", endpoint, WRITE_COSTS["amend"], amend.body(), {"subaccount": subaccount}
+        )
+
+    async def decrease_order(
+        self, order_id: str, decrease: DecreaseOrderRequest, *, subaccount: int | None = None
+    ) -> DecreaseOrderReply:
+        """``POST /portfolio/events/orders/{id}/decrease`` (10 tokens)."""
+        endpoint = f"/portfolio/events/orders/{quote(order_id, safe='')}/decrease"
+        return await self._write(
+            DecreaseOrderReply, "POST", endpoint, WRITE_COSTS["decrease"], decrease.body(), {"subaccount": subaccount}
+        )
+
+    # --- order groups (REST.md 4.7): reads on the Read bucket, writes 10 tokens -------------------------------------
+
+    async def order_groups(self, *, subaccount: int | None = None) -> list[OrderGroup]:
+        reply = await self._get(OrderGroupsReply, "/portfolio/order_groups", {"subaccount": subaccount})
+        return list(reply.order_groups or ())
+
+    async def order_group(self, group_id: str, *, subaccount: int | None = None) -> OrderGroupReply:
+        endpoint = f"/portfolio/order_groups/{quote(group_id, safe='')}"
+        return await self._get(OrderGroupReply, endpoint, {"subaccount": subaccount})
+
+    async def create_order_group(self, group: CreateOrderGroupRequest) -> CreateOrderGroupReply:
+        return await self._write(
+            CreateOrderGroupReply, "POST", "/portfolio/order_groups/create", WRITE_COSTS["order_group"], group.body()
+        )
+
+    async def _group_write(
+        self,
+        method: str,
+        group_id: str,
+        action: str,
+        body: bytes | None,
+        subaccount: int | None,
+        exchange_index: int | None,
+    ) -> None:
+        endpoint = f"/portfolio/order_groups/{quote(group_id, safe='')}{action}"
+        params: Params = {"subaccount": subaccount, "exchange_index": exchange_index}
+        await self._write(EmptyReply, method, endpoint, WRITE_COSTS["order_group"], body, params)
+
+    async def delete_order_group(
+        self, group_id: str, *, subaccount: int | None = None, exchange_index: int | None = None
+    ) -> None:
+        """Cancels the group's orders and removes it. Pass the group's shard (no ticker to route by)."""
+        await self._group_write("DELETE", group_id, "", None, subaccount, exchange_index)
+
+    async def reset_order_group(
+        self, group_id: str, *, subaccount: int | None = None, exchange_index: int | None = None
+    ) -> None:
+        await self._group_write("PUT", group_id, "/reset", b"{}", subaccount, exchange_index)
+
+    async def trigger_order_group(
+        self, group_id: str, *, subaccount: int | None = None, exchange_index: int | None = None
+    ) -> None:
+        await self._group_write("PUT", group_id, "/trigger", b"{}", subaccount, exchange_index)
+
+    async def set_order_group_limit(
+        self,
+        group_id: str,
+        limit: OrderGroupLimitRequest,
+        *,
+        subaccount: int | None = None,
+        exchange_index: int | None = None,
+    ) -> None:
+        await self._group_write("PUT", group_id, "/limit", limit.body(), subaccount, exchange_index)

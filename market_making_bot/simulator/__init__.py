@@ -18,7 +18,8 @@ Modules, one idea each: ``server`` (lifecycle, the paced order flow, the connect
 ``commands`` (the command protocol, free of I/O) with its vocabulary in ``subscriptions``,
 ``fanout`` (events to frames for every subscription), ``handshake`` (path, signed headers, keys),
 ``truth`` (the true state and its file), ``model`` (the order-flow generator) with ``book`` and
-``events``, ``wire`` (frame encoding), ``faults``, ``auth``, ``config``, ``units``, ``__main__`` (CLI).
+``events``, ``matching`` (the account's REST orders: order entry and matching, free of I/O), ``rest``
+(the REST routes), ``wire`` (frame encoding), ``faults``, ``auth``, ``config``, ``units``, ``__main__`` (CLI).
 """
 
 from market_making_bot.simulator.auth import auth_headers, generate_credentials, generate_private_key, sign

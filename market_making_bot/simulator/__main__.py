@@ -29,6 +29,7 @@ from typing import NoReturn
 from market_making_bot.simulator import auth
 from market_making_bot.simulator.config import SimulatorConfig
 from market_making_bot.simulator.faults import KINDS, FaultSpec
+from market_making_bot.simulator.model import FEE_TYPES
 from market_making_bot.simulator.server import ExchangeSimulator
 from market_making_bot.simulator.units import TICKS
 
@@ -51,9 +52,13 @@ faults (--fault, repeatable): KIND[:every=N|:at=N][:count=N|all][:for=S]
   KIND: """ + ", ".join(KINDS) + """
   the rest-* kinds count REST requests; also rate=R (probability per request) and, for rest-slow, ms=N:
   --fault rest-429:count=5  --fault rest-503:every=10  --fault rest-429:rate=0.1  --fault rest-slow:ms=200
+  the order-* kinds count order writes (create, cancel, amend, ...): order-429 (not processed),
+  order-timeout (processed, no reply; for=S holds the connection S seconds first), order-reject (503):
+  --fault order-timeout:at=2  --fault order-429:every=5  --fault order-reject:rate=0.05
 
 REST: GET http://HOST:PORT/trade-api/v2/... (market data public, /portfolio/* signed); the credentials
-file holds KALSHI_API_URL
+file holds KALSHI_API_URL. Orders: the V2 writes (POST/DELETE /portfolio/events/orders..., order groups),
+signed; V1 order writes are answered 410 deprecated_v1_order_endpoint, as on Kalshi
 
 exit codes:
   0  stopped by SIGINT/SIGTERM (Ctrl-C)
@@ -263,6 +268,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--taker-fee-rate", type=_fee, default=Decimal("0.07"), help="taker fee rate (0.07)")
     p.add_argument(
+        "--fee-type",
+        choices=FEE_TYPES,
+        default="quadratic_with_maker_fees",
+        help="the series' fee_type: makers pay --maker-fee-rate on quadratic_with_maker_fees (default), nothing "
+        "on quadratic, half the taker rate on quadratic_with_combo_maker_fees",
+    )
+    p.add_argument(
+        "--no-auto-user",
+        action="store_true",
+        help="the built-in user never trades by itself: the account's fills come from its own REST orders only "
+        "(without it, the built-in user trades once a private channel is subscribed, until the first REST order)",
+    )
+    p.add_argument(
         "--log-level",
         type=_level,
         default="INFO",
@@ -310,6 +328,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         repeat_subscribe=args.repeat_subscribe,
         maker_fee_rate=args.maker_fee_rate,
         taker_fee_rate=args.taker_fee_rate,
+        fee_type=args.fee_type,
+        auto_user=not args.no_auto_user,
         truth_json=args.truth_json,
         opens_after=dict(args.open_later),
     )

@@ -22,6 +22,78 @@ class Order:
         self.client_order_id = client_order_id
 
 
+class UserOrder(Order):
+    """An order the account placed over REST (:mod:`.matching`): an :class:`Order` that remembers its life.
+
+    ``side`` is the outcome it buys (``yes`` = a ``bid`` on the YES book, ``no`` = an ``ask``), ``price``
+    its price on that side's own scale (the ladder it rests on), ``size`` (inherited) what still rests.
+    The flow generator's orders stay plain :class:`Order` objects: their per-step cost does not change.
+    """
+
+    __slots__ = (
+        "market",
+        "side",
+        "price",
+        "initial",
+        "filled",
+        "taker_cost",
+        "maker_cost",
+        "taker_fees",
+        "maker_fees",
+        "status",
+        "reason",
+        "tif",
+        "stp",
+        "post_only",
+        "expiration_s",
+        "group_id",
+        "created_ms",
+        "updated_ms",
+        "rested",
+    )
+
+    def __init__(
+        self,
+        order_id: str,
+        size: int,
+        client_order_id: str,
+        *,
+        market: Market,
+        side: Side,
+        price: int,
+        tif: str,
+        stp: str,
+        post_only: bool,
+        expiration_s: int | None,
+        group_id: str | None,
+        created_ms: int,
+    ) -> None:
+        super().__init__(order_id, size, True, client_order_id)
+        self.market = market
+        self.side = side
+        self.price = price
+        self.initial = size
+        self.filled = 0
+        self.taker_cost = 0  # micro-dollars
+        self.maker_cost = 0
+        self.taker_fees = 0
+        self.maker_fees = 0
+        self.status = "resting"  # resting | canceled | executed
+        self.reason: str | None = None  # last_update_reason of the newest change
+        self.tif = tif
+        self.stp = stp
+        self.post_only = post_only
+        self.expiration_s = expiration_s
+        self.group_id = group_id
+        self.created_ms = created_ms
+        self.updated_ms = created_ms
+        self.rested = False  # in its ladder now
+
+    @property
+    def yes_price(self) -> int:
+        return self.price if self.side == "yes" else ONE - self.price
+
+
 class Ladder:
     """One bid ladder (the YES bids or the NO bids) with FIFO queues per price level."""
 
@@ -60,6 +132,15 @@ class Ladder:
             del self.prices[bisect.bisect_left(self.prices, price)]
         else:
             self.totals[price] = total
+
+    def ahead_of(self, price: int, order: Order) -> int:
+        """The size resting before ``order`` at ``price`` (its queue position; 0 = first)."""
+        ahead = 0
+        for o in self.levels[price]:
+            if o is order:
+                return ahead
+            ahead += o.size
+        raise KeyError(order.order_id)
 
     def levels_view(self) -> list[tuple[int, int]]:
         return [(p, self.totals[p]) for p in self.prices]

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from market_making_bot.simulator.faults import FaultSpec
-from market_making_bot.simulator.model import default_tickers
+from market_making_bot.simulator.model import FEE_TYPES, default_tickers
 from market_making_bot.simulator.units import TICKS
 
 
@@ -52,6 +52,13 @@ class SimulatorConfig:
     """Initial price levels per side."""
     maker_fee_rate: Decimal = Decimal("0.0175")
     taker_fee_rate: Decimal = Decimal("0.07")
+    fee_type: str = "quadratic_with_maker_fees"
+    """The series' ``fee_type`` (REST.md 6.8): makers pay ``maker_fee_rate`` on ``quadratic_with_maker_fees``,
+    nothing on ``quadratic``, half the taker's rate on ``quadratic_with_combo_maker_fees``."""
+    auto_user: bool = True
+    """The built-in simulated user trades by itself once a client subscribes to a private channel (until the
+    account's first REST order, when it stops for good, its orders canceled). False (``--no-auto-user``): never,
+    so every fill of the account comes from its own REST orders."""
     truth_json: Path | None = None
     """Where to write the truth when the duration ends and when the simulator stops."""
     repeat_subscribe: str = "ok"
@@ -100,5 +107,7 @@ class SimulatorConfig:
                 raise ValueError("--open-later: at least one market must be open from the start")
         if self.key_type not in ("rsa", "ed25519"):
             raise ValueError("key_type must be 'rsa' or 'ed25519'")
+        if self.fee_type not in FEE_TYPES:
+            raise ValueError(f"--fee-type: {self.fee_type!r} is not one of {', '.join(FEE_TYPES)}")
         if not (0 <= self.maker_fee_rate < 1 and 0 <= self.taker_fee_rate < 1):
             raise ValueError("fee rates must be in [0, 1)")

@@ -183,4 +183,26 @@ class Ticker:
         self.cache: dict[Any, bytes] = {}
 
 
-Event = BookDelta | Trade | Fill | Position | Ticker
+class OrderUpdate:
+    """A ``user_order`` snapshot of one of the account's orders (built by :mod:`.matching` when it changed)."""
+
+    __slots__ = ("market", "body", "cache")
+
+    def __init__(self, market: Market, body: dict[str, Any]) -> None:
+        self.market = market
+        self.body = body  # the frame's ``msg``, already in wire spelling (a copy: later changes do not leak in)
+        self.cache: dict[Any, bytes] = {}
+
+
+class GroupUpdate:
+    """An ``order_group_updates`` event (``created|triggered|reset|deleted|limit_updated``); no market."""
+
+    __slots__ = ("market", "body", "cache")
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.market = None
+        self.body = body
+        self.cache: dict[Any, bytes] = {}
+
+
+Event = BookDelta | Trade | Fill | Position | Ticker | OrderUpdate | GroupUpdate

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from market_making_bot.simulator.config import SimulatorConfig
-from market_making_bot.simulator.events import BookDelta, Event, Fill, Position, Ticker, Trade
+from market_making_bot.simulator.events import BookDelta, Event, Fill, GroupUpdate, OrderUpdate, Position, Ticker, Trade
 from market_making_bot.simulator.model import ExchangeModel
 from market_making_bot.simulator.subscriptions import CHANNELS, Subscription
 from market_making_bot.simulator.units import now_ms
@@ -39,6 +39,8 @@ class FanOut:
             Trade: ("trade", b"trade", True, wire.trade_msg),
             Fill: ("fill", b"fill", False, wire.fill_msg),
             Position: ("market_positions", b"market_position", False, lambda ev: wire.position_msg(ev, model.user_id)),
+            OrderUpdate: ("user_orders", b"user_order", False, wire.order_msg),
+            GroupUpdate: ("order_group_updates", b"order_group_updates", True, wire.order_msg),
         }
 
     def sending_ts(self) -> int | None:
@@ -78,7 +80,7 @@ class FanOut:
                         )
                 continue
             channel, type_, numbered, encode = routes[type(ev)]
-            ticker = ev.market.ticker
+            ticker = ev.market.ticker if ev.market is not None else ""  # an order group has no market
             msg: bytes | None = None  # encoded for the first subscriber only (the wire caches it on the event too)
             for sub in subs[channel]:
                 if sub.markets is None or ticker in sub.markets:

@@ -43,11 +43,20 @@ Kinds:
 ``rest-401``    signed requests (``/portfolio/*``) are refused with 401 ``authentication_error`` /
                 ``INCORRECT_API_KEY_SIGNATURE``, as for a key REST does not accept, while the WebSocket
                 still accepts it; public requests pass (a public request inside the window uses none)
+``order-429``   an order write (create, batch, cancel, amend, decrease, order-group write) is answered
+                429 ``{"error":"too many requests"}`` and **not** processed (a retry is safe)
+``order-timeout`` the order write **is** processed (its frames are sent) but the reply never comes: the
+                connection is held ``for=S`` seconds (default: none) and then closed without a reply, an
+                unknown outcome for the client (REST.md 4.8)
+``order-reject``an order write is refused with 503 ``service_unavailable`` (Kalshi's nested body) and
+                not processed
 =============== ===================================================================================
 
 The REST faults count REST requests, not frames: ``every=N`` hits every N-th request, ``at=N``
 (default 0) the ``count`` requests after the N-th (default 1; ``rest-slow``: every one from then
-on), ``rate=R`` each request with probability R (0 < R <= 1, drawn from the run's seed).
+on), ``rate=R`` each request with probability R (0 < R <= 1, drawn from the run's seed). The
+``order-*`` faults count order writes the same way (only writes: reads are not counted), default
+``count=1``; a REST fault and an order fault may both hit one write (the REST fault acts first).
 
 ``reorder`` delays the *handling* of a command, not the sending of frames: a reply is made, and
 numbered, when its command is handled, in the same per-connection order as the data. So a reply
@@ -83,7 +92,10 @@ log = logging.getLogger("market_making_bot.simulator")
 CONNECTION_KINDS = ("gap", "duplicate", "disconnect", "stall", "malformed", "error25", "error10")
 GLOBAL_KINDS = ("early-data", "auth-reject", "deny-private", "reorder")
 REST_KINDS = ("rest-429", "rest-503", "rest-slow", "rest-drop", "rest-401")
-KINDS = CONNECTION_KINDS + GLOBAL_KINDS + REST_KINDS
+ORDER_KINDS = ("order-429", "order-timeout", "order-reject")
+KINDS = CONNECTION_KINDS + GLOBAL_KINDS + REST_KINDS + ORDER_KINDS
+COUNTED_KINDS = REST_KINDS + ORDER_KINDS  # triggered by requests, not by frames
+_ONCE_KINDS = ("auth-reject", "rest-429", "rest-503", "rest-drop", "rest-401", *ORDER_KINDS)  # count=1 unless given
 DEFAULT_REST_SLOW_MS = 1000
 
 DEFAULT_STALL_S = 30.0
@@ -117,8 +129,8 @@ class FaultSpec:
         if self.ms is not None and self.ms < 0:
             raise ValueError("ms=N needs N >= 0")
         if self.rate is not None:
-            if self.kind not in REST_KINDS:
-                raise ValueError("rate=R is only for the rest-* faults")
+            if self.kind not in COUNTED_KINDS:
+                raise ValueError("rate=R is only for the rest-* and order-* faults")
             if not 0 < self.rate <= 1:
                 raise ValueError("rate=R needs 0 < R <= 1")
             if self.every is not None or self.at is not None:
@@ -126,7 +138,7 @@ class FaultSpec:
         if self.every is None and self.at is None and self.rate is None:
             self.at = 0
         if self.count == -1:
-            self.count = 1 if self.kind in ("auth-reject", "rest-429", "rest-503", "rest-drop", "rest-401") else None
+            self.count = 1 if self.kind in _ONCE_KINDS else None
         if self.count is not None and self.count < 1:
             raise ValueError("count=N needs N >= 1 (or count=all)")
         if self.seconds is not None and self.seconds <= 0:
@@ -183,8 +195,8 @@ class FaultSpec:
             out += f":rate={self.rate:g}"
         else:
             out += f":at={self.at}"
-        default_count = 1 if self.kind in ("auth-reject", "rest-429", "rest-503", "rest-drop", "rest-401") else None
-        if self.count != default_count and self.kind in ("auth-reject", "deny-private", "reorder", *REST_KINDS):
+        default_count = 1 if self.kind in _ONCE_KINDS else None
+        if self.count != default_count and self.kind in ("auth-reject", "deny-private", "reorder", *COUNTED_KINDS):
             out += f":count={'all' if self.count is None else self.count}"
         if self.seconds is not None:
             out += f":for={self.seconds:g}"
@@ -228,6 +240,8 @@ class FaultController:
         self._seen_connection = False
         self.rest_requests = 0  # REST requests seen (the REST faults count these)
         self._rest_rng = random.Random(f"rest-{seed}")
+        self.order_writes = 0  # order writes seen (the order faults count these)
+        self._order_rng = random.Random(f"order-{seed}")
         for spec in specs:
             self.add(spec)
 
@@ -253,6 +267,9 @@ class FaultController:
         """
         if kind in REST_KINDS:  # from the next REST request on
             self.add(FaultSpec(kind, at=self.rest_requests, count=count, seconds=seconds))
+            return 1
+        if kind in ORDER_KINDS:  # from the next order write on
+            self.add(FaultSpec(kind, at=self.order_writes, count=count, seconds=seconds))
             return 1
         spec = FaultSpec(kind, at=0, count=count, seconds=seconds)
         spec.fired = True
@@ -283,15 +300,22 @@ class FaultController:
     def rest_faults(self) -> list[FaultSpec]:
         """The REST faults that act on the request just received (each call counts one request)."""
         self.rest_requests += 1
+        return self._counted(REST_KINDS, self.rest_requests, self._rest_rng)
+
+    def order_faults(self) -> list[FaultSpec]:
+        """The order faults that act on the order write just received (each call counts one write)."""
+        self.order_writes += 1
+        return self._counted(ORDER_KINDS, self.order_writes, self._order_rng)
+
+    def _counted(self, kinds: tuple[str, ...], n: int, rng: random.Random) -> list[FaultSpec]:
         if not self.enabled:
             return []
-        n = self.rest_requests
         hits: list[FaultSpec] = []
         for spec in self.specs:
-            if spec.kind not in REST_KINDS:
+            if spec.kind not in kinds:
                 continue
             if spec.rate is not None:
-                hit = self._rest_rng.random() < spec.rate
+                hit = rng.random() < spec.rate
             elif spec.every is not None:
                 hit = n % spec.every == 0
             else:
@@ -304,7 +328,7 @@ class FaultController:
     def after_data_frame(self, conn: FaultTarget) -> None:
         n = conn.data_sent
         for spec in self.specs:
-            if spec.kind in REST_KINDS:
+            if spec.kind in COUNTED_KINDS:
                 continue
             if spec.every is not None:
                 if n % spec.every == 0:

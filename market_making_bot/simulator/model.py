@@ -55,6 +55,22 @@ def kalshi_fee(rate: Fraction, count: int, price: int) -> int:
     return -(-num // den) * 100
 
 
+FEE_TYPES = ("quadratic", "quadratic_with_maker_fees", "quadratic_with_combo_maker_fees")
+"""The series ``fee_type`` values the simulator charges (REST.md 6.8; ``flat`` is not simulated)."""
+
+
+def maker_rate_for(fee_type: str, maker_rate: Fraction, taker_rate: Fraction) -> Fraction:
+    """The maker's fee rate of a series with ``fee_type`` (REST.md 6.8): none on ``quadratic``,
+    ``maker_rate`` on ``quadratic_with_maker_fees``, half the taker's on the combo variant."""
+    if fee_type == "quadratic":
+        return Fraction(0)
+    if fee_type == "quadratic_with_maker_fees":
+        return maker_rate
+    if fee_type == "quadratic_with_combo_maker_fees":
+        return taker_rate / 2
+    raise ValueError(f"unknown fee_type {fee_type!r} (known: {', '.join(FEE_TYPES)})")
+
+
 def default_tickers(n: int) -> list[str]:
     return [f"KXSIM-26DEC31-M{i + 1}" for i in range(n)]
 
@@ -91,6 +107,9 @@ class ExchangeModel:
         self._now_ms = now_ms or (lambda: 0)
         self.clock = 0
         self.user_active = False
+        self.user_stopped = False  # the built-in user stopped for good (the account trades over REST)
+        # called for a maker fill of an order placed over REST (:mod:`.matching` installs it)
+        self.maker_hook: Callable[[Market, Order, str, int, int, int, list[Event]], None] | None = None
         self.user_id = self._uuid()
         # widest offset from fair value, in ticks, at which orders are placed
         self.max_offset = 12 if self.tick >= 100 else 100
@@ -169,9 +188,34 @@ class ExchangeModel:
 
     # ---- public ----------------------------------------------------------------------------------
 
+    def now_ms(self) -> int:
+        """The exchange's time (what events are stamped with; injectable for tests)."""
+        return self._now_ms()
+
     def activate_user(self) -> None:
-        """Let the simulated user start trading (idempotent)."""
-        self.user_active = True
+        """Let the simulated user start trading (idempotent; nothing once :meth:`stop_auto_user` ran)."""
+        if not self.user_stopped:
+            self.user_active = True
+
+    def stop_auto_user(self) -> list[Event]:
+        """The built-in user stops for good: its resting orders are canceled (the deltas are returned)."""
+        self.user_active = False
+        self.user_stopped = True
+        events: list[Event] = []
+        ts = self._now_ms()
+        for m in self.market_list:
+            if m.user is None or not m.user.resting:
+                continue
+            self.clock += 1
+            for side, (price, order) in list(m.user.resting.items()):
+                size = order.size
+                m.ladder(side).reduce(price, order, size)
+                events.append(BookDelta(m, side, price, -size, self.clock, ts, order.client_order_id))
+            m.user.resting.clear()
+            m.clock = self.clock
+            m.last_top = m.top()
+            events.append(Ticker(m, ts))
+        return events
 
     def market(self, ticker: str) -> Market:
         return self.markets[ticker]
@@ -344,7 +388,9 @@ class ExchangeModel:
                 events.append(Trade(m, trade_id, yes_price, q, taker, clock, ts))
                 self.trade_log.append((trade_id, m.ticker, yes_price, q, taker, ts))
                 traded = True
-                if maker_order is not None:
+                if maker_order is not None and self.maker_hook is not None and type(maker_order) is not Order:
+                    self.maker_hook(m, maker_order, trade_id, price, q, ts, events)  # an order placed over REST
+                elif maker_order is not None:
                     self._user_fill(
                         m,
                         trade_id,

@@ -1,4 +1,4 @@
-"""The simulator's REST API under ``/trade-api/v2``: market data and the simulated user's portfolio (read-only).
+"""The simulator's REST API under ``/trade-api/v2``: market data, the simulated user's portfolio, and order entry.
 
 Served by the same aiohttp server as the WebSocket (:mod:`.server`), from the same model, so the
 order book of ``GET /markets/{ticker}/orderbook`` is the WebSocket truth at that moment. Shapes
@@ -7,7 +7,8 @@ follow Kalshi's OpenAPI spec and ``REST.md`` (8, the simulator checklist):
 * market data (``/exchange/status``, ``/markets``, ``/markets/trades``, ``/markets/{ticker}``,
   ``/markets/{ticker}/orderbook``, ``/events``, ``/events/{event_ticker}``, ``/series/{series_ticker}``) needs no
   signature, as on Kalshi; ``/markets/trades`` lists the last ``model.TRADE_LOG_SIZE`` public trades, newest first;
-* ``/portfolio/*`` (positions, fills, orders, ``orders/{id}``, balance, settlements) needs the three
+* ``/portfolio/*`` (positions, fills, orders, ``orders/{id}``, queue positions, order groups, balance,
+  settlements, and the V2 order writes) needs the three
   ``KALSHI-ACCESS-*`` headers over ``timestamp + METHOD + path`` (path with ``/trade-api/v2``, no query):
   401 ``authentication_error`` / ``INCORRECT_API_KEY_SIGNATURE``, or ``header_timestamp_expired``;
 * errors are ``{"error": {"code", "message", "details"}}``; 429 is ``{"error": "too many requests"}``;
@@ -19,11 +20,19 @@ Markets, events and series: ``KXSIM-26DEC31-M1`` is a market of event ``KXSIM-26
 ``KXSIM`` (the parts before the last and the first ``-``). Every market is ``active``, but for one that opens
 later (``SimulatorConfig.opens_after``): ``initialized`` until then, listed by ``status=unopened`` and not by
 ``status=open``, its ``open_time`` in the future. Nothing settles,
-so settlements are always empty, and only resting orders are known (the simulated user's
-canceled and executed orders are not kept). The balance starts at
-``SimulatorConfig.starting_balance_cents`` and moves with the user's fills.
+so settlements are always empty. The built-in user's canceled and executed orders are not kept; the
+account's REST orders are, in every status. The balance starts at ``SimulatorConfig.starting_balance_cents``,
+moves with the user's fills and is net of what resting orders reserve.
 
-Faults (:mod:`.faults`, ``rest-*``) are applied by a middleware before the route runs.
+Order entry (:mod:`.matching` does the matching; this module parses, authenticates and fans out):
+``POST /portfolio/events/orders`` (201), ``.../batched`` (POST 201, DELETE 200), ``DELETE .../{id}``,
+``DELETE /portfolio/events/orders`` (204), ``POST .../{id}/amend`` and ``.../{id}/decrease``, the order groups
+(``/portfolio/order_groups``...); the events of a write are dispatched before its reply is sent (the frames
+may beat the reply, as on Kalshi). V1 order writes (``POST /portfolio/orders``, ``DELETE
+/portfolio/orders/{id}``, batched, amend, decrease) are answered 410 ``deprecated_v1_order_endpoint``.
+
+Faults (:mod:`.faults`, ``rest-*``) are applied by a middleware before the route runs; the ``order-*``
+faults by the order writes themselves (``order-timeout`` after the write is processed).
 """
 
 from __future__ import annotations
@@ -36,14 +45,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from market_making_bot.simulator.book import Market, Order
-from market_making_bot.simulator.events import Fill
+from market_making_bot.simulator.book import Market, Order, UserOrder
+from market_making_bot.simulator.events import Event, Fill
 from market_making_bot.simulator.faults import DEFAULT_REST_SLOW_MS
 from market_making_bot.simulator.handshake import REST_PREFIX, Refused
+from market_making_bot.simulator.matching import OrderError
 from market_making_bot.simulator.model import TradeRecord
-from market_making_bot.simulator.units import CONTRACT, ONE, fmt_money, fmt_price, fmt_size, now_ms, rfc3339_ms
+from market_making_bot.simulator.units import ONE, fmt_money, fmt_price, fmt_size, now_ms, rfc3339_ms
 
 if TYPE_CHECKING:
+    from market_making_bot.simulator.matching import OrderEntry
     from market_making_bot.simulator.server import ExchangeSimulator
 
 log = logging.getLogger("market_making_bot.simulator")
@@ -53,6 +64,12 @@ JSON = dict[str, Any]
 
 MARKET_STATUS_FILTERS = ("unopened", "open", "paused", "closed", "settled")
 ORDER_STATUSES = ("resting", "canceled", "executed")
+V1_GONE = {
+    "code": "deprecated_v1_order_endpoint",
+    "message": "Please switch to the V2 endpoints",
+    "details": "https://docs.kalshi.com/api-reference/orders/create-order-v2",
+}
+WriteAction = Callable[[web.Request, Any], tuple["JSON | None", list[Event]]]
 PRICE_LEVEL_STRUCTURE = {100: "linear_cent", 10: "deci_cent"}
 YEAR_MS = 365 * 24 * 3600 * 1000
 
@@ -105,6 +122,59 @@ class RestApi:
 
     def add_routes(self, app: web.Application) -> None:
         app.middlewares.append(self._middleware)
+        # before /portfolio/orders/{order_id} (aiohttp matches in the order of registration)
+        app.router.add_get(REST_PREFIX + "/portfolio/orders/queue_positions", self.queue_positions, allow_head=False)
+        app.router.add_get(
+            REST_PREFIX + "/portfolio/orders/{order_id}/queue_position", self.queue_position, allow_head=False
+        )
+        app.router.add_get(REST_PREFIX + "/portfolio/order_groups", self.order_groups, allow_head=False)
+        app.router.add_get(REST_PREFIX + "/portfolio/order_groups/{group_id}", self.order_group, allow_head=False)
+        writes: list[tuple[str, str, WriteAction, int]] = [
+            ("POST", "/portfolio/events/orders/batched", lambda r, b: self.entry.create_batch(b), 201),
+            ("DELETE", "/portfolio/events/orders/batched", lambda r, b: self.entry.cancel_batch(b), 200),
+            ("POST", "/portfolio/events/orders", lambda r, b: self.entry.create(b), 201),
+            ("DELETE", "/portfolio/events/orders", lambda r, b: (None, self.entry.cancel_all()), 204),
+            ("DELETE", "/portfolio/events/orders/{order_id}", lambda r, b: self.entry.cancel(_oid(r)), 200),
+            ("POST", "/portfolio/events/orders/{order_id}/amend", lambda r, b: self.entry.amend(_oid(r), b), 200),
+            (
+                "POST",
+                "/portfolio/events/orders/{order_id}/decrease",
+                lambda r, b: self.entry.decrease(_oid(r), b),
+                200,
+            ),
+            ("POST", "/portfolio/order_groups/create", lambda r, b: self.entry.group_create(b), 201),
+            ("DELETE", "/portfolio/order_groups/{group_id}", lambda r, b: ({}, self.entry.group_delete(_gid(r))), 200),
+            (
+                "PUT",
+                "/portfolio/order_groups/{group_id}/reset",
+                lambda r, b: ({}, self.entry.group_reset(_gid(r))),
+                200,
+            ),
+            (
+                "PUT",
+                "/portfolio/order_groups/{group_id}/trigger",
+                lambda r, b: ({}, self.entry.group_trigger(_gid(r))),
+                200,
+            ),
+            (
+                "PUT",
+                "/portfolio/order_groups/{group_id}/limit",
+                lambda r, b: ({}, self.entry.group_set_limit(_gid(r), b)),
+                200,
+            ),
+        ]
+        for method, path, action, status in writes:
+            app.router.add_route(method, REST_PREFIX + path, self._write_handler(action, status))
+        # V1 order writes: gone (410), as on Kalshi since 2026-06 (REST.md 4); GET /portfolio/orders lives
+        for method, path in (
+            ("POST", "/portfolio/orders"),
+            ("POST", "/portfolio/orders/batched"),
+            ("DELETE", "/portfolio/orders/batched"),
+            ("DELETE", "/portfolio/orders/{order_id}"),
+            ("POST", "/portfolio/orders/{order_id}/amend"),
+            ("POST", "/portfolio/orders/{order_id}/decrease"),
+        ):
+            app.router.add_route(method, REST_PREFIX + path, self.v1_write)
         routes: list[tuple[str, Handler]] = [
             ("/exchange/status", self.exchange_status),
             ("/markets", self.markets),
@@ -167,6 +237,102 @@ class RestApi:
             faults.record("rest-drop", f"{request.method} {request.path}: connection closed mid-reply")
             return await _drop_mid_reply(request, response)
         return response
+
+    @property
+    def entry(self) -> OrderEntry:
+        return self.sim.entry
+
+    # ---- order writes (V2) ------------------------------------------------------------------------
+
+    def _write_handler(self, action: WriteAction, status: int) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await self._write(request, action, status)
+
+        return handler
+
+    async def _write(self, request: web.Request, action: WriteAction, status: int) -> web.StreamResponse:
+        """A signed order write: the order faults, the JSON body, the action; its events go out before the reply."""
+        self._authenticate(request)
+        faults = self.sim.faults
+        timeout = None
+        for spec in faults.order_faults() if faults.specs else ():
+            if spec.kind == "order-429":
+                faults.record(spec.kind, f"{request.method} {request.path} not processed")
+                return _json({"error": "too many requests"}, 429)
+            if spec.kind == "order-reject":
+                faults.record(spec.kind, f"{request.method} {request.path} not processed")
+                return ApiError(
+                    503, "service_unavailable", "service unavailable", "simulator fault order-reject"
+                ).response()
+            if spec.kind == "order-timeout":
+                timeout = spec
+        raw = await request.read()
+        body: Any = {}
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                raise bad_request("the body is not valid JSON") from None
+        try:
+            reply, events = action(request, body)
+        except OrderError as exc:
+            raise ApiError(exc.status, exc.code, exc.message, exc.details) from None
+        self.sim.order_events(events)
+        if timeout is not None:
+            faults.record(timeout.kind, f"{request.method} {request.path} processed, no reply")
+            if timeout.seconds:
+                await asyncio.sleep(timeout.seconds)
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError  # nothing is sent on an aborted connection
+        if reply is None:
+            return web.Response(status=status)
+        return _json(reply, status)
+
+    async def v1_write(self, request: web.Request) -> web.StreamResponse:
+        self._authenticate(request)
+        return _json({"error": V1_GONE}, 410)
+
+    # ---- queue positions, order groups (reads) ---------------------------------------------------
+
+    async def queue_positions(self, request: web.Request) -> web.StreamResponse:
+        self._authenticate(request)
+        q = request.query
+        tickers = set(_comma_list(q.getall("market_tickers", [])))
+        event_ticker = q.get("event_ticker")
+        out: list[JSON] = []
+        for o in self.entry.resting():
+            m = o.market
+            if (tickers and m.ticker not in tickers) or (event_ticker and event_of(m.ticker) != event_ticker):
+                continue
+            out.append(
+                {
+                    "order_id": o.order_id,
+                    "market_ticker": m.ticker,
+                    "queue_position_fp": fmt_size(self.entry.queue_position(o)),
+                }
+            )
+        return _json({"queue_positions": out})
+
+    async def queue_position(self, request: web.Request) -> web.StreamResponse:
+        self._authenticate(request)
+        order = self.entry.orders.get(_oid(request))
+        if order is None or not order.rested:
+            raise ApiError(404, "not_found", "order not found", _oid(request))
+        return _json({"queue_position_fp": fmt_size(self.entry.queue_position(order))})
+
+    async def order_groups(self, request: web.Request) -> web.StreamResponse:
+        self._authenticate(request)
+        groups = [self.entry.group_json(g, with_orders=False) for g in self.entry.groups.values()]
+        return _json({"order_groups": groups})
+
+    async def order_group(self, request: web.Request) -> web.StreamResponse:
+        self._authenticate(request)
+        try:
+            group = self.entry.group(_gid(request))
+        except OrderError as exc:
+            raise ApiError(exc.status, exc.code, exc.message, exc.details) from None
+        return _json(self.entry.group_json(group, with_orders=True))
 
     def _authenticate(self, request: web.Request) -> str:
         try:
@@ -308,7 +474,7 @@ class RestApi:
                     "settlement_sources": [],
                     "contract_url": "",
                     "contract_terms_url": "",
-                    "fee_type": "quadratic_with_maker_fees",
+                    "fee_type": self.sim.config.fee_type,
                     "fee_multiplier": 1.0,
                     "additional_prohibitions": [],
                     "volume_fp": fmt_size(volume),
@@ -386,7 +552,9 @@ class RestApi:
         status = q.get("status")
         if status and status not in ORDER_STATUSES:
             raise bad_request(f"status must be one of {', '.join(ORDER_STATUSES)}")
-        chosen = self._resting() if status in (None, "", "resting") else []
+        chosen = self._all_orders()
+        if status:
+            chosen = [o for o in chosen if o[4] == status]
         tickers = _comma_list(q.getall("ticker", []))
         if tickers:
             chosen = [o for o in chosen if o[0].ticker in set(tickers)]
@@ -394,33 +562,35 @@ class RestApi:
         if event_ticker:
             wanted = set(_comma_list([event_ticker]))
             chosen = [o for o in chosen if event_of(o[0].ticker) in wanted]
+        min_ts = _int_param(q, "min_ts", None, 0, None)
+        max_ts = _int_param(q, "max_ts", None, 0, None)
+        if min_ts is not None or max_ts is not None:
+            lo = (min_ts or 0) * 1000
+            hi = (max_ts + 1) * 1000 if max_ts is not None else None
+            chosen = [
+                o
+                for o in chosen
+                if not isinstance(o[3], UserOrder) or (o[3].updated_ms >= lo and (hi is None or o[3].created_ms < hi))
+            ]
         page, cursor = _page(q, chosen, max_limit=1000, default=100)
         per_order = self._order_fills()
-        orders = [self._order_json(m, side, price, o, per_order) for m, side, price, o in page]
+        orders = [self._any_order_json(m, side, price, o, per_order) for m, side, price, o, _st in page]
         return _json({"orders": orders, "cursor": cursor})
 
     async def order(self, request: web.Request) -> web.StreamResponse:
         self._authenticate(request)
         order_id = request.match_info["order_id"]
-        for m, side, price, resting in self._resting():
-            if resting.order_id == order_id:
-                return _json({"order": self._order_json(m, side, price, resting, self._order_fills())})
+        for m, side, price, o, _st in self._all_orders():
+            if o.order_id == order_id:
+                return _json({"order": self._any_order_json(m, side, price, o, self._order_fills())})
         raise ApiError(404, "not_found", "order not found", order_id)
 
     async def balance(self, request: web.Request) -> web.StreamResponse:
         self._authenticate(request)
-        cash = self.sim.config.starting_balance_cents * 10_000  # micro-dollars
-        yes_bought: dict[str, int] = {}
-        no_bought: dict[str, int] = {}
-        for f in self.sim.model.fill_log:
-            own_price = f.yes_price if f.side == "yes" else ONE - f.yes_price
-            cash -= f.count * own_price + f.fee  # size units x price units = micro-dollars
-            bought = yes_bought if f.side == "yes" else no_bought
-            bought[f.market.ticker] = bought.get(f.market.ticker, 0) + f.count
-        for ticker, y in yes_bought.items():  # a YES and a NO contract held together pay $1
-            cash += min(y, no_bought.get(ticker, 0)) * (1_000_000 // CONTRACT)
+        cash = self.entry.cash()  # micro-dollars
         exposure = sum(m.user.cost for m in self._market_list() if m.user is not None)
-        balance_cents = cash // 10_000
+        available = cash - self.entry.reserved()  # what resting orders hold back is not available
+        balance_cents = available // 10_000
         return _json(
             {
                 "balance": balance_cents,
@@ -460,6 +630,22 @@ class RestApi:
                 for side, (price, order) in m.user.resting.items():
                     out.append((m, side, price, order))
         return out
+
+    def _all_orders(self) -> list[tuple[Market, str, int, Order, str]]:
+        """(market, side, price, order, status) of every order the account placed over REST, newest first, and
+        the built-in user's resting ones (its canceled and executed orders are not kept)."""
+        out: list[tuple[Market, str, int, Order, str]] = [
+            (o.market, o.side, o.price, o, o.status) for o in reversed(self.entry.order_list)
+        ]
+        out.extend((m, side, price, o, "resting") for m, side, price, o in self._resting())
+        return out
+
+    def _any_order_json(
+        self, m: Market, side: str, price: int, order: Order, per_order: dict[str, tuple[int, int, int]]
+    ) -> JSON:
+        if isinstance(order, UserOrder):
+            return self.entry.order_json(order)
+        return self._order_json(m, side, price, order, per_order)
 
     def _order_fills(self) -> dict[str, tuple[int, int, int]]:
         """order id -> (count filled, cost in micro-dollars, fees in micro-dollars)."""
@@ -594,6 +780,14 @@ class RestApi:
             "subaccount_number": 0,
             "exchange_index": 0,
         }
+
+
+def _oid(request: web.Request) -> str:
+    return request.match_info["order_id"]
+
+
+def _gid(request: web.Request) -> str:
+    return request.match_info["group_id"]
 
 
 def _fill_json(f: Fill) -> JSON:

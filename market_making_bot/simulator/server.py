@@ -40,7 +40,8 @@ from market_making_bot.simulator.faults import FaultController
 from market_making_bot.simulator.handshake import REST_PREFIX as REST_PREFIX
 from market_making_bot.simulator.handshake import WS_PATH as WS_PATH
 from market_making_bot.simulator.handshake import Gate, Refused
-from market_making_bot.simulator.model import Event, ExchangeModel
+from market_making_bot.simulator.matching import OrderEntry
+from market_making_bot.simulator.model import Event, ExchangeModel, maker_rate_for
 from market_making_bot.simulator.rest import RestApi
 from market_making_bot.simulator.subscriptions import CHANNELS as CHANNELS  # re-exported (older imports)
 from market_making_bot.simulator.subscriptions import MARKET_FILTER_CHANNELS as MARKET_FILTER_CHANNELS
@@ -71,11 +72,18 @@ class ExchangeSimulator:
             tick=config.tick,
             fractional_sizes=not config.legacy_cents,
             depth=config.depth,
-            maker_fee_rate=_fraction(config.maker_fee_rate),
+            maker_fee_rate=maker_rate_for(
+                config.fee_type, _fraction(config.maker_fee_rate), _fraction(config.taker_fee_rate)
+            ),
             taker_fee_rate=_fraction(config.taker_fee_rate),
             now_ms=now_ms,
             unopened=config.opens_after,
         )
+        if not config.auto_user:
+            self.model.user_stopped = True
+        # the account's REST orders (:mod:`.matching`); it hooks the model's maker fills
+        self.entry = OrderEntry(self.model, starting_cash_micro=config.starting_balance_cents * 10_000)
+        self._expiry: asyncio.TimerHandle | None = None
         self._openings: list[asyncio.TimerHandle] = []
         self.wire = Wire(
             legacy_cents=config.legacy_cents,
@@ -172,6 +180,8 @@ class ExchangeSimulator:
         self._stopped = True
         for timer in self._openings:
             timer.cancel()
+        if self._expiry is not None:
+            self._expiry.cancel()
         if self._flow_task is not None and not self._flow_task.done():
             self._flow_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -247,7 +257,7 @@ class ExchangeSimulator:
 
     def truth(self) -> dict[str, Any]:
         """The true state now, in the core's summary format (plus ``faults`` and ``fills``)."""
-        return _truth.truth(self.model, self.faults, self.overflows)
+        return _truth.truth(self.model, self.faults, self.overflows, self.entry)
 
     def write_truth(self, path: str | os.PathLike[str]) -> None:
         _truth.write_truth(path, self.truth())
@@ -316,6 +326,22 @@ class ExchangeSimulator:
 
     def sending_ts(self) -> int | None:
         return self.fanout.sending_ts()
+
+    def order_events(self, events: list[Event]) -> None:
+        """The events of an order write (or expiry), fanned out like the flow's; the expiry timer follows."""
+        if events:
+            self._dispatch(events)
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        due = self.entry.next_expiry_ms()
+        if due is not None and not self._stopped:
+            delay = max(0.0, (due - self.model.now_ms()) / 1000)
+            self._expiry = asyncio.get_running_loop().call_later(delay, self._expire)
+
+    def _expire(self) -> None:
+        self._expiry = None
+        self.order_events(self.entry.expire())
 
     def _dispatch(self, events: list[Event]) -> None:
         """One batch of the order flow to every subscriber (a test may wrap this to watch the flow)."""

@@ -14,14 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from market_making_bot.simulator.faults import FaultController
+from market_making_bot.simulator.matching import OrderEntry
 from market_making_bot.simulator.model import ExchangeModel
 
 log = logging.getLogger("market_making_bot.simulator")
 
 
-def truth(model: ExchangeModel, faults: FaultController, overflows: int) -> dict[str, Any]:
-    """The true state now (plus ``faults``, ``fills``, ``trades``, ``clock`` and ``overflows``)."""
-    return {
+def truth(
+    model: ExchangeModel, faults: FaultController, overflows: int, entry: OrderEntry | None = None
+) -> dict[str, Any]:
+    """The true state now (plus ``faults``, ``fills``, ``trades``, ``clock``, ``overflows`` and ``user``:
+    every fill of the account in time order and its orders resting now, see :meth:`.OrderEntry.truth`)."""
+    out = {
         "markets": model.truth_markets(),
         "faults": faults.summary(),
         "fills": model.fills,
@@ -29,6 +33,9 @@ def truth(model: ExchangeModel, faults: FaultController, overflows: int) -> dict
         "clock": model.clock,
         "overflows": overflows,
     }
+    if entry is not None:
+        out["user"] = entry.truth()
+    return out
 
 
 def write_truth(path: str | os.PathLike[str], state: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 import msgspec
 
 from market_making_bot.simulator.book import Market
-from market_making_bot.simulator.events import BookDelta, Fill, Position, Ticker, Trade
+from market_making_bot.simulator.events import BookDelta, Fill, GroupUpdate, OrderUpdate, Position, Ticker, Trade
 from market_making_bot.simulator.units import (
     ONE,
     centi_cents,
@@ -397,4 +397,12 @@ class Wire:
                 "volume_fp": fmt_size(ev.volume),
             }
         out = ev.cache[0] = encode(body)
+        return out
+
+    def order_msg(self, ev: OrderUpdate | GroupUpdate) -> bytes:
+        """``user_order`` and ``order_group_updates`` bodies: built in wire spelling by :mod:`.matching`."""
+        cached = ev.cache.get(0)
+        if cached is not None:
+            return cached
+        out = ev.cache[0] = encode(ev.body)
         return out

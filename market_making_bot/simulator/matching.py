@@ -293,6 +293,7 @@ class OrderEntry:
             raise _invalid("post only cross")
         position = m.user.position if m.user is not None else 0
         reason: str | None = None
+        requested = count
         if reduce_only:  # an ask reduces YES, a bid reduces NO
             cap = max(0, position if own_side == "no" else -position)
             if count > cap:
@@ -321,7 +322,7 @@ class OrderEntry:
             group_id=group_id,
             created_ms=now,
         )
-        order.initial = count
+        order.initial = requested  # a reduce-only cap cancels the rest: fill + remaining < initial
         self.orders[order.order_id] = order
         self.order_list.append(order)
         if coid:
@@ -344,9 +345,7 @@ class OrderEntry:
                 else:
                     self._rest(order, clock, now, events)
             elif order.status == "resting":
-                order.status = "executed"
-        if order.status != "resting" and order.filled == order.initial and order.initial:
-            order.status = "executed"
+                order.status = "executed" if order.filled == order.initial else "canceled"
         order.reason = reason or ("Trade" if order.filled else None)
         order.updated_ms = now
         events.append(self._snapshot(order))

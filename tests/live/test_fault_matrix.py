@@ -18,7 +18,7 @@ import pytest
 from market_making_bot.feed.session import Session
 from market_making_bot.runtime.client import AuthenticationError, ConnectionPolicy
 from market_making_bot.simulator import FaultSpec, SimulatorConfig
-from market_making_bot.simulator.faults import KINDS, REST_KINDS
+from market_making_bot.simulator.faults import KINDS, ORDER_KINDS, REST_KINDS
 from tests.live.history import CheckingCore, HistorySimulator
 from tests.live.support import converged, running_client, wait_until
 
@@ -63,8 +63,9 @@ COMBINED: dict[str, tuple[str, ...]] = {
 
 def test_every_fault_kind_is_in_the_matrix() -> None:
     # auth-reject: see the last test; the REST faults touch only REST: tests/simulator/test_sim_rest.py,
-    # tests/test_rest_client_sim.py and tests/live/test_backfill.py (a REST 503 at start degrades)
-    assert set(ALONE) | {"auth-reject"} | set(REST_KINDS) == set(KINDS)
+    # tests/test_rest_client_sim.py and tests/live/test_backfill.py (a REST 503 at start degrades); the order faults
+    # only order writes: tests/simulator/test_sim_orders.py
+    assert set(ALONE) | {"auth-reject"} | set(REST_KINDS) | set(ORDER_KINDS) == set(KINDS)
 
 
 async def _poll(predicate: Callable[[], bool], timeout: float, what: str) -> None:

@@ -277,7 +277,12 @@ def test_reduce_only_needs_ioc_and_is_capped_by_the_position() -> None:
     )
     assert reply["fill_count"] == "3.00"
     assert m.user is not None and m.user.position == 0
-    assert of(events, OrderUpdate)[-1].body["last_update_reason"] == "ReduceOnlyCancel"
+    snap = of(events, OrderUpdate)[-1].body
+    assert (snap["last_update_reason"], snap["status"], snap["initial_count_fp"]) == (
+        "ReduceOnlyCancel",
+        "canceled",
+        "5.00",
+    )
 
 
 # ---- ids, cancels ---------------------------------------------------------------------------------------

@@ -121,6 +121,7 @@ from market_making_bot.kalshi.rest import (
     request_url,
     signing_path,
 )
+from market_making_bot.marker import SIMULATOR_HEADER
 from market_making_bot.runtime.config import Config
 
 __all__ = [
@@ -376,6 +377,25 @@ class KalshiAPIClient:
 
     async def exchange_status(self) -> ExchangeStatus:
         return await self._get(ExchangeStatus, "/exchange/status")
+
+    async def simulator_mark(self) -> str | None:
+        """The project's simulator's mark on this server's replies (``market_making_bot.marker``), ``None`` if absent
+        (Kalshi, or anything else). One unsigned ``GET /exchange/status`` on the Read bucket, not retried: a server
+        that cannot answer it is not one to send orders to. Raises ``KalshiConnectionError`` if it cannot be reached.
+        """
+        session = self._session
+        if session is None:
+            raise RuntimeError("KalshiAPIClient is not open: use `async with KalshiAPIClient(...) as api:`")
+        wait = self._buckets[CallKind.READ].reserve(DEFAULT_COST, self._clock())
+        if wait > 0:
+            await asyncio.sleep(wait)
+        url = request_url(self.base_url, "/exchange/status", None)
+        try:
+            async with session.get(url) as response:
+                await response.read()
+                return response.headers.get(SIMULATOR_HEADER)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise KalshiConnectionError(f"GET {signing_path(self.base_url, '/exchange/status')}: {exc}") from None
 
     def markets(
         self,

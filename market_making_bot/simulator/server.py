@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from market_making_bot.marker import SIMULATOR_HEADER, SIMULATOR_MARK
 from market_making_bot.redact import REDACT_SIGNATURE as REDACT_SIGNATURE  # re-exported (tests, older imports)
 from market_making_bot.redact import RedactSignature as RedactSignature
 from market_making_bot.redact import redacted_logger
@@ -126,6 +127,7 @@ class ExchangeSimulator:
     async def start(self) -> None:
         # one aiohttp server for the WebSocket and REST (:mod:`.rest`) on the same host and port
         app = web.Application()
+        app.on_response_prepare.append(_mark_reply)
         app.router.add_get(WS_PATH, self._ws_handler)
         self.rest.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -413,3 +415,9 @@ class ExchangeSimulator:
 
 def _fraction(value: Decimal) -> Fraction:
     return Fraction(str(value))
+
+
+async def _mark_reply(request: web.Request, response: web.StreamResponse) -> None:
+    """Every reply says it comes from the project's simulator (``market_making_bot.marker``): order entry without
+    ``--live`` goes only to a server that says so. Kalshi never sends this header."""
+    response.headers[SIMULATOR_HEADER] = SIMULATOR_MARK

@@ -43,6 +43,12 @@ Item = tuple[int, int, int, bytes]  # flags, sid (0: none), seq (0: none), frame
 MALFORMED_FRAME = b'{"type":"orderbook_delta","sid":'
 _DELTA_FP = re.compile(rb'"delta_fp":"(-?)(\d+)\.(\d\d)"')
 _DELTA_LEGACY = re.compile(rb'"delta":(-?\d+)')
+_DELTA_LEVEL = re.compile(
+    rb'"market_ticker":"([^"]+)".*?"price(?:_dollars)?":"?(\d+)(?:\.(\d+))?"?.*?"side":"(yes|no)"'
+)
+CORRUPT_DEPTH_TICKS = 3
+"""``corrupt-book`` hits a delta at least this many ticks below its side's best bid: a level deep in the book,
+where a phantom size cannot soon cross the book (a crossed book would reveal it without any audit)."""
 
 
 def corrupt_delta(frame: bytes) -> tuple[bytes, str] | None:
@@ -181,7 +187,7 @@ class Connection:
                     self.pending_gap -= 1
                     faults.record("gap", f"connection {self.conn_id} sid {sid} seq {seq} not sent")
                     continue
-                if flags & F_DELTA and self.pending_corrupt:
+                if flags & F_DELTA and self.pending_corrupt and self._deep(frame):
                     corrupted = corrupt_delta(frame)
                     if corrupted is not None:  # else (a delta of -1.00 would become 0): the next delta
                         self.pending_corrupt -= 1
@@ -267,6 +273,20 @@ class Connection:
                 self.pending_kill.append(kind)
             else:
                 self._deliver_kill(sub, kind)
+
+    def _deep(self, frame: bytes) -> bool:
+        """The delta ``frame`` is at a level ``CORRUPT_DEPTH_TICKS`` or more below its side's best bid (the truth)."""
+        found = _DELTA_LEVEL.search(frame)
+        if found is None:
+            return False
+        ticker, whole, frac, side = found.groups()
+        market = self.sim.model.markets.get(ticker.decode())
+        if market is None:
+            return False
+        # legacy integer cents, or a dollar string
+        price = int(whole) * 100 if frac is None else int(whole) * 10_000 + int(frac.ljust(4, b"0")[:4])
+        best = market.ladder("yes" if side == b"yes" else "no").best()
+        return best is not None and price <= best - CORRUPT_DEPTH_TICKS * market.tick
 
     def _deliver_kill(self, sub: Subscription, kind: str) -> None:
         self._kill(sub, ErrorCode.BUFFER_OVERFLOW if kind == "error25" else ErrorCode.CHANNEL_ERROR, front=True)

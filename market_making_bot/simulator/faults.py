@@ -22,10 +22,11 @@ Kinds:
 ``malformed``   a frame that is not valid JSON is sent (in addition to the normal frames)
 ``error25``     the connection's order-book subscription is killed with error 25 (buffer overflow)
 ``error10``     the same with error 10 (channel error)
-``corrupt-book``the next ``orderbook_delta`` of the connection is sent with 1.00 contract more than the
-                exchange's change (``seq`` and everything else kept): the client's book silently
-                differs from the truth (and REST's book) at that level, by +1.00, until a snapshot
-                replaces it; only a comparison with REST (``--audit-interval``) can see it
+``corrupt-book``the next ``orderbook_delta`` of the connection at a level 3 or more ticks below its
+                side's best bid is sent with 1.00 contract more than the exchange's change (``seq``
+                and everything else kept): the client's book silently differs from the truth (and
+                REST's book) at that level, by +1.00, until a snapshot replaces it; only a
+                comparison with REST (``--audit-interval``) can see it
 ``early-data``  the next subscription to ``orderbook_delta`` (any connection) gets its snapshots
                 before its ``subscribed`` ack
 ``auth-reject`` the next ``count`` handshakes (default 1, ``count=all``: every one) are refused with

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from market_making_bot.feed.audit import AuditResult
 from market_making_bot.feed.events import EventBus, FillSeen, PositionChanged
 from market_making_bot.kalshi import rest
 from market_making_bot.kalshi.messages import Fill, MarketPosition
@@ -53,11 +54,13 @@ OPEN_STATUSES = frozenset({"active", "open"})
 
 
 class RestUpdate(msgspec.Struct, kw_only=True, gc=False):
-    """State REST told the listener: ``fills`` oldest first, ``positions`` per market; ``why`` for the log."""
+    """State REST told the listener: ``fills`` oldest first, ``positions`` per market, ``audits`` (book audits,
+    ``feed.audit``; absent from journals written before them, which still read); ``why`` for the log."""
 
     why: str
     fills: list[Fill] = []
     positions: list[MarketPosition] = []
+    audits: list[AuditResult] = []
 
 
 _encode = msgspec.json.Encoder().encode

@@ -79,7 +79,11 @@ def decode_update(text: str | bytes) -> RestUpdate:
 
 def fill_message(fill: rest.Fill) -> Fill:
     """A REST fill as the WebSocket ``fill`` it stands for (``post_position`` unknown: REST does not say it)."""
-    ts_ms = fill.created_time if fill.created_time is not None else (fill.ts * 1000 if fill.ts is not None else None)
+    # int(): the REST models' values are int subclasses (TimeMs, Money, ...), which the journal's encoder refuses
+    if fill.created_time is not None:
+        ts_ms: int | None = int(fill.created_time)
+    else:
+        ts_ms = int(fill.ts) * 1000 if fill.ts is not None else None
     return Fill(
         market_ticker=fill.ticker,
         yes_price=int(fill.yes_price_dollars),

@@ -334,6 +334,18 @@ class OrderManager:
             self._emit(self.tracker.on_change_reply(coid, reply, self.now_ms()))
         return await self._settled(coid)
 
+    async def refresh(self, coid: str) -> TrackedOrder:
+        """Read one known order by id (``GET /portfolio/orders/{id}``) into the tracker: its fees, its state as REST
+        has it (a newer stream frame still wins). The read's errors propagate."""
+        order = self.tracker.get(coid)
+        if order is None or order.order_id is None:
+            raise OrderRefused(f"cannot read {coid}: Kalshi has not acknowledged it yet")
+        as_of = self.now_ms()
+        rest = await self.api.order(order.order_id)
+        self._record("read", "reply", coid, what=f"order {order.order_id}", orders=[rest])
+        self._emit(self.tracker.on_rest_order(rest, as_of))
+        return order
+
     async def take_over(self, order_id: str) -> TrackedOrder:
         """Track an order of the account by its id, whoever placed it (``OrderTracker.take_over``): the trader named
         it (``account order cancel ID``). Reads it (``GET /portfolio/orders/{id}``); the read's errors propagate."""

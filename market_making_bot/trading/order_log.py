@@ -38,7 +38,6 @@ OPS = ("create", "cancel", "amend", "decrease", "batch_cancel", "read", "update"
 PHASES = ("request", "reply", "error", "unknown")
 
 
-
 def _int_hook(value: Any) -> Any:
     """The decoders' unit types (``Price``, ``Count``, ``Money``, ...) are ``int`` subclasses: plain ints here."""
     if isinstance(value, int):

@@ -260,6 +260,7 @@ async def test_orders_to_a_server_without_the_mark_are_refused_unless_live(
         (["order", "amend", "X"], "--price and/or --count"),
         (["order", "decrease", "X"], "--reduce-by"),
         (["order", "cancel"], "ID"),
+        (["order", "create", "--ticker", "a b", "--side", "bid", "--price", "0.5", "--count", "1"], "--ticker"),
         (["order", "frobnicate"], "frobnicate"),
         (["order", "create", "--ticker", "T", "--side", "bid", "--price", "0.5", "--count", "1", "--rest-lag", "0"],
          "--rest-lag"),
@@ -273,6 +274,21 @@ async def test_bad_order_command_lines_are_one_line_exit_2(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and needle in err and "Traceback" not in err
+
+
+async def test_a_refused_signature_is_exit_4_and_nothing_is_placed(
+    sim: ExchangeSimulator, env_file: Path, tmp_path: Path
+) -> None:
+    from market_making_bot.simulator.auth import generate_private_key, write_private_key
+
+    write_private_key(tmp_path / "sim.env.key", generate_private_key("ed25519"))  # a key the simulator does not know
+    code, out, err = await _run(
+        "order", "create", "--ticker", TICKERS[0], "--side", "bid", "--price", "0.01", "--count", "1",
+        "--env-file", str(env_file), "--state-file", str(tmp_path / "s.json"),
+    )  # fmt: skip
+    assert code == 4, err
+    assert out == "" and "HTTP 401" in err and "Check that" in err and len(err.splitlines()) == 1
+    assert "PRIVATE KEY" not in err and _coids(sim) == []
 
 
 async def test_a_damaged_state_file_is_exit_3(env_file: Path, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -29,8 +30,8 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from market_making_bot.cli.checks import CliParser, parse_tickers, positive_seconds
-from market_making_bot.kalshi.auth import PrivateKeyError, Signer
-from market_making_bot.kalshi.orders import BookSide, TimeInForce, check_client_order_id
+from market_making_bot.kalshi.auth import PrivateKeyError, Signer, shorten_key_id
+from market_making_bot.kalshi.orders import BookSide, CreateOrderRequest, TimeInForce, check_client_order_id
 from market_making_bot.kalshi.rest import QueuePosition
 from market_making_bot.runtime.client import AUTH_ADVICE
 from market_making_bot.runtime.config import Config, ConfigError
@@ -256,7 +257,7 @@ def check(args: argparse.Namespace) -> OrderCommand:
         return OrderCommand("queue", tickers=tickers, event=args.event.strip() if args.event else None, **common)
     if action == "create":
         ticker = args.ticker.strip()
-        if not ticker or "," in ticker:
+        if not re.fullmatch(r"[!-+\--~]{1,200}", ticker):  # printable, no space, no comma
             raise ValueError(f"--ticker: needs one market ticker, not {args.ticker!r}")
         tif = TIFS[args.tif]
         if args.reduce_only and tif is not TimeInForce.IMMEDIATE_OR_CANCEL:
@@ -265,6 +266,19 @@ def check(args: argparse.Namespace) -> OrderCommand:
             raise ValueError("--post-only: only for resting orders (--tif gtc)")
         if args.client_order_id is not None and args.client_order_id.startswith(CLI_PREFIX + "-"):
             raise ValueError(f"--client-order-id: the prefix {CLI_PREFIX}- is this command's own; choose another")
+        try:  # the request model's own checks (the ticker's characters, ...), before any connection
+            CreateOrderRequest(
+                ticker=ticker,
+                side=BookSide(args.side),
+                price=args.price,
+                count=args.count,
+                client_order_id=args.client_order_id or CLI_PREFIX + "-check",
+                time_in_force=tif,
+                post_only=args.post_only,
+                reduce_only=args.reduce_only,
+            )
+        except ValueError as exc:
+            raise ValueError(f"--ticker: {exc}" if "ticker" in str(exc) else str(exc)) from None
         return OrderCommand(
             "create",
             ticker=ticker,
@@ -371,8 +385,17 @@ async def _endpoint(cmd: OrderCommand) -> AsyncIterator[_Endpoint]:
         yield _Endpoint(sim.api_url, Signer("simulated-key", key), "simulator", "simulated-key", True)
 
 
-class _Refused(Exception):
-    """The destination refused for orders (no simulator mark, no ``--live``): exit 2."""
+class _AuthWatch:
+    """The manager's journal hook, used to see a refused signature: ``OrderManager`` makes a 401 on a write a
+    refused order; for the command line it is exit 4 with the listener's advice."""
+
+    def __init__(self) -> None:
+        self.refused: KalshiAPIError | None = None
+
+    def order(self, text: str, t_ns: int) -> None:
+        record = json.loads(text)
+        if record.get("phase") == "error" and record.get("status") in (401, 403) and self.refused is None:
+            self.refused = KalshiAPIError(record["status"], record.get("code", ""), record.get("message", ""))
 
 
 async def run(cmd: OrderCommand, out: TextIO, err: TextIO, money_cell: Any) -> int:
@@ -418,7 +441,7 @@ async def _run(
         if exc.status in (401, 403):
             print(
                 f"{NAME}: authentication failed: {ep.api_url} answered {exc} to the signed {cmd.title} request. "
-                + AUTH_ADVICE.format(key=ep.key_id[:8] + "..."),
+                + AUTH_ADVICE.format(key=shorten_key_id(ep.key_id)),
                 file=err,
             )
             return EXIT_AUTH
@@ -492,7 +515,24 @@ async def _orders(
             )
 
     tracker = OrderTracker(CLI_PREFIX, rest_lag_ms=int(cmd.rest_lag * 1000))
-    manager = OrderManager(api, tracker, armed=True, on_update=said)
+    watch = _AuthWatch()
+    manager = OrderManager(api, tracker, armed=True, on_update=said, journal=watch)
+    orders, code = await _act(cmd, ep, manager, api, state, account, err)
+    if watch.refused is not None:
+        raise watch.refused
+    return orders, code
+
+
+async def _act(
+    cmd: OrderCommand,
+    ep: _Endpoint,
+    manager: OrderManager,
+    api: KalshiAPIClient,
+    state: PlacedOrders | None,
+    account: str,
+    err: TextIO,
+) -> tuple[list[TrackedOrder], int]:
+    tracker = manager.tracker
     if cmd.action == "create":
         assert cmd.ticker is not None and cmd.side is not None and cmd.price is not None and cmd.count is not None
         coid = cmd.client_order_id or f"{CLI_PREFIX}-{secrets.token_hex(8)}"

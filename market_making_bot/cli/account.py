@@ -110,6 +110,9 @@ EPILOG = f"""examples:
   %(prog)s balance
   # every market of a series, against a local simulator (its --write-credentials file)
   %(prog)s markets --series KXSIM --env-file sim.env
+  # queue positions of your resting orders; manual orders (the simulator only unless --live): see order --help
+  %(prog)s queue --ticker KXSIM-26DEC31-M1 --env-file sim.env
+  %(prog)s order create --simulate --ticker KXSIM-26DEC31-M1 --side bid --price 0.4500 --count 3
 
 filters: positions --event --ticker; fills --ticker; orders --event --ticker --status (default resting);
   markets --event --series --ticker --status; --limit N on every list (markets with no filter: 100 by default).

@@ -33,6 +33,7 @@ from market_making_bot.cli.checks import CliParser, parse_tickers, positive_seco
 from market_making_bot.kalshi.auth import PrivateKeyError, Signer, shorten_key_id
 from market_making_bot.kalshi.orders import BookSide, CreateOrderRequest, TimeInForce, check_client_order_id
 from market_making_bot.kalshi.rest import QueuePosition
+from market_making_bot.marker import is_simulator_mark
 from market_making_bot.runtime.client import AUTH_ADVICE
 from market_making_bot.runtime.config import Config, ConfigError
 from market_making_bot.runtime.orders import OrderManager
@@ -435,7 +436,7 @@ async def _run(
         if refusal is not None:
             print(f"{NAME}: {cmd.title}: {refusal}", file=err)
             return EXIT_USAGE
-        doc["destination"] = "simulator" if mark is not None else "live"
+        doc["destination"] = "simulator" if is_simulator_mark(mark) else "live"
         orders, code = await _orders(cmd, ep, api, state, err)
     except KalshiAPIError as exc:
         if exc.status in (401, 403):

@@ -115,8 +115,10 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
             audits = asyncio.create_task(auditor.run(stop)) if auditor is not None else None
             timer = asyncio.create_task(_stop_after(stop, args.duration)) if args.duration else None
             poller = follow.start(client.protocol, stop) if follow is not None else None
+            ended = False
             try:
                 await runner
+                ended = True  # duration, SIGINT/SIGTERM, or given up: not a 401, not every market rejected
             finally:
                 if poller is not None:
                     poller.cancel()
@@ -125,6 +127,10 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
                         task.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await task
+                if ended and with_private and account.auth_error is None and not (auditor and auditor.auth_error):
+                    # the fills made since the last backfill (all of them if the run ends while disconnected),
+                    # journaled like the others before the journal closes, so a replay ends the same
+                    await account.final_backfill()
                 await views.close()
                 if timer is not None:
                     timer.cancel()

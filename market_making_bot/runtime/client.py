@@ -34,10 +34,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.frames import CloseCode
-
 from market_making_bot.feed.core import Core
 from market_making_bot.feed.events import HealthReport, Notice
 from market_making_bot.feed.health import health_line
@@ -45,6 +41,16 @@ from market_making_bot.feed.protocol import ClientState, FeedProtocol
 from market_making_bot.feed.session import Session
 from market_making_bot.kalshi.auth import Signer, shorten_key_id
 from market_making_bot.redact import redacted_logger
+from market_making_bot.runtime.transport import (
+    BadURL,
+    Connection,
+    ConnectOptions,
+    HandshakeFailed,
+    HandshakeRefused,
+    Transport,
+    TransportClosed,
+    get_transport,
+)
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -133,8 +139,10 @@ class KalshiWebSocketClient:
         on_frame: Callable[[str | bytes, int, int], None] | None = None,
         on_send: Callable[[str, int, int], None] | None = None,
         on_connect: Callable[[int, int], None] | None = None,
+        transport: Transport | str | None = None,
     ) -> None:
         self.url = url
+        self.transport = get_transport(transport)
         self.signer = signer
         self.policy = policy or ConnectionPolicy()
         self.protocol = FeedProtocol(
@@ -148,7 +156,7 @@ class KalshiWebSocketClient:
         self._on_frame = on_frame
         self._on_send = on_send
         self._on_connect = on_connect
-        self._ws: ClientConnection | None = None
+        self._ws: Connection | None = None
         self.protocol.bus.subscribe(Notice, _log_notice)
         self.protocol.bus.subscribe(HealthReport, _log_health_report)
 
@@ -183,22 +191,21 @@ class KalshiWebSocketClient:
             started = time.monotonic()
             try:
                 await self._connect_and_stream(stop)
-            except InvalidStatus as exc:
-                status = exc.response.status_code
+            except HandshakeRefused as exc:
+                status = exc.status
                 if status in (401, 403):
                     self._set_state(ClientState.AUTH_FAILED)
                     raise AuthenticationError(status, self.url, shorten_key_id(self.signer.key_id)) from None
                 log.warning("handshake refused with HTTP %d", status)
-            except (OSError, *_TIMEOUTS, InvalidHandshake, ConnectionClosed) as exc:
-                if isinstance(exc, InvalidURI):
-                    raise
+            except BadURL:
+                raise
+            except TransportClosed as exc:
+                if not exc.clean and not stop.is_set():  # a normal closure (1000/1001) ends the stream quietly
+                    self._connection_failed(exc)
+            except (OSError, *_TIMEOUTS, HandshakeFailed) as exc:
                 if stop.is_set():
                     break
-                why = self._describe(exc)
-                if self._lose_connection(why):
-                    log.warning("connection lost: %s", why)
-                else:
-                    log.warning("connection %s: %s", "lost" if self.connections else "failed", why)
+                self._connection_failed(exc)
             if stop.is_set():
                 break
             self._lose_connection("closed by the server")
@@ -216,20 +223,27 @@ class KalshiWebSocketClient:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
         self._set_state(ClientState.STOPPED)
 
+    def _connection_failed(self, exc: BaseException) -> None:
+        why = self._describe(exc)
+        if self._lose_connection(why):
+            log.warning("connection lost: %s", why)
+        else:
+            log.warning("connection %s: %s", "lost" if self.connections else "failed", why)
+
     async def _connect_and_stream(self, stop: asyncio.Event) -> None:
         self._set_state(ClientState.CONNECTING)
         headers = self.signer.headers(self.url)  # fresh timestamp and signature for every attempt
-        async with connect(
-            self.url,
-            additional_headers=headers,
-            open_timeout=self.policy.open_timeout,
-            ping_interval=self.policy.ping_interval,
-            ping_timeout=self.policy.ping_timeout,
-            close_timeout=self.policy.close_timeout,
+        policy = self.policy
+        options = ConnectOptions(
+            open_timeout=policy.open_timeout,
+            ping_interval=policy.ping_interval,
+            ping_timeout=policy.ping_timeout,
+            close_timeout=policy.close_timeout,
             max_size=MAX_MESSAGE_BYTES,
             max_queue=MAX_QUEUE,
             logger=WS_LOG,
-        ) as ws:
+        )
+        async with self.transport.connect(self.url, headers, options) as ws:
             self._ws = ws
             conn = self.connections + 1
             opened_ns = time.time_ns()
@@ -258,27 +272,26 @@ class KalshiWebSocketClient:
         return self.protocol.connection_lost(reason, time.time_ns())
 
     def _describe(self, exc: BaseException) -> str:
-        if isinstance(exc, ConnectionClosed):
-            sent = exc.sent
-            if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
+        if isinstance(exc, TransportClosed):
+            if exc.too_big:
                 self.protocol.frame_too_big(time.time_ns())
                 return f"a frame larger than {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB was refused (close 1009)"
-            if sent is not None and exc.rcvd is None and "ping timeout" in sent.reason:
+            if exc.ping_timeout:
                 return f"no pong within {self.policy.ping_timeout:g} s: ping timeout"
-        return _describe(exc)
+            return exc.describe()
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
-    async def _stream(self, ws: ClientConnection, conn: int) -> None:
+    async def _stream(self, ws: Connection, conn: int) -> None:
         protocol, on_frame = self.protocol, self._on_frame
         session = protocol.session
         receive_frame = protocol.receive_frame
         # Frames as bytes (``decode=False``): msgspec reads UTF-8 bytes directly, so the text is never built; a
-        # frame that is not valid UTF-8 is then counted as malformed instead of closing the connection.
+        # frame that is not valid UTF-8 is then counted as malformed instead of closing the connection. ``recv`` is
+        # the transport library's own bound method where it can be (websockets): nothing between it and this loop.
+        # A closed connection raises out of the loop (TransportClosed, translated once by the transport).
         recv = ws.recv
         while True:
-            try:
-                raw = await recv(False)
-            except ConnectionClosedOK:
-                return
+            raw = await recv(False)
             recv_ns = time.time_ns()
             if on_frame is not None:
                 on_frame(raw, recv_ns, conn)
@@ -290,7 +303,7 @@ class KalshiWebSocketClient:
             if session.outbox:  # a peek (one list's truth value per frame), not a decision: data_to_send is the API
                 await self._flush(ws, conn)
 
-    async def _housekeeping(self, ws: ClientConnection, conn: int) -> None:
+    async def _housekeeping(self, ws: Connection, conn: int) -> None:
         """Every ``policy.tick`` seconds: the protocol's timers, then whatever they queued. A failing round is
         logged and counted; the task goes on."""
         protocol = self.protocol
@@ -299,7 +312,7 @@ class KalshiWebSocketClient:
             try:
                 protocol.tick(time.time_ns())
                 await self._flush(ws, conn)
-            except ConnectionClosed:
+            except ws.closed_errors:
                 return  # the stream sees it too and recovers
             except Exception:
                 protocol.handler_error("housekeeping", time.time_ns())
@@ -309,7 +322,7 @@ class KalshiWebSocketClient:
         if log.isEnabledFor(logging.INFO):
             log.info("%s", health_line(self.protocol.health(time.time_ns())))
 
-    async def _flush(self, ws: ClientConnection, conn: int) -> None:
+    async def _flush(self, ws: Connection, conn: int) -> None:
         for text in self.protocol.data_to_send():
             if self._on_send is not None:
                 self._on_send(text, time.time_ns(), conn)
@@ -317,7 +330,7 @@ class KalshiWebSocketClient:
             await ws.send(text)
 
     @staticmethod
-    async def _close_on(stop: asyncio.Event, ws: ClientConnection) -> None:
+    async def _close_on(stop: asyncio.Event, ws: Connection) -> None:
         await stop.wait()
         await ws.close()
 
@@ -335,11 +348,3 @@ def _log_health_report(report: HealthReport) -> None:
     if log.isEnabledFor(logging.INFO):
         log.info("%s", health_line(report.health))
 
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionClosed):
-        rcvd = exc.rcvd
-        if rcvd is None:
-            return "closed abruptly (no close frame)"
-        return f"closed by server (code {rcvd.code}{', ' + rcvd.reason if rcvd.reason else ''})"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,428 @@
+"""The socket layer under :class:`~market_making_bot.runtime.client.KalshiWebSocketClient`, behind one small seam.
+
+A :class:`Transport` opens a WebSocket connection (``connect(url, headers, options)``, an async context manager)
+and yields a :class:`Connection` with ``recv``/``send``/``close``. Whatever goes wrong leaves the ``async with``
+block as one of this module's exceptions, the same on every transport, so that the client maps them once:
+
+* :class:`HandshakeRefused` (``status``: the HTTP status; 401/403 -> ``AuthenticationError``, exit code 4);
+* :class:`HandshakeFailed` (an answer that is not a WebSocket upgrade);
+* :class:`TransportClosed` (the connection ended: the close frame received and sent, if any, ``clean`` for a normal
+  closure 1000/1001, ``too_big`` for a frame over ``max_size`` refused with 1009, ``ping_timeout`` for no pong in
+  time);
+* :class:`BadURL` (a URL no transport can use; not recovered);
+* and, unchanged, ``OSError`` (refused, reset) and ``TimeoutError``/``asyncio.TimeoutError`` (the opening
+  handshake took longer than ``open_timeout``).
+
+Two implementations, chosen by name (:func:`get_transport`):
+
+* ``websockets`` (the default, and the fallback): the ``websockets`` library's asyncio client, as before;
+* ``aiohttp`` (a dependency already): ``ClientSession.ws_connect``, whose frame reader is compiled (Cython), with
+  our own pings (aiohttp's ``autoping`` would swallow the pongs our ping timeout waits for);
+* ``auto``: the fastest one installed, i.e. ``aiohttp`` (see README "Performance" for the measured figures).
+
+The same behaviour on both: the signed headers on the opening request, permessage-deflate offered, frames of at
+most ``max_size`` bytes (after decompression too; a larger one closes the connection with 1009), a ping every
+``ping_interval`` seconds and the connection closed (1011, "keepalive ping timeout") when no pong comes within
+``ping_timeout``, text frames delivered as UTF-8 ``bytes`` (never decoded here: a frame that is not UTF-8 reaches
+the decoder and is counted as malformed), and a bounded receive buffer (beyond it the socket is not read: TCP
+backpressure). A signature in any handshake log line is redacted (``redact.REDACT_SIGNATURE`` on the libraries'
+loggers).
+
+Hot path: ``Connection.recv`` is what the client awaits once per frame. For ``websockets`` it is the library's own
+bound ``recv`` method (no wrapper: the default path costs what it did); its exceptions are translated once per
+connection, when they leave the ``async with`` block. ``Connection.closed_errors`` lists the classes that mean
+"closed" for code that runs outside the block (the client's housekeeping task).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from market_making_bot.redact import redacted_logger
+
+__all__ = [
+    "TRANSPORTS",
+    "BadURL",
+    "CloseFrame",
+    "Connection",
+    "ConnectOptions",
+    "HandshakeFailed",
+    "HandshakeRefused",
+    "Transport",
+    "TransportClosed",
+    "TransportError",
+    "available_transports",
+    "get_transport",
+]
+
+TRANSPORTS = ("websockets", "aiohttp", "auto")
+"""The names :func:`get_transport` accepts (``--ws-transport``)."""
+AUTO_ORDER = ("aiohttp", "websockets")
+"""``auto``: the first of these that imports (fastest first, by the loopback benchmark)."""
+
+PING_TIMEOUT_REASON = "keepalive ping timeout"
+MESSAGE_TOO_BIG = 1009
+INTERNAL_ERROR = 1011
+_TIMEOUTS = (TimeoutError, asyncio.TimeoutError)  # the same class from Python 3.11 on, not on 3.10
+
+
+# ------------------------------------------------------------------------------------------------------ errors
+class TransportError(Exception):
+    """Base class of the transport's errors."""
+
+
+class BadURL(TransportError, ValueError):
+    """The URL cannot be used (not ``ws://``/``wss://``, no host, ...)."""
+
+
+class HandshakeRefused(TransportError):
+    """The server answered the opening handshake with HTTP ``status`` instead of 101."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(f"server rejected WebSocket connection: HTTP {status}")
+
+
+class HandshakeFailed(TransportError):
+    """The answer to the opening handshake was not a valid WebSocket upgrade."""
+
+
+@dataclass(frozen=True)
+class CloseFrame:
+    code: int
+    reason: str
+
+
+class TransportClosed(TransportError):
+    """The connection ended. ``rcvd``/``sent``: the close frames received and sent (``None``: none);
+    ``clean``: a normal closure (1000 or 1001 received, or our own close); ``too_big``: we refused a frame larger
+    than ``max_size`` (1009); ``ping_timeout``: no pong came within ``ping_timeout``."""
+
+    def __init__(
+        self,
+        rcvd: CloseFrame | None,
+        sent: CloseFrame | None,
+        *,
+        clean: bool = False,
+        too_big: bool = False,
+        ping_timeout: bool = False,
+    ) -> None:
+        self.rcvd, self.sent = rcvd, sent
+        self.clean, self.too_big, self.ping_timeout = clean, too_big, ping_timeout
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        rcvd = self.rcvd
+        if rcvd is None:
+            return "closed abruptly (no close frame)"
+        return f"closed by server (code {rcvd.code}{', ' + rcvd.reason if rcvd.reason else ''})"
+
+
+# ------------------------------------------------------------------------------------------------- the seam
+@dataclass(frozen=True)
+class ConnectOptions:
+    """Everything a transport needs besides the URL and the headers (seconds; bytes)."""
+
+    open_timeout: float = 10.0
+    ping_interval: float | None = 10.0
+    ping_timeout: float | None = 10.0
+    close_timeout: float = 2.0
+    max_size: int = 16 * 1024 * 1024
+    max_queue: int = 32  # frames (websockets); aiohttp bounds its buffer in bytes (64 KiB) instead
+    logger: logging.Logger | None = None  # websockets' handshake logger (redacted)
+
+
+class Connection(Protocol):
+    """One open WebSocket connection."""
+
+    # ``recv(False)``: the next data frame (text frames as UTF-8 bytes). An attribute, not a method, so that a
+    # transport can hand out its library's own bound method (the per-frame call). It raises the transport's own
+    # exceptions; they become TransportClosed when they leave ``Transport.connect``'s block.
+    recv: Callable[[bool], Awaitable[str | bytes]]
+    closed_errors: tuple[type[BaseException], ...]
+    """The exception classes that mean "the connection is closed" (for code outside the ``async with`` block)."""
+
+    async def send(self, text: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    name: str
+
+    def connect(
+        self, url: str, headers: Mapping[str, str], options: ConnectOptions
+    ) -> contextlib.AbstractAsyncContextManager[Connection]: ...
+
+
+# ------------------------------------------------------------------------------------------------ websockets
+class _WebsocketsConnection:
+    __slots__ = ("_ws", "closed_errors", "recv", "send")
+
+    def __init__(self, ws: Any) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        self._ws = ws
+        self.recv = ws.recv  # the library's bound method: no wrapper on the hot path
+        self.send = ws.send
+        self.closed_errors = (ConnectionClosed, TransportClosed)
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+
+class WebsocketsTransport:
+    """The ``websockets`` library's asyncio client (its keepalive pings, ``max_size``, ``max_queue``)."""
+
+    name = "websockets"
+
+    @contextlib.asynccontextmanager
+    async def connect(
+        self, url: str, headers: Mapping[str, str], options: ConnectOptions
+    ) -> AsyncIterator[Connection]:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import (
+            ConnectionClosed,
+            ConnectionClosedOK,
+            InvalidHandshake,
+            InvalidStatus,
+            InvalidURI,
+        )
+
+        try:
+            async with connect(
+                url,
+                additional_headers=dict(headers),
+                open_timeout=options.open_timeout,
+                ping_interval=options.ping_interval,
+                ping_timeout=options.ping_timeout,
+                close_timeout=options.close_timeout,
+                max_size=options.max_size,
+                max_queue=options.max_queue,
+                logger=options.logger,
+            ) as ws:
+                yield _WebsocketsConnection(ws)
+        except InvalidStatus as exc:
+            raise HandshakeRefused(exc.response.status_code) from None
+        except InvalidURI as exc:
+            raise BadURL(str(exc)) from None
+        except InvalidHandshake as exc:
+            raise HandshakeFailed(str(exc) or type(exc).__name__) from exc
+        except ConnectionClosed as exc:
+            rcvd = CloseFrame(exc.rcvd.code, exc.rcvd.reason) if exc.rcvd is not None else None
+            sent = CloseFrame(exc.sent.code, exc.sent.reason) if exc.sent is not None else None
+            raise TransportClosed(
+                rcvd,
+                sent,
+                clean=isinstance(exc, ConnectionClosedOK),
+                too_big=sent is not None and sent.code == MESSAGE_TOO_BIG,
+                ping_timeout=sent is not None and rcvd is None and "ping timeout" in sent.reason,
+            ) from None
+
+
+# --------------------------------------------------------------------------------------------------- aiohttp
+# aiohttp's own loggers, redacted like websockets' (aiohttp logs no request header today; a later version, or a
+# program's trace hooks, must not leak a signature through them either).
+for _name in ("aiohttp.client", "aiohttp.websocket", "aiohttp.internal"):
+    redacted_logger(_name)
+
+
+class _AiohttpConnection:
+    """aiohttp's ``ClientWebSocketResponse`` with our pings (``autoping=False``: pings are answered here, pongs
+    end the wait of :meth:`_keepalive`), close frames turned into :class:`TransportClosed`."""
+
+    def __init__(self, ws: Any, options: ConnectOptions) -> None:
+        from aiohttp import WSMsgType
+
+        self._ws = ws
+        self._options = options
+        self._receive = ws.receive
+        self._text, self._binary = WSMsgType.TEXT, WSMsgType.BINARY
+        self._ping, self._pong, self._error = WSMsgType.PING, WSMsgType.PONG, WSMsgType.ERROR
+        self._close_kinds = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
+        self._pong_waiter: asyncio.Future[None] | None = None
+        self._closed_by_us = False
+        self._ping_timed_out = False
+        self._too_big = False
+        self.closed_errors: tuple[type[BaseException], ...] = (TransportClosed, ConnectionError)
+        self._keeper: asyncio.Task[None] | None = None
+        if options.ping_interval is not None:
+            self._keeper = asyncio.get_running_loop().create_task(self._keepalive(options.ping_interval))
+
+    async def recv(self, decode: bool = False) -> str | bytes:
+        """The next data frame (``decode`` is ignored: text frames stay UTF-8 bytes, as with websockets'
+        ``recv(False)``)."""
+        receive, text, binary = self._receive, self._text, self._binary
+        while True:
+            kind, data, extra = await receive()
+            if kind is text or kind is binary:  # the one test of a data frame: the rest is control traffic
+                return data  # type: ignore[no-any-return]
+            if kind is self._ping:
+                await self._ws.pong(data)
+            elif kind is self._pong:
+                waiter = self._pong_waiter
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+            else:
+                raise self._closed(kind, data, extra)
+
+    def _closed(self, kind: Any, data: Any, extra: Any) -> TransportClosed:
+        ws = self._ws
+        if kind is self._error:  # a protocol error: aiohttp has closed with its code (1009 for a too big frame)
+            code = int(getattr(data, "code", 0) or ws.close_code or 1002)
+            too_big = code == MESSAGE_TOO_BIG
+            return TransportClosed(None, CloseFrame(code, str(data)), too_big=too_big)
+        if self._ping_timed_out:
+            return TransportClosed(None, CloseFrame(INTERNAL_ERROR, PING_TIMEOUT_REASON), ping_timeout=True)
+        if kind is self._close_kinds[0]:  # CLOSE: the server's close frame (code, reason); aiohttp answered it
+            rcvd = CloseFrame(int(data), extra or "")
+            return TransportClosed(rcvd, rcvd, clean=self._closed_by_us or rcvd.code in (1000, 1001))
+        if self._closed_by_us:  # CLOSING: our own close() (the run is stopping)
+            return TransportClosed(None, CloseFrame(1000, ""), clean=True)
+        return TransportClosed(None, None)  # CLOSED: the TCP connection ended without a close frame
+
+    async def send(self, text: str) -> None:
+        if self._ws.closed:
+            raise TransportClosed(None, None)
+        await self._ws.send_str(text)
+
+    async def close(self) -> None:
+        self._closed_by_us = True
+        await self._ws.close()
+
+    async def _keepalive(self, interval: float) -> None:
+        """A ping every ``interval`` seconds; no pong within ``ping_timeout``: close (1011), as websockets does."""
+        loop = asyncio.get_running_loop()
+        timeout = self._options.ping_timeout
+        ws = self._ws
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            while not ws.closed:
+                await asyncio.sleep(interval)
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._pong_waiter = waiter
+                await ws.ping()
+                if timeout is None:
+                    continue
+                try:
+                    await asyncio.wait_for(waiter, timeout)
+                except _TIMEOUTS:
+                    self._ping_timed_out = True
+                    await ws.close(code=INTERNAL_ERROR, message=PING_TIMEOUT_REASON.encode())
+                    return
+
+    async def aclose(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._keeper
+        if not self._ws.closed:
+            self._closed_by_us = True
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+
+
+class AiohttpTransport:
+    """``aiohttp.ClientSession.ws_connect`` (compiled frame reader), one session per connection."""
+
+    name = "aiohttp"
+
+    @contextlib.asynccontextmanager
+    async def connect(
+        self, url: str, headers: Mapping[str, str], options: ConnectOptions
+    ) -> AsyncIterator[Connection]:
+        import aiohttp
+
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        conn: _AiohttpConnection | None = None
+        try:
+            try:
+                ws = await asyncio.wait_for(
+                    session.ws_connect(
+                        url,
+                        headers=dict(headers),
+                        autoping=False,  # our pings and pong timeout (_keepalive); pings are answered in recv
+                        autoclose=True,
+                        compress=15,  # permessage-deflate offered, as websockets does
+                        max_msg_size=options.max_size,
+                        timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=options.close_timeout),
+                        **_NO_DECODE,
+                    ),
+                    options.open_timeout,
+                )
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status != 101:
+                    raise HandshakeRefused(exc.status) from None
+                raise HandshakeFailed(exc.message) from None
+            except aiohttp.InvalidURL as exc:
+                raise BadURL(f"invalid URI: {exc}") from None
+            except aiohttp.ClientConnectorError as exc:  # an OSError: refused, unreachable
+                raise OSError(exc.os_error.errno, str(exc)) from None
+            except aiohttp.ClientError as exc:  # reset or closed during the handshake
+                raise HandshakeFailed(f"{type(exc).__name__}: {exc}") from None
+            except ValueError as exc:  # yarl/aiohttp refuse some URLs with a plain ValueError
+                raise BadURL(f"invalid URI: {exc}") from None
+            conn = _AiohttpConnection(ws, options)
+            try:
+                yield conn
+            except (ConnectionError, aiohttp.ClientError) as exc:  # a send on a connection that just went
+                raise TransportClosed(None, None) from exc
+        finally:
+            if conn is not None:
+                await conn.aclose()
+            await session.close()
+
+
+def _aiohttp_no_decode() -> dict[str, Any]:
+    """``decode_text=False`` where aiohttp has it (3.13 on): text frames as bytes, never decoded (as websockets'
+    ``recv(False)``); older versions decode them to ``str``, which the decoder also takes."""
+    try:
+        import aiohttp
+    except ImportError:  # pragma: no cover - aiohttp is a dependency
+        return {}
+    return {"decode_text": False} if "decode_text" in inspect.signature(aiohttp.ClientSession.ws_connect).parameters else {}
+
+
+_NO_DECODE = _aiohttp_no_decode()
+
+
+# --------------------------------------------------------------------------------------------------- choose
+_FACTORIES: dict[str, Callable[[], Transport]] = {"websockets": WebsocketsTransport, "aiohttp": AiohttpTransport}
+
+
+def _installed(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+def available_transports() -> list[str]:
+    """The transports whose library imports here, fastest first."""
+    return [name for name in AUTO_ORDER if _installed(name)]
+
+
+def get_transport(name: str | Transport | None = None) -> Transport:
+    """The transport called ``name`` (``None``: the default, ``websockets``; ``auto``: the fastest installed).
+    A :class:`Transport` object is returned as it is. Raises ``ValueError`` for an unknown or missing one."""
+    if name is None:
+        name = "websockets"
+    if not isinstance(name, str):
+        return name
+    if name == "auto":
+        installed = available_transports()
+        if not installed:  # pragma: no cover - websockets is a dependency
+            raise ValueError("no WebSocket library is installed (websockets or aiohttp)")
+        name = installed[0]
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise ValueError(f"unknown WebSocket transport {name!r} (choose from {', '.join(TRANSPORTS)})")
+    if not _installed(name):
+        raise ValueError(f"WebSocket transport {name!r} needs the {name} package, which is not installed")
+    return factory()

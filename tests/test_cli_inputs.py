@@ -97,6 +97,8 @@ LISTENER: list[tuple[list[str], int, str]] = [
     (["--simulate", "--metrics-port", "70000"], 2, "argument --metrics-port"),
     (["--simulate", "--metrics-port", "http"], 2, "argument --metrics-port"),
     (["--simulate", "--speed", "10"], 2, "--speed is for --replay"),
+    (["--simulate", "--ws-transport", "nope"], 2, "argument --ws-transport: invalid choice: 'nope'"),
+    (["--replay", "x.jsonl", "--ws-transport", "aiohttp"], 2, "--ws-transport is for live runs"),
     (["--simulate", "--ws-url", "ws://127.0.0.1:1"], 2, "--ws-url is for live runs"),
     (["--with-private"], 2, "--ticker is required"),
     (["--ticker", ","], 2, "--ticker is required"),

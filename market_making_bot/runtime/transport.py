@@ -48,6 +48,8 @@ from market_making_bot.redact import redacted_logger
 
 __all__ = [
     "TRANSPORTS",
+    "AUTO_ORDER",
+    "DEFAULT_TRANSPORT",
     "BadURL",
     "CloseFrame",
     "Connection",
@@ -63,6 +65,8 @@ __all__ = [
 
 TRANSPORTS = ("websockets", "aiohttp", "auto")
 """The names :func:`get_transport` accepts (``--ws-transport``)."""
+DEFAULT_TRANSPORT = "websockets"
+"""The transport used when none is named (``--ws-transport`` not given, ``transport=None``)."""
 AUTO_ORDER = ("aiohttp", "websockets")
 """``auto``: the first of these that imports (fastest first, by the loopback benchmark)."""
 
@@ -141,16 +145,31 @@ class ConnectOptions:
 class Connection(Protocol):
     """One open WebSocket connection."""
 
-    # ``recv(False)``: the next data frame (text frames as UTF-8 bytes). An attribute, not a method, so that a
-    # transport can hand out its library's own bound method (the per-frame call). It raises the transport's own
-    # exceptions; they become TransportClosed when they leave ``Transport.connect``'s block.
-    recv: Callable[[bool], Awaitable[str | bytes]]
-    closed_errors: tuple[type[BaseException], ...]
-    """The exception classes that mean "the connection is closed" (for code outside the ``async with`` block)."""
+    # ``recv(False)``: the next data frame (text frames as UTF-8 bytes). A read-only attribute, not necessarily a
+    # method, so that a transport can hand out its library's own bound method (the per-frame call). It raises the
+    # transport's own exceptions; they become TransportClosed when they leave ``Transport.connect``'s block.
+    @property
+    def recv(self) -> Callable[[bool], Awaitable[str | bytes]]: ...
+
+    @property
+    def closed_errors(self) -> tuple[type[BaseException], ...]:
+        """The exception classes that mean "the connection is closed" (for code outside the ``async with``
+        block)."""
+        ...
 
     async def send(self, text: str) -> None: ...
 
     async def close(self) -> None: ...
+
+    @property
+    def reading(self) -> bool:
+        """Whether the socket is being read; ``False`` while the receive buffer is full (TCP backpressure holds
+        the rest on the sender) or once the connection is closed."""
+        ...
+
+
+def _is_reading(transport: Any) -> bool:
+    return transport is not None and not transport.is_closing() and bool(transport.is_reading())
 
 
 class Transport(Protocol):
@@ -171,10 +190,14 @@ class _WebsocketsConnection:
         self._ws = ws
         self.recv = ws.recv  # the library's bound method: no wrapper on the hot path
         self.send = ws.send
-        self.closed_errors = (ConnectionClosed, TransportClosed)
+        self.closed_errors: tuple[type[BaseException], ...] = (ConnectionClosed, TransportClosed)
 
     async def close(self) -> None:
         await self._ws.close()
+
+    @property
+    def reading(self) -> bool:
+        return _is_reading(self._ws.transport)
 
 
 class WebsocketsTransport:
@@ -183,9 +206,7 @@ class WebsocketsTransport:
     name = "websockets"
 
     @contextlib.asynccontextmanager
-    async def connect(
-        self, url: str, headers: Mapping[str, str], options: ConnectOptions
-    ) -> AsyncIterator[Connection]:
+    async def connect(self, url: str, headers: Mapping[str, str], options: ConnectOptions) -> AsyncIterator[Connection]:
         from websockets.asyncio.client import connect
         from websockets.exceptions import (
             ConnectionClosed,
@@ -296,6 +317,11 @@ class _AiohttpConnection:
         self._closed_by_us = True
         await self._ws.close()
 
+    @property
+    def reading(self) -> bool:
+        conn = getattr(self._ws, "_conn", None)  # aiohttp keeps the connection (and its transport) here
+        return _is_reading(getattr(conn, "transport", None))
+
     async def _keepalive(self, interval: float) -> None:
         """A ping every ``interval`` seconds; no pong within ``ping_timeout``: close (1011), as websockets does."""
         loop = asyncio.get_running_loop()
@@ -333,9 +359,7 @@ class AiohttpTransport:
     name = "aiohttp"
 
     @contextlib.asynccontextmanager
-    async def connect(
-        self, url: str, headers: Mapping[str, str], options: ConnectOptions
-    ) -> AsyncIterator[Connection]:
+    async def connect(self, url: str, headers: Mapping[str, str], options: ConnectOptions) -> AsyncIterator[Connection]:
         import aiohttp
 
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
@@ -385,7 +409,11 @@ def _aiohttp_no_decode() -> dict[str, Any]:
         import aiohttp
     except ImportError:  # pragma: no cover - aiohttp is a dependency
         return {}
-    return {"decode_text": False} if "decode_text" in inspect.signature(aiohttp.ClientSession.ws_connect).parameters else {}
+    return (
+        {"decode_text": False}
+        if "decode_text" in inspect.signature(aiohttp.ClientSession.ws_connect).parameters
+        else {}
+    )
 
 
 _NO_DECODE = _aiohttp_no_decode()
@@ -409,10 +437,10 @@ def available_transports() -> list[str]:
 
 
 def get_transport(name: str | Transport | None = None) -> Transport:
-    """The transport called ``name`` (``None``: the default, ``websockets``; ``auto``: the fastest installed).
+    """The transport called ``name`` (``None``: :data:`DEFAULT_TRANSPORT`; ``auto``: the fastest installed).
     A :class:`Transport` object is returned as it is. Raises ``ValueError`` for an unknown or missing one."""
     if name is None:
-        name = "websockets"
+        name = DEFAULT_TRANSPORT
     if not isinstance(name, str):
         return name
     if name == "auto":

@@ -23,7 +23,8 @@ async def test_health_line_and_events_from_the_protocol_object(
     sim = ExchangeSimulator(SimulatorConfig(tickers=TICKERS, rate=300, seed=5, duration=5.0))
     seen: list[Event] = []
     with caplog.at_level(logging.INFO, logger="market_making_bot"):
-        async with sim, running_client(sim, core, policy=policy, with_private=False, transport=transport) as (client, _, _):
+        run = running_client(sim, core, policy=policy, with_private=False, transport=transport)
+        async with sim, run as (client, _, _):
             client.protocol.bus.subscribe(Event, seen.append)
             await wait_until(core, lambda: "[HEALTH] connected" in caplog.text, 10, "a [HEALTH] line")
             assert client.connections == 1 and str(client.state) == "connected"

@@ -85,3 +85,36 @@ async def test_without_the_filter_websockets_would_log_the_signature(caplog: pyt
         async with connect(sim.url, additional_headers=headers, logger=logging.getLogger("websockets.client.control")):
             pass
     assert headers["KALSHI-ACCESS-SIGNATURE"] in caplog.text
+
+
+async def test_aiohttp_transport_logs_no_signature_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    """The aiohttp transport with every logger at DEBUG (aiohttp's own included): the signature appears nowhere,
+    and aiohttp's loggers carry the same redaction filter as websockets'."""
+    for name in ("aiohttp.client", "aiohttp.websocket", "aiohttp.internal"):
+        assert REDACT_SIGNATURE in logging.getLogger(name).filters, name
+    root = logging.getLogger()
+    old = root.level
+    root.setLevel(logging.DEBUG)
+    caplog.set_level(logging.DEBUG)
+    try:
+        core = WatchedCore()
+        async with ExchangeSimulator(SimulatorConfig(markets=2, rate=100, seed=3)) as sim:
+            assert sim.private_key is not None
+            signer = RecordingSigner(sim.key_id, sim.private_key)
+            signer.signatures = []
+            session = Session(sim.config.resolved_tickers(), with_private=False)
+            policy = ConnectionPolicy(ping_interval=0.05, ping_timeout=1.0)
+            client = KalshiWebSocketClient(sim.url, signer, core, session, policy, transport="aiohttp")
+            stop = asyncio.Event()
+            task = asyncio.create_task(client.run(stop))
+            try:
+                await wait_until(core, lambda: core.counters["frames"] >= 5, 10, "frames after the handshake")
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 10)
+    finally:
+        root.setLevel(old)
+    assert client.transport.name == "aiohttp" and client.connections == 1 and len(signer.signatures) == 1
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "< KALSHI-ACCESS-SIGNATURE: [redacted]" in text  # the simulator's log of the header it received
+    assert signer.signatures[0] not in text and signer.signatures[0][:24] not in text

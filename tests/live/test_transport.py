@@ -1,0 +1,118 @@
+"""The socket seam (``runtime/transport.py``) on its own, over each transport, real loopback: the bounded receive
+buffer (TCP backpressure, nothing lost), a close code and reason as the client logs them, a refused handshake's
+status, and the transport's choice by name."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
+from market_making_bot.runtime.transport import (
+    TRANSPORTS,
+    ConnectOptions,
+    HandshakeRefused,
+    TransportClosed,
+    available_transports,
+    get_transport,
+)
+
+FRAME = 1024 * 1024
+FRAMES = 48  # 48 MiB: far more than the socket buffers and either library's receive buffer hold
+
+
+async def _poll(predicate: Any, timeout: float, what: str) -> None:
+    """Re-check ``predicate`` on a short timer (no frame is received while the test waits: that is the point)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def test_a_reader_that_does_not_keep_up_holds_the_sender_back_and_loses_nothing(transport: str) -> None:
+    sent = 0
+    done = asyncio.Event()
+
+    async def flood(ws: ServerConnection) -> None:
+        nonlocal sent
+        for i in range(FRAMES):
+            await ws.send(bytes([i]) * FRAME)
+            sent += 1
+        done.set()
+        await ws.wait_closed()
+
+    async with serve(flood, "127.0.0.1", 0, max_size=None, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        options = ConnectOptions(ping_interval=None, max_queue=4)
+        async with get_transport(transport).connect(f"ws://127.0.0.1:{port}/", {}, options) as conn:
+            await _poll(lambda: not conn.reading, 10, "the client to stop reading its socket")
+            held_back = FRAMES - sent
+            assert held_back > 0 and not done.is_set()  # the sender is blocked: TCP backpressure
+            got = [await conn.recv(False) for _ in range(FRAMES)]
+            assert done.is_set() and sent == FRAMES
+            assert [(len(g), g[0]) for g in got] == [(FRAME, i) for i in range(FRAMES)]  # every frame, in order
+            await conn.close()
+
+
+async def test_close_code_and_reason_reach_the_client(transport: str) -> None:
+    async def closing(ws: ServerConnection) -> None:
+        await ws.send('{"type":"hello"}')
+        await ws.close(4001, "maintenance")
+
+    async with serve(closing, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        options = ConnectOptions(ping_interval=None)
+        with pytest.raises(TransportClosed) as info:
+            async with get_transport(transport).connect(f"ws://127.0.0.1:{port}/", {}, options) as conn:
+                assert await conn.recv(False) == b'{"type":"hello"}'  # text as UTF-8 bytes on each transport
+                await conn.recv(False)
+    exc = info.value
+    assert exc.rcvd is not None and (exc.rcvd.code, exc.rcvd.reason) == (4001, "maintenance")
+    assert not exc.clean and not exc.too_big and not exc.ping_timeout
+    assert exc.describe() == "closed by server (code 4001, maintenance)"
+
+
+async def test_a_normal_closure_is_clean(transport: str) -> None:
+    async def closing(ws: ServerConnection) -> None:
+        await ws.close(1000, "bye")
+
+    async with serve(closing, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        with pytest.raises(TransportClosed) as info:
+            async with get_transport(transport).connect(
+                f"ws://127.0.0.1:{port}/", {}, ConnectOptions(ping_interval=None)
+            ) as conn:
+                await conn.recv(False)
+    assert info.value.clean
+
+
+async def test_refused_handshake_carries_the_status_and_the_headers_are_sent(transport: str) -> None:
+    from websockets.datastructures import Headers
+    from websockets.http11 import Request, Response
+
+    seen: list[str | None] = []
+
+    def refuse(connection: ServerConnection, request: Request) -> Response:
+        seen.append(request.headers.get("KALSHI-ACCESS-KEY"))
+        return connection.respond(401, "no\n")
+
+    async with serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, process_request=refuse) as server:
+        port = server.sockets[0].getsockname()[1]
+        with pytest.raises(HandshakeRefused) as info:
+            async with get_transport(transport).connect(
+                f"ws://127.0.0.1:{port}/", Headers({"KALSHI-ACCESS-KEY": "k1"}), ConnectOptions()
+            ):
+                pass
+    assert info.value.status == 401 and seen == ["k1"]
+
+
+def test_choice_by_name() -> None:
+    assert get_transport(None).name == "websockets"  # the default
+    assert get_transport("auto").name == available_transports()[0] == "aiohttp"
+    assert {get_transport(n).name for n in TRANSPORTS} == {"websockets", "aiohttp"}
+    with pytest.raises(ValueError, match="unknown WebSocket transport 'nope'"):
+        get_transport("nope")

@@ -520,7 +520,13 @@ def main(argv: list[str] | None = None) -> int:
         elif kind == "e2e-listen":
             from .e2e import listen_main
 
-            out = listen_main(rest[0], float(rest[1]), rest[2], rest[3] if len(rest) > 3 else None)
+            out = listen_main(
+                rest[0],
+                float(rest[1]),
+                rest[2],
+                rest[3] if len(rest) > 3 else None,
+                rest[4] if len(rest) > 4 else "websockets",
+            )
         elif kind == "replay":
             t0 = time.perf_counter_ns()
             n = _replay_feed(rest[0], rest[1])

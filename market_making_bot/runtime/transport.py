@@ -63,11 +63,11 @@ __all__ = [
     "get_transport",
 ]
 
-TRANSPORTS = ("websockets", "aiohttp", "auto")
+TRANSPORTS = ("websockets", "aiohttp", "picows", "auto")
 """The names :func:`get_transport` accepts (``--ws-transport``)."""
-DEFAULT_TRANSPORT = "websockets"
+DEFAULT_TRANSPORT = "auto"
 """The transport used when none is named (``--ws-transport`` not given, ``transport=None``)."""
-AUTO_ORDER = ("aiohttp", "websockets")
+AUTO_ORDER = ("picows", "aiohttp", "websockets")
 """``auto``: the first of these that imports (fastest first, by the loopback benchmark)."""
 
 PING_TIMEOUT_REASON = "keepalive ping timeout"
@@ -162,9 +162,10 @@ class Connection(Protocol):
     async def close(self) -> None: ...
 
     @property
-    def reading(self) -> bool:
+    def reading(self) -> bool | None:
         """Whether the socket is being read; ``False`` while the receive buffer is full (TCP backpressure holds
-        the rest on the sender) or once the connection is closed."""
+        the rest on the sender) or once the connection is closed; ``None`` where the library does not tell
+        (picows)."""
         ...
 
 
@@ -184,9 +185,7 @@ class Transport(Protocol):
 class _WebsocketsConnection:
     __slots__ = ("_ws", "closed_errors", "recv", "send")
 
-    def __init__(self, ws: Any) -> None:
-        from websockets.exceptions import ConnectionClosed
-
+    def __init__(self, ws: Any, ConnectionClosed: type[BaseException]) -> None:  # noqa: N803 - the library's class
         self._ws = ws
         self.recv = ws.recv  # the library's bound method: no wrapper on the hot path
         self.send = ws.send
@@ -196,26 +195,29 @@ class _WebsocketsConnection:
         await self._ws.close()
 
     @property
-    def reading(self) -> bool:
-        return _is_reading(self._ws.transport)
+    def reading(self) -> bool | None:
+        transport = getattr(self._ws, "transport", None)  # picows.websockets keeps its transport private
+        return None if transport is None else _is_reading(transport)
 
 
 class WebsocketsTransport:
     """The ``websockets`` library's asyncio client (its keepalive pings, ``max_size``, ``max_queue``)."""
 
     name = "websockets"
+    package = "websockets"  # the module that has ``asyncio.client.connect`` and ``exceptions``
 
     @contextlib.asynccontextmanager
     async def connect(self, url: str, headers: Mapping[str, str], options: ConnectOptions) -> AsyncIterator[Connection]:
-        from websockets.asyncio.client import connect
-        from websockets.exceptions import (
-            ConnectionClosed,
-            ConnectionClosedOK,
-            InvalidHandshake,
-            InvalidStatus,
-            InvalidURI,
-        )
+        import importlib
 
+        connect = importlib.import_module(f"{self.package}.asyncio.client").connect
+        errors = importlib.import_module(f"{self.package}.exceptions")
+        ConnectionClosed, ConnectionClosedOK = errors.ConnectionClosed, errors.ConnectionClosedOK  # noqa: N806
+        InvalidHandshake, InvalidStatus, InvalidURI = (  # noqa: N806
+            errors.InvalidHandshake,
+            errors.InvalidStatus,
+            errors.InvalidURI,
+        )
         try:
             async with connect(
                 url,
@@ -228,7 +230,7 @@ class WebsocketsTransport:
                 max_queue=options.max_queue,
                 logger=options.logger,
             ) as ws:
-                yield _WebsocketsConnection(ws)
+                yield _WebsocketsConnection(ws, ConnectionClosed)
         except InvalidStatus as exc:
             raise HandshakeRefused(exc.response.status_code) from None
         except InvalidURI as exc:
@@ -247,10 +249,20 @@ class WebsocketsTransport:
             ) from None
 
 
+class PicowsTransport(WebsocketsTransport):
+    """``picows`` (the ``[fast]`` extra): its ``picows.websockets`` module is websockets' asyncio client API (the
+    same ``connect`` options, exceptions and close codes, permessage-deflate included) over picows' compiled
+    frame parser and connection."""
+
+    name = "picows"
+    package = "picows.websockets"
+
+
 # --------------------------------------------------------------------------------------------------- aiohttp
-# aiohttp's own loggers, redacted like websockets' (aiohttp logs no request header today; a later version, or a
-# program's trace hooks, must not leak a signature through them either).
-for _name in ("aiohttp.client", "aiohttp.websocket", "aiohttp.internal"):
+# aiohttp's and picows' own loggers, redacted like websockets' (neither logs a request header today; a later
+# version must not leak a signature through them either). picows.websockets logs through the logger it is given.
+LIBRARY_LOGGERS = ("aiohttp.client", "aiohttp.websocket", "aiohttp.internal", "picows", "picows.client")
+for _name in LIBRARY_LOGGERS:
     redacted_logger(_name)
 
 
@@ -318,7 +330,7 @@ class _AiohttpConnection:
         await self._ws.close()
 
     @property
-    def reading(self) -> bool:
+    def reading(self) -> bool | None:
         conn = getattr(self._ws, "_conn", None)  # aiohttp keeps the connection (and its transport) here
         return _is_reading(getattr(conn, "transport", None))
 
@@ -420,7 +432,11 @@ _NO_DECODE = _aiohttp_no_decode()
 
 
 # --------------------------------------------------------------------------------------------------- choose
-_FACTORIES: dict[str, Callable[[], Transport]] = {"websockets": WebsocketsTransport, "aiohttp": AiohttpTransport}
+_FACTORIES: dict[str, Callable[[], Transport]] = {
+    "websockets": WebsocketsTransport,
+    "aiohttp": AiohttpTransport,
+    "picows": PicowsTransport,
+}
 
 
 def _installed(name: str) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from market_making_bot.runtime.transport import available_transports
 
 _WANTED = [t for t in os.environ.get("MM_WS_TRANSPORTS", "").split(",") if t]
-TRANSPORT_NAMES = [t for t in ("websockets", "aiohttp") if not _WANTED or t in _WANTED]
+TRANSPORT_NAMES = [t for t in ("websockets", "aiohttp", "picows") if not _WANTED or t in _WANTED]
 
 
 @pytest.fixture(params=TRANSPORT_NAMES)

@@ -202,10 +202,14 @@ def _tickers_of(recording: Path, limit: int = 10_000) -> list[str]:
 
 
 def _transports(python: str, repo: Path, env: dict[str, str]) -> list[str]:
-    code = "from market_making_bot.runtime.transport import available_transports as a; print(','.join(a()))"
+    """The transports installed for ``python``, the default one (what ``--ws-transport`` not given uses) first."""
+    code = (
+        "from market_making_bot.runtime.transport import available_transports as a, get_transport as g; "
+        "d = g(None).name; print(','.join([d] + [n for n in a() if n != d]))"
+    )
     proc = subprocess.run([python, "-c", code], cwd=repo, env=env, capture_output=True, text=True)
     names = proc.stdout.strip().split(",") if proc.returncode == 0 and proc.stdout.strip() else []
-    return sorted(names, key=lambda n: n != "websockets") or ["websockets"]  # the default first
+    return names or ["websockets"]
 
 
 def run_e2e(
@@ -284,7 +288,7 @@ def run_e2e(
                     best["rounds"] = [*best.get("rounds", []), rate]
     rows = [r for r in out.values() if isinstance(r, dict) and "rate" in r]
     if rows:
-        default = f"replay sender paced at 50,000 frames/s, {names[0]}"
+        default = f"replay sender paced at 50,000 frames/s, {names[0]}"  # the target is the default transport's
         paced = out.get(default) or rows[0]
         out["rate"] = paced.get("rate", 0.0)
         out["lag_p99_ms"] = paced.get("lag_p99_ms", float("nan"))

@@ -14,10 +14,14 @@ What this layer does about failures:
   timeout: "no pong within N s: ping timeout") makes every book not usable at once (``Core.connection_lost``, with
   the reason), in every view, until its snapshot arrives on a new connection; then it reconnects. A run that ends
   while disconnected (duration, signal, a reconnect refused with 401) keeps them not usable in its summary.
+* **The socket layer** is a :class:`~market_making_bot.runtime.transport.Transport` (``transport=``, the
+  listener's ``--ws-transport``): websockets, aiohttp or picows, with the same behaviour; its errors arrive here as
+  the transport module's classes (``HandshakeRefused``, ``TransportClosed``, ...), mapped in one place (``run``).
 * **Limits**: a frame or decompressed message larger than ``MAX_MESSAGE_BYTES`` (16 MiB; the biggest real snapshot
-  is far smaller) is refused by websockets (close 1009), counted in ``oversized_frames``, and the connection is
-  recovered by reconnecting. At most ``MAX_QUEUE`` received frames wait in memory; beyond that websockets stops
-  reading and TCP backpressure holds the rest on the server, so a flood cannot swell the process.
+  is far smaller) is refused by the transport (close 1009), counted in ``oversized_frames``, and the connection is
+  recovered by reconnecting. At most ``MAX_QUEUE`` received frames (aiohttp: 128 KiB of them) wait in memory;
+  beyond that the transport stops reading and TCP backpressure holds the rest on the server, so a flood cannot
+  swell the process.
 * **No valid market left** (every ticker rejected): the run stops with :class:`NoMarketsError` (exit code 5).
 * The housekeeping task never dies: an exception in one round is logged and counted (``handler_errors``, by the
   protocol object).
@@ -62,16 +66,17 @@ __all__ = [
 ]
 
 log = logging.getLogger("market_making_bot.runtime.client")
-# the logger handed to websockets' connect(): websockets logs every handshake header at DEBUG, the signature
-# included (``> KALSHI-ACCESS-SIGNATURE: ...``), when a program sets DEBUG on the root logger; this one redacts it.
-# Its own default name, so that setup_logging's quieting of "websockets" (output.py) still applies to it.
+# the logger handed to websockets' (and picows.websockets') connect(): websockets logs every handshake header at
+# DEBUG, the signature included (``> KALSHI-ACCESS-SIGNATURE: ...``), when a program sets DEBUG on the root logger;
+# this one redacts it. Its own default name, so that setup_logging's quieting of "websockets" (output.py) still
+# applies to it.
 WS_LOG = redacted_logger("websockets.client")
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-"""Largest frame, and largest message after permessage-deflate decompression, that is accepted (websockets
+"""Largest frame, and largest message after permessage-deflate decompression, that is accepted (the transport's
 ``max_size``); a larger one closes the connection (1009), is counted and the client reconnects."""
 MAX_QUEUE = 32
-"""Received frames buffered before websockets stops reading the socket (TCP backpressure)."""
+"""Received frames buffered before the transport stops reading the socket (TCP backpressure)."""
 _TIMEOUTS = (TimeoutError, asyncio.TimeoutError)  # the same class from Python 3.11 on, not on 3.10
 
 

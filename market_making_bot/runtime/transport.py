@@ -13,14 +13,17 @@ block as one of this module's exceptions, the same on every transport, so that t
 * and, unchanged, ``OSError`` (refused, reset) and ``TimeoutError``/``asyncio.TimeoutError`` (the opening
   handshake took longer than ``open_timeout``).
 
-Two implementations, chosen by name (:func:`get_transport`):
+Three implementations, chosen by name (:func:`get_transport`):
 
-* ``websockets`` (the default, and the fallback): the ``websockets`` library's asyncio client, as before;
+* ``websockets``: the ``websockets`` library's asyncio client (pure-Python frame parsing); always installed, the
+  fallback;
 * ``aiohttp`` (a dependency already): ``ClientSession.ws_connect``, whose frame reader is compiled (Cython), with
   our own pings (aiohttp's ``autoping`` would swallow the pongs our ping timeout waits for);
-* ``auto``: the fastest one installed, i.e. ``aiohttp`` (see README "Performance" for the measured figures).
+* ``picows`` (the ``[fast]`` extra): ``picows.websockets``, websockets' own API over picows' compiled parser;
+* ``auto`` (the default, :data:`DEFAULT_TRANSPORT`): the fastest one installed, picows > aiohttp > websockets
+  (:data:`AUTO_ORDER`; the measured figures are in README "Performance").
 
-The same behaviour on both: the signed headers on the opening request, permessage-deflate offered, frames of at
+The same behaviour on each: the signed headers on the opening request, permessage-deflate offered, frames of at
 most ``max_size`` bytes (after decompression too; a larger one closes the connection with 1009), a ping every
 ``ping_interval`` seconds and the connection closed (1011, "keepalive ping timeout") when no pong comes within
 ``ping_timeout``, text frames delivered as UTF-8 ``bytes`` (never decoded here: a frame that is not UTF-8 reaches
@@ -28,9 +31,10 @@ the decoder and is counted as malformed), and a bounded receive buffer (beyond i
 backpressure). A signature in any handshake log line is redacted (``redact.REDACT_SIGNATURE`` on the libraries'
 loggers).
 
-Hot path: ``Connection.recv`` is what the client awaits once per frame. For ``websockets`` it is the library's own
-bound ``recv`` method (no wrapper: the default path costs what it did); its exceptions are translated once per
-connection, when they leave the ``async with`` block. ``Connection.closed_errors`` lists the classes that mean
+Hot path: ``Connection.recv`` is what the client awaits once per frame. For ``websockets`` and ``picows`` it is the
+library's own bound ``recv`` method (no wrapper: no per-frame cost added); their exceptions are translated once per
+connection, when they leave the ``async with`` block. For ``aiohttp`` it is one thin coroutine over
+``ws.receive()`` that returns data frames and handles the few control messages. ``Connection.closed_errors`` lists the classes that mean
 "closed" for code that runs outside the block (the client's housekeeping task).
 """
 
@@ -66,7 +70,9 @@ __all__ = [
 TRANSPORTS = ("websockets", "aiohttp", "picows", "auto")
 """The names :func:`get_transport` accepts (``--ws-transport``)."""
 DEFAULT_TRANSPORT = "auto"
-"""The transport used when none is named (``--ws-transport`` not given, ``transport=None``)."""
+"""The transport used when none is named (``--ws-transport`` not given, ``transport=None``): ``auto``, the fastest
+installed, because on the loopback benchmark aiohttp and picows cost 15 to 40% less CPU per frame than websockets
+and hold the 50,000 frames/s target where websockets does not (README "Performance")."""
 AUTO_ORDER = ("picows", "aiohttp", "websockets")
 """``auto``: the first of these that imports (fastest first, by the loopback benchmark)."""
 

@@ -130,3 +130,23 @@ def test_choice_by_name() -> None:
         assert get_transport(name).name == name
     with pytest.raises(ValueError, match="unknown WebSocket transport 'nope'"):
         get_transport("nope")
+
+
+async def test_a_text_frame_that_is_not_utf8_is_delivered_not_fatal(transport: str) -> None:
+    """Text frames reach the decoder as bytes, unchecked: one that is not UTF-8 is then counted as malformed by
+    the Core, and the connection goes on (no transport closes it with 1007)."""
+
+    async def bad_text(ws: ServerConnection) -> None:
+        await ws.send(b'{"type":"ok","x":"\xff\xfe"}', text=True)
+        await ws.send('{"type":"after"}')
+        await ws.wait_closed()
+
+    async with serve(bad_text, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with get_transport(transport).connect(
+            f"ws://127.0.0.1:{port}/", {}, ConnectOptions(ping_interval=None)
+        ) as conn:
+            first = await conn.recv(False)
+            assert first == b'{"type":"ok","x":"\xff\xfe"}'
+            assert await conn.recv(False) == b'{"type":"after"}'
+            await conn.close()

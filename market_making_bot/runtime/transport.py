@@ -34,8 +34,8 @@ loggers).
 Hot path: ``Connection.recv`` is what the client awaits once per frame. For ``websockets`` and ``picows`` it is the
 library's own bound ``recv`` method (no wrapper: no per-frame cost added); their exceptions are translated once per
 connection, when they leave the ``async with`` block. For ``aiohttp`` it is one thin coroutine over
-``ws.receive()`` that returns data frames and handles the few control messages. ``Connection.closed_errors`` lists the classes that mean
-"closed" for code that runs outside the block (the client's housekeeping task).
+``ws.receive()`` that returns data frames and handles the few control messages. ``Connection.closed_errors`` lists
+the classes that mean "closed" for code that runs outside the block (the client's housekeeping task).
 """
 
 from __future__ import annotations

@@ -280,12 +280,13 @@ def run_e2e(
                     ),
                     flush=True,
                 )
+                brief = {k: result.get(k) for k in ("rate", "lag_p50_ms", "lag_p99_ms", "cpu_us_per_frame")}
                 best = out.get(key)
                 if best is None or result.get("rate", -1.0) > best.get("rate", -1.0):
-                    result["rounds"] = [*((best or {}).get("rounds", [])), rate]
+                    result["rounds"] = [*((best or {}).get("rounds", [])), brief]
                     out[key] = result
                 else:
-                    best["rounds"] = [*best.get("rounds", []), rate]
+                    best["rounds"] = [*best.get("rounds", []), brief]
     rows = [r for r in out.values() if isinstance(r, dict) and "rate" in r]
     if rows:
         default = f"replay sender paced at 50,000 frames/s, {names[0]}"  # the target is the default transport's

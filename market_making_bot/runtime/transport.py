@@ -320,7 +320,7 @@ class _AiohttpConnection:
         if self._ping_timed_out:
             return TransportClosed(None, CloseFrame(INTERNAL_ERROR, PING_TIMEOUT_REASON), ping_timeout=True)
         if kind is self._close_kinds[0]:  # CLOSE: the server's close frame (code, reason); aiohttp answered it
-            rcvd = CloseFrame(int(data), extra or "")
+            rcvd = CloseFrame(int(data) if data is not None else 1005, extra or "")  # 1005: no status code
             return TransportClosed(rcvd, rcvd, clean=self._closed_by_us or rcvd.code in (1000, 1001))
         if self._closed_by_us:  # CLOSING: our own close() (the run is stopping)
             return TransportClosed(None, CloseFrame(1000, ""), clean=True)
@@ -392,7 +392,7 @@ class AiohttpTransport:
                         autoclose=True,
                         compress=15,  # permessage-deflate offered, as websockets does
                         max_msg_size=options.max_size,
-                        timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=options.close_timeout),
+                        timeout=_ws_timeout(aiohttp, options.close_timeout),
                         **_NO_DECODE,
                     ),
                     options.open_timeout,
@@ -418,6 +418,13 @@ class AiohttpTransport:
             if conn is not None:
                 await conn.aclose()
             await session.close()
+
+
+def _ws_timeout(aiohttp: Any, close_timeout: float) -> Any:
+    """No receive timeout (our pings find a dead connection), ``close_timeout`` for the closing handshake:
+    ``ClientWSTimeout`` from aiohttp 3.10 on, a plain number of seconds (the close timeout) before."""
+    timeout_class = getattr(aiohttp, "ClientWSTimeout", None)
+    return close_timeout if timeout_class is None else timeout_class(ws_receive=None, ws_close=close_timeout)
 
 
 def _aiohttp_no_decode() -> dict[str, Any]:

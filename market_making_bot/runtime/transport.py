@@ -51,9 +51,13 @@ from typing import Any, Protocol
 from market_making_bot.redact import redacted_logger
 
 __all__ = [
-    "TRANSPORTS",
     "AUTO_ORDER",
     "DEFAULT_TRANSPORT",
+    "LIBRARY_LOGGERS",
+    "TRANSPORTS",
+    "AiohttpTransport",
+    "PicowsTransport",
+    "WebsocketsTransport",
     "BadURL",
     "CloseFrame",
     "Connection",
@@ -71,8 +75,8 @@ TRANSPORTS = ("websockets", "aiohttp", "picows", "auto")
 """The names :func:`get_transport` accepts (``--ws-transport``)."""
 DEFAULT_TRANSPORT = "auto"
 """The transport used when none is named (``--ws-transport`` not given, ``transport=None``): ``auto``, the fastest
-installed, because on the loopback benchmark aiohttp and picows cost 15 to 40% less CPU per frame than websockets
-and hold the 50,000 frames/s target where websockets does not (README "Performance")."""
+installed, because on the loopback benchmark aiohttp and picows cost 23 to 39% less CPU per frame than websockets
+and keep the pace of 50,000 frames/s where websockets falls behind (README "Performance")."""
 AUTO_ORDER = ("picows", "aiohttp", "websockets")
 """``auto``: the first of these that imports (fastest first, by the loopback benchmark)."""
 
@@ -284,11 +288,10 @@ class _AiohttpConnection:
         self._receive = ws.receive
         self._text, self._binary = WSMsgType.TEXT, WSMsgType.BINARY
         self._ping, self._pong, self._error = WSMsgType.PING, WSMsgType.PONG, WSMsgType.ERROR
-        self._close_kinds = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
+        self._close = WSMsgType.CLOSE
         self._pong_waiter: asyncio.Future[None] | None = None
         self._closed_by_us = False
         self._ping_timed_out = False
-        self._too_big = False
         self.closed_errors: tuple[type[BaseException], ...] = (TransportClosed, ConnectionError)
         self._keeper: asyncio.Task[None] | None = None
         if options.ping_interval is not None:
@@ -319,7 +322,7 @@ class _AiohttpConnection:
             return TransportClosed(None, CloseFrame(code, str(data)), too_big=too_big)
         if self._ping_timed_out:
             return TransportClosed(None, CloseFrame(INTERNAL_ERROR, PING_TIMEOUT_REASON), ping_timeout=True)
-        if kind is self._close_kinds[0]:  # CLOSE: the server's close frame (code, reason); aiohttp answered it
+        if kind is self._close:  # CLOSE: the server's close frame (code, reason); aiohttp answered it
             rcvd = CloseFrame(int(data) if data is not None else 1005, extra or "")  # 1005: no status code
             return TransportClosed(rcvd, rcvd, clean=self._closed_by_us or rcvd.code in (1000, 1001))
         if self._closed_by_us:  # CLOSING: our own close() (the run is stopping)

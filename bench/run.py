@@ -12,7 +12,9 @@ Over the same cached recording:
   as users run it, interpreter start and imports included, next to the baseline and kalshi-sdk replaying the same
   file in their own processes;
 * memory: RSS with 1,000 markets, 50 levels per side;
-* end to end over loopback (``bench/e2e.py``): the simulator in another process sending as fast as it can.
+* end to end over loopback (``bench/e2e.py``, alone: ``python -m bench.e2e``): a sender in another process (the
+  recording paced at 50,000 frames/s and unpaced, the simulator as fast as it can), the listener in its own process
+  once per installed WebSocket transport.
 
 Options: ``--frames N`` (default 1,000,000), ``--markets N`` (50), ``--quick`` (100,000 frames, fewer checks),
 ``--only ROW[,ROW]``, ``--sdk-python PATH`` (an interpreter that has kalshi-sdk, used for the kalshi-sdk rows when
@@ -444,9 +446,10 @@ def markdown(results: dict[str, Any]) -> str:
         if "startup" in rows and "wall_ns" in rows["startup"]:
             out.append(f"| interpreter start + import of the listener | {rows['startup']['wall_ns'] / 1e6:.0f} ms |")
         for v in senders:
+            cpu = f", CPU {v['cpu_us_per_frame']:.1f} µs/frame" if "cpu_us_per_frame" in v else ""
             out.append(
-                f"| loopback, {v['sender']} | {v['rate']:,.0f} frames/s processed, lag p50 {v['lag_p50_ms']:.1f} ms, "
-                f"p99 {v['lag_p99_ms']:.1f} ms |"
+                f"| loopback, {v['sender']}, over {v.get('transport', 'websockets')} | {v['rate']:,.0f} frames/s "
+                f"processed, lag p50 {v['lag_p50_ms']:.1f} ms, p99 {v['lag_p99_ms']:.1f} ms{cpu} |"
             )
         names = {"memory": "project", "memory_baseline": "baseline", "memory_sdk": "kalshi-sdk"}
         for key, m in mem:
@@ -520,7 +523,13 @@ def main(argv: list[str] | None = None) -> int:
         elif kind == "e2e-listen":
             from .e2e import listen_main
 
-            out = listen_main(rest[0], float(rest[1]), rest[2], rest[3] if len(rest) > 3 else None)
+            out = listen_main(
+                rest[0],
+                float(rest[1]),
+                rest[2],
+                rest[3] if len(rest) > 3 else None,
+                rest[4] if len(rest) > 4 else "websockets",
+            )
         elif kind == "replay":
             t0 = time.perf_counter_ns()
             n = _replay_feed(rest[0], rest[1])

@@ -36,6 +36,7 @@ from market_making_bot.kalshi.auth import Signer
 from market_making_bot.marketdata.state import MarketDataState
 from market_making_bot.runtime.client import ConnectionPolicy, KalshiWebSocketClient
 from market_making_bot.runtime.config import Config
+from market_making_bot.runtime.transport import Transport
 from market_making_bot.storage.replay import iter_replay
 
 __all__ = ["LiveFeed", "connect", "replay", "simulate"]
@@ -134,12 +135,14 @@ async def connect(
     with_private: bool = False,
     config: Config | None = None,
     policy: ConnectionPolicy | None = None,
+    transport: Transport | str | None = None,
 ) -> AsyncIterator[LiveFeed]:
     """Connect to Kalshi for ``tickers`` with the key of ``config`` (default ``Config.load()``: ``.env`` and the
     environment; demo or production as it says). Read-only: market data and, with ``with_private``, your fills and
-    positions."""
+    positions. ``transport``: the socket layer, ``"websockets"`` (the default), ``"aiohttp"`` or ``"auto"`` (the
+    fastest installed); see :mod:`market_making_bot.runtime.transport`."""
     cfg = config or Config.load()
-    feed = _feed(cfg.ws_url, cfg.signer(), list(tickers), with_private, policy)
+    feed = _feed(cfg.ws_url, cfg.signer(), list(tickers), with_private, policy, transport)
     try:
         yield feed
     finally:
@@ -154,10 +157,12 @@ async def simulate(
     seed: int = 1,
     rate: float = 20.0,
     policy: ConnectionPolicy | None = None,
+    transport: Transport | str | None = None,
     **simulator: Any,
 ) -> AsyncIterator[LiveFeed]:
     """Start the built-in exchange simulator in this process and connect to it with a throwaway key (private
-    channels on). ``simulator``: more :class:`market_making_bot.simulator.SimulatorConfig` settings (faults, ...)."""
+    channels on). ``simulator``: more :class:`market_making_bot.simulator.SimulatorConfig` settings (faults, ...).
+    ``transport``: as for :func:`connect`."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -173,7 +178,7 @@ async def simulate(
     else:
         settings["markets"] = markets
     async with ExchangeSimulator(SimulatorConfig(**settings)) as sim:
-        feed = _feed(sim.url, Signer("simulated-key", key), sim.config.resolved_tickers(), True, policy)
+        feed = _feed(sim.url, Signer("simulated-key", key), sim.config.resolved_tickers(), True, policy, transport)
         try:
             yield feed
         finally:
@@ -181,7 +186,13 @@ async def simulate(
 
 
 def _feed(
-    url: str, signer: Signer, tickers: list[str], with_private: bool, policy: ConnectionPolicy | None
+    url: str,
+    signer: Signer,
+    tickers: list[str],
+    with_private: bool,
+    policy: ConnectionPolicy | None,
+    transport: Transport | str | None = None,
 ) -> LiveFeed:
     core = Core(tickers)
-    return LiveFeed(KalshiWebSocketClient(url, signer, core, Session(tickers, with_private=with_private), policy))
+    session = Session(tickers, with_private=with_private)
+    return LiveFeed(KalshiWebSocketClient(url, signer, core, session, policy, transport=transport))

@@ -46,3 +46,19 @@ async def test_simulated_feed_iterates_events_and_stops_cleanly() -> None:
         feed.stop()
         await asyncio.wait_for(feed.run(), timeout=10)
     assert len(usable) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("transport", ["websockets", "aiohttp"])
+async def test_simulate_and_connect_take_a_transport(transport: str) -> None:
+    async with mmb.simulate(markets=1, rate=200, transport=transport) as feed:
+        assert feed.client.transport.name == transport
+
+        async def first_book() -> None:
+            async for _ in feed.events(mmb.BookUsable):
+                return
+
+        await asyncio.wait_for(first_book(), timeout=20)
+    with pytest.raises(ValueError, match="unknown WebSocket transport 'nope'"):
+        async with mmb.simulate(markets=1, transport="nope"):
+            pass

@@ -97,6 +97,8 @@ LISTENER: list[tuple[list[str], int, str]] = [
     (["--simulate", "--metrics-port", "70000"], 2, "argument --metrics-port"),
     (["--simulate", "--metrics-port", "http"], 2, "argument --metrics-port"),
     (["--simulate", "--speed", "10"], 2, "--speed is for --replay"),
+    (["--simulate", "--ws-transport", "nope"], 2, "argument --ws-transport: invalid choice: 'nope'"),
+    (["--replay", "x.jsonl", "--ws-transport", "aiohttp"], 2, "--ws-transport is for live runs"),
     (["--simulate", "--ws-url", "ws://127.0.0.1:1"], 2, "--ws-url is for live runs"),
     (["--with-private"], 2, "--ticker is required"),
     (["--ticker", ","], 2, "--ticker is required"),
@@ -274,3 +276,16 @@ def test_export_accepts_comma_separated_tickers(place: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert "snapshots.csv: 4 rows" in out and "top_of_book.csv: 2 rows" in out  # M and N, not O
     assert "None" not in out
+
+
+def test_a_transport_that_is_not_installed_is_one_line_and_exit_2(
+    place: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from market_making_bot.cli import listener as cli
+
+    monkeypatch.setattr(cli, "available_transports", lambda: ["aiohttp", "websockets"])
+    with pytest.raises(SystemExit) as info:
+        listener.main(["--simulate", "--ws-transport", "picows"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--ws-transport picows: the picows package is not installed" in err[0]

@@ -31,6 +31,7 @@ from market_making_bot.cli.checks import (
     positive_seconds,
 )
 from market_making_bot.feed.core import Core
+from market_making_bot.runtime.transport import AUTO_ORDER, DEFAULT_TRANSPORT, TRANSPORTS, available_transports
 from market_making_bot.storage.journal import RecordingError
 from market_making_bot.storage.replay import ReplayReport, check_recordings, run_replay
 from market_making_bot.views.output import LogOutput, setup_logging
@@ -200,6 +201,14 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "--ping-timeout", type=positive_seconds, default=10.0, metavar="S", help="no pong within S seconds: reconnect"
     )
     parser.add_argument(
+        "--ws-transport",
+        choices=TRANSPORTS,
+        default=None,
+        help=f"the WebSocket library to receive with (default {DEFAULT_TRANSPORT}: the first installed of "
+        f"{', '.join(AUTO_ORDER)}; picows comes with the [fast] extra); the handshake, pings, limits and recovery "
+        "are the same on each",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         type=str.upper,
@@ -337,6 +346,10 @@ def _check_command_line(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--audit-interval is for live runs (--ticker or --simulate): a replay applies the journaled ones")
     if live and args.speed is not None:
         parser.error("--speed is for --replay")
+    if args.replay and args.ws_transport is not None:
+        parser.error("--ws-transport is for live runs (--ticker or --simulate): a replay makes no connection")
+    if args.ws_transport not in (None, "auto") and args.ws_transport not in available_transports():
+        parser.error(f"--ws-transport {args.ws_transport}: the {args.ws_transport} package is not installed")
     if args.ws_url is not None and args.simulate:
         parser.error("--ws-url is for live runs against Kalshi, not --simulate (the simulator has its own address)")
     if args.api_url is not None and args.simulate:

@@ -96,13 +96,15 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
                 on_frame=journal.frame_in if journal else None,
                 on_send=journal.frame_out if journal else None,
                 on_connect=journal.connected if journal else None,
+                transport=args.ws_transport,
             )
             views = start_monitoring(  # --dashboard, --metrics-port (monitor.py)
                 args, core, client, stop, account=account.account if with_private else None
             )
             log.info(
-                "connecting to %s as key %s (%s) for %s%s",
+                "connecting to %s over %s as key %s (%s) for %s%s",
                 url,
+                client.transport.name,
                 signer.key_id[:8] + "…",
                 signer.key_type,
                 ", ".join(tickers) or "all markets",

@@ -15,10 +15,14 @@ What this layer does about failures:
   timeout: "no pong within N s: ping timeout") makes every book not usable at once (``Core.connection_lost``, with
   the reason), in every view, until its snapshot arrives on a new connection; then it reconnects. A run that ends
   while disconnected (duration, signal, a reconnect refused with 401) keeps them not usable in its summary.
+* **The socket layer** is a :class:`~market_making_bot.runtime.transport.Transport` (``transport=``, the
+  listener's ``--ws-transport``): websockets, aiohttp or picows, with the same behaviour; its errors arrive here as
+  the transport module's classes (``HandshakeRefused``, ``TransportClosed``, ...), mapped in one place (``run``).
 * **Limits**: a frame or decompressed message larger than ``MAX_MESSAGE_BYTES`` (16 MiB; the biggest real snapshot
-  is far smaller) is refused by websockets (close 1009), counted in ``oversized_frames``, and the connection is
-  recovered by reconnecting. At most ``MAX_QUEUE`` received frames wait in memory; beyond that websockets stops
-  reading and TCP backpressure holds the rest on the server, so a flood cannot swell the process.
+  is far smaller) is refused by the transport (close 1009), counted in ``oversized_frames``, and the connection is
+  recovered by reconnecting. At most ``MAX_QUEUE`` received frames (aiohttp: 128 KiB of them) wait in memory;
+  beyond that the transport stops reading and TCP backpressure holds the rest on the server, so a flood cannot
+  swell the process.
 * **No valid market left** (every ticker rejected): the run stops with :class:`NoMarketsError` (exit code 5).
 * The housekeeping task never dies: an exception in one round is logged and counted (``handler_errors``, by the
   protocol object).
@@ -35,10 +39,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.frames import CloseCode
-
 from market_making_bot.feed.core import Core
 from market_making_bot.feed.events import HealthReport, Notice
 from market_making_bot.feed.health import health_line
@@ -46,6 +46,16 @@ from market_making_bot.feed.protocol import ClientState, FeedProtocol
 from market_making_bot.feed.session import Session
 from market_making_bot.kalshi.auth import Signer, shorten_key_id
 from market_making_bot.redact import redacted_logger
+from market_making_bot.runtime.transport import (
+    BadURL,
+    Connection,
+    ConnectOptions,
+    HandshakeFailed,
+    HandshakeRefused,
+    Transport,
+    TransportClosed,
+    get_transport,
+)
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -57,16 +67,17 @@ __all__ = [
 ]
 
 log = logging.getLogger("market_making_bot.runtime.client")
-# the logger handed to websockets' connect(): websockets logs every handshake header at DEBUG, the signature
-# included (``> KALSHI-ACCESS-SIGNATURE: ...``), when a program sets DEBUG on the root logger; this one redacts it.
-# Its own default name, so that setup_logging's quieting of "websockets" (output.py) still applies to it.
+# the logger handed to websockets' (and picows.websockets') connect(): websockets logs every handshake header at
+# DEBUG, the signature included (``> KALSHI-ACCESS-SIGNATURE: ...``), when a program sets DEBUG on the root logger;
+# this one redacts it. Its own default name, so that setup_logging's quieting of "websockets" (output.py) still
+# applies to it.
 WS_LOG = redacted_logger("websockets.client")
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-"""Largest frame, and largest message after permessage-deflate decompression, that is accepted (websockets
+"""Largest frame, and largest message after permessage-deflate decompression, that is accepted (the transport's
 ``max_size``); a larger one closes the connection (1009), is counted and the client reconnects."""
 MAX_QUEUE = 32
-"""Received frames buffered before websockets stops reading the socket (TCP backpressure)."""
+"""Received frames buffered before the transport stops reading the socket (TCP backpressure)."""
 _TIMEOUTS = (TimeoutError, asyncio.TimeoutError)  # the same class from Python 3.11 on, not on 3.10
 
 
@@ -148,8 +159,10 @@ class KalshiWebSocketClient:
         on_frame: Callable[[str | bytes, int, int], None] | None = None,
         on_send: Callable[[str, int, int], None] | None = None,
         on_connect: Callable[[int, int], None] | None = None,
+        transport: Transport | str | None = None,
     ) -> None:
         self.url = url
+        self.transport = get_transport(transport)
         self.signer = signer
         self.policy = policy or ConnectionPolicy()
         self.protocol = FeedProtocol(
@@ -163,7 +176,7 @@ class KalshiWebSocketClient:
         self._on_frame = on_frame
         self._on_send = on_send
         self._on_connect = on_connect
-        self._ws: ClientConnection | None = None
+        self._ws: Connection | None = None
         self.protocol.bus.subscribe(Notice, _log_notice)
         self.protocol.bus.subscribe(HealthReport, _log_health_report)
 
@@ -199,22 +212,21 @@ class KalshiWebSocketClient:
             snapshots = self._snapshots()
             try:
                 await self._connect_and_stream(stop)
-            except InvalidStatus as exc:
-                status = exc.response.status_code
+            except HandshakeRefused as exc:
+                status = exc.status
                 if status in (401, 403):
                     self._set_state(ClientState.AUTH_FAILED)
                     raise AuthenticationError(status, self.url, shorten_key_id(self.signer.key_id)) from None
                 log.warning("handshake refused with HTTP %d", status)
-            except (OSError, *_TIMEOUTS, InvalidHandshake, ConnectionClosed) as exc:
-                if isinstance(exc, InvalidURI):
-                    raise
+            except BadURL:
+                raise
+            except TransportClosed as exc:
+                if not exc.clean and not stop.is_set():  # a normal closure (1000/1001) ends the stream quietly
+                    self._connection_failed(exc)
+            except (OSError, *_TIMEOUTS, HandshakeFailed) as exc:
                 if stop.is_set():
                     break
-                why = self._describe(exc)
-                if self._lose_connection(why):
-                    log.warning("connection lost: %s", why)
-                else:
-                    log.warning("connection %s: %s", "lost" if self.connections else "failed", why)
+                self._connection_failed(exc)
             if stop.is_set():
                 break
             self._lose_connection("closed by the server")
@@ -231,20 +243,27 @@ class KalshiWebSocketClient:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
         self._set_state(ClientState.STOPPED)
 
+    def _connection_failed(self, exc: BaseException) -> None:
+        why = self._describe(exc)
+        if self._lose_connection(why):
+            log.warning("connection lost: %s", why)
+        else:
+            log.warning("connection %s: %s", "lost" if self.connections else "failed", why)
+
     async def _connect_and_stream(self, stop: asyncio.Event) -> None:
         self._set_state(ClientState.CONNECTING)
         headers = self.signer.headers(self.url)  # fresh timestamp and signature for every attempt
-        async with connect(
-            self.url,
-            additional_headers=headers,
-            open_timeout=self.policy.open_timeout,
-            ping_interval=self.policy.ping_interval,
-            ping_timeout=self.policy.ping_timeout,
-            close_timeout=self.policy.close_timeout,
+        policy = self.policy
+        options = ConnectOptions(
+            open_timeout=policy.open_timeout,
+            ping_interval=policy.ping_interval,
+            ping_timeout=policy.ping_timeout,
+            close_timeout=policy.close_timeout,
             max_size=MAX_MESSAGE_BYTES,
             max_queue=MAX_QUEUE,
             logger=WS_LOG,
-        ) as ws:
+        )
+        async with self.transport.connect(self.url, headers, options) as ws:
             self._ws = ws
             conn = self.connections + 1
             opened_ns = time.time_ns()
@@ -277,27 +296,26 @@ class KalshiWebSocketClient:
         return self.protocol.connection_lost(reason, time.time_ns())
 
     def _describe(self, exc: BaseException) -> str:
-        if isinstance(exc, ConnectionClosed):
-            sent = exc.sent
-            if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
+        if isinstance(exc, TransportClosed):
+            if exc.too_big:
                 self.protocol.frame_too_big(time.time_ns())
                 return f"a frame larger than {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB was refused (close 1009)"
-            if sent is not None and exc.rcvd is None and "ping timeout" in sent.reason:
+            if exc.ping_timeout:
                 return f"no pong within {self.policy.ping_timeout:g} s: ping timeout"
-        return _describe(exc)
+            return exc.describe()
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
-    async def _stream(self, ws: ClientConnection, conn: int) -> None:
+    async def _stream(self, ws: Connection, conn: int) -> None:
         protocol, on_frame = self.protocol, self._on_frame
         session = protocol.session
         receive_frame = protocol.receive_frame
         # Frames as bytes (``decode=False``): msgspec reads UTF-8 bytes directly, so the text is never built; a
-        # frame that is not valid UTF-8 is then counted as malformed instead of closing the connection.
+        # frame that is not valid UTF-8 is then counted as malformed instead of closing the connection. ``recv`` is
+        # the transport library's own bound method where it can be (websockets): nothing between it and this loop.
+        # A closed connection raises out of the loop (TransportClosed, translated once by the transport).
         recv = ws.recv
         while True:
-            try:
-                raw = await recv(False)
-            except ConnectionClosedOK:
-                return
+            raw = await recv(False)
             recv_ns = time.time_ns()
             if on_frame is not None:
                 on_frame(raw, recv_ns, conn)
@@ -309,7 +327,7 @@ class KalshiWebSocketClient:
             if session.outbox:  # a peek (one list's truth value per frame), not a decision: data_to_send is the API
                 await self._flush(ws, conn)
 
-    async def _housekeeping(self, ws: ClientConnection, conn: int) -> None:
+    async def _housekeeping(self, ws: Connection, conn: int) -> None:
         """Every ``policy.tick`` seconds: the protocol's timers, then whatever they queued. A failing round is
         logged and counted; the task goes on."""
         protocol = self.protocol
@@ -318,7 +336,7 @@ class KalshiWebSocketClient:
             try:
                 protocol.tick(time.time_ns())
                 await self._flush(ws, conn)
-            except ConnectionClosed:
+            except ws.closed_errors:
                 return  # the stream sees it too and recovers
             except Exception:
                 protocol.handler_error("housekeeping", time.time_ns())
@@ -328,7 +346,7 @@ class KalshiWebSocketClient:
         if log.isEnabledFor(logging.INFO):
             log.info("%s", health_line(self.protocol.health(time.time_ns())))
 
-    async def _flush(self, ws: ClientConnection, conn: int) -> None:
+    async def _flush(self, ws: Connection, conn: int) -> None:
         for text in self.protocol.data_to_send():
             if self._on_send is not None:
                 self._on_send(text, time.time_ns(), conn)
@@ -336,7 +354,7 @@ class KalshiWebSocketClient:
             await ws.send(text)
 
     @staticmethod
-    async def _close_on(stop: asyncio.Event, ws: ClientConnection) -> None:
+    async def _close_on(stop: asyncio.Event, ws: Connection) -> None:
         await stop.wait()
         await ws.close()
 
@@ -354,11 +372,3 @@ def _log_health_report(report: HealthReport) -> None:
     if log.isEnabledFor(logging.INFO):
         log.info("%s", health_line(report.health))
 
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionClosed):
-        rcvd = exc.rcvd
-        if rcvd is None:
-            return "closed abruptly (no close frame)"
-        return f"closed by server (code {rcvd.code}{', ' + rcvd.reason if rcvd.reason else ''})"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

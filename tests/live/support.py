@@ -69,13 +69,15 @@ async def running_client(
     with_private: bool = True,
     policy: ConnectionPolicy | None = None,
     session: Session | None = None,
+    transport: str | None = None,
 ) -> AsyncIterator[tuple[KalshiWebSocketClient, asyncio.Task[None], asyncio.Event]]:
-    """Run a real client against ``sim`` (signed with the simulator's own generated key) in the background."""
+    """Run a real client against ``sim`` (signed with the simulator's own generated key) in the background, over
+    ``transport`` (default: the client's default, websockets)."""
     assert sim.private_key is not None
     signer = Signer(sim.key_id, sim.private_key)
     session = session or Session(sim.config.resolved_tickers(), with_private=with_private)
     policy = policy or ConnectionPolicy(backoff_base=0.05, backoff_cap=0.5, ping_interval=1.0, ping_timeout=1.0)
-    client = KalshiWebSocketClient(sim.url, signer, core, session, policy)
+    client = KalshiWebSocketClient(sim.url, signer, core, session, policy, transport=transport)
     stop = asyncio.Event()
     task = asyncio.create_task(client.run(stop))
     try:

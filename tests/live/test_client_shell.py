@@ -15,13 +15,16 @@ from tests.live.support import WatchedCore, running_client, wait_until
 TICKERS = ["KXSHELL-26DEC31-A", "KXSHELL-26DEC31-B"]
 
 
-async def test_health_line_and_events_from_the_protocol_object(caplog: pytest.LogCaptureFixture) -> None:
+async def test_health_line_and_events_from_the_protocol_object(
+    caplog: pytest.LogCaptureFixture, transport: str
+) -> None:
     core = WatchedCore()
     policy = ConnectionPolicy(health_interval=0.2, tick=0.05, ping_interval=1.0, ping_timeout=1.0)
     sim = ExchangeSimulator(SimulatorConfig(tickers=TICKERS, rate=300, seed=5, duration=5.0))
     seen: list[Event] = []
     with caplog.at_level(logging.INFO, logger="market_making_bot"):
-        async with sim, running_client(sim, core, policy=policy, with_private=False) as (client, _, _):
+        run = running_client(sim, core, policy=policy, with_private=False, transport=transport)
+        async with sim, run as (client, _, _):
             client.protocol.bus.subscribe(Event, seen.append)
             await wait_until(core, lambda: "[HEALTH] connected" in caplog.text, 10, "a [HEALTH] line")
             assert client.connections == 1 and str(client.state) == "connected"

@@ -75,17 +75,20 @@ async def test_separate_simulator_and_listener_processes_agree(tmp_path: Path) -
     assert any(summary["markets"][t]["yes"] for t in TICKERS)
 
 
-async def test_auth_rejected_exits_4_with_advice_and_no_retry_storm(tmp_path: Path) -> None:
+async def test_auth_rejected_exits_4_with_advice_and_no_retry_storm(tmp_path: Path, transport: str) -> None:
     other_public = write_key(tmp_path / "other.pem", "rsa")  # the server knows a different key
     mine = tmp_path / "mine.pem"
     write_key(mine, "rsa")
     async with ExchangeSimulator(SimulatorConfig(tickers=TICKERS, public_key=other_public)) as sim:
         env = tmp_path / ".env"
         env.write_text(f"KALSHI_API_KEY_ID=0123456789abcdef\nKALSHI_PRIVATE_KEY_PATH={mine}\nKALSHI_WS_URL={sim.url}\n")
-        code, out = await _run(*LISTENER, "--env-file", str(env), "--ticker", TICKERS[0], "--duration", "20")
+        code, out = await _run(
+            *LISTENER, "--env-file", str(env), "--ticker", TICKERS[0], "--duration", "20", "--ws-transport", transport
+        )
         assert sim.handshakes_rejected == 1
     assert code == 4
     assert "authentication failed" in out and "HTTP 401" in out and "01234567…" in out
+    assert "Check that API key 01234567… exists" in out  # the same advice on every transport
     assert "0123456789abcdef" not in out
 
 
@@ -108,15 +111,16 @@ async def test_sigint_shuts_down_cleanly_and_writes_the_summary(tmp_path: Path) 
     assert set(TICKERS) <= set(data["markets"]) and data["counters"]["frames"] > 0
 
 
-async def test_secrets_never_reach_the_logs(tmp_path: Path) -> None:
+async def test_secrets_never_reach_the_logs(tmp_path: Path, transport: str) -> None:
     async with ExchangeSimulator(SimulatorConfig(tickers=TICKERS, rate=200, duration=1)) as sim:
         env = tmp_path / ".env"
         key_id, key_path = sim.write_credentials(env)
         code, out = await _run(
             *LISTENER, "--env-file", str(env), "--ticker", TICKERS[0], "--with-private", "--duration", "1.5",
-            "--log-level", "DEBUG",
+            "--log-level", "DEBUG", "--ws-transport", transport,
         )  # fmt: skip
     assert code == 0
+    assert f"over {transport} as key" in out
     assert "[ORDERBOOK SNAPSHOT]" in out  # the run did log at DEBUG/INFO
     pem_body = [ln for ln in Path(key_path).read_text().splitlines() if ln and not ln.startswith("-----")]
     assert not any(line in out for line in pem_body)

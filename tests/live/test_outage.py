@@ -88,12 +88,12 @@ async def _poll(predicate: Any, timeout: float, what: str) -> float:
     return loop.time() - start
 
 
-async def test_stopped_exchange_makes_every_book_not_usable_at_once() -> None:
+async def test_stopped_exchange_makes_every_book_not_usable_at_once(transport: str) -> None:
     core = OutageCore()
     sim = _sim()
     await sim.start()
     try:
-        async with running_client(sim, core, policy=FAST, with_private=False) as (client, _, _):
+        async with running_client(sim, core, policy=FAST, with_private=False, transport=transport) as (client, _, _):
             await wait_until(core, lambda: _all_usable(core, TICKERS), 10, "every book usable")
             await sim.stop()
             assert await _lost_within(core, 5) < PING + PING + 1.0
@@ -107,10 +107,11 @@ async def test_stopped_exchange_makes_every_book_not_usable_at_once() -> None:
 
 
 async def test_silent_stall_is_a_ping_timeout_and_books_wait_for_the_new_connection(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, transport: str
 ) -> None:
     core = OutageCore()
-    async with _sim() as sim, running_client(sim, core, policy=FAST, with_private=False) as (client, _, _):
+    sim = _sim()
+    async with sim, running_client(sim, core, policy=FAST, with_private=False, transport=transport) as (client, _, _):
         await wait_until(core, lambda: _all_usable(core, TICKERS), 10, "every book usable")
         with caplog.at_level(logging.WARNING, logger="market_making_bot.runtime.client"):
             assert sim.faults.inject("stall", seconds=30) == 1
@@ -134,7 +135,7 @@ async def test_summary_of_a_run_ended_by_a_refused_reconnect_says_not_usable() -
     assert summary["markets"] and all(m["usable"] is False for m in summary["markets"].values())
 
 
-async def test_open_timeout_is_caught_on_every_python() -> None:
+async def test_open_timeout_is_caught_on_every_python(transport: str) -> None:
     """Python 3.10: ``asyncio.TimeoutError`` is not the builtin ``TimeoutError``; it must not escape."""
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -145,7 +146,12 @@ async def test_open_timeout_is_caught_on_every_python() -> None:
     port = server.sockets[0].getsockname()[1]
     policy = ConnectionPolicy(backoff_base=0.01, backoff_cap=0.02, open_timeout=0.2, max_reconnects=2)
     client = KalshiWebSocketClient(
-        f"ws://127.0.0.1:{port}/", Signer("k", ed25519.Ed25519PrivateKey.generate()), Core(), Session(["A"]), policy
+        f"ws://127.0.0.1:{port}/",
+        Signer("k", ed25519.Ed25519PrivateKey.generate()),
+        Core(),
+        Session(["A"]),
+        policy,
+        transport=transport,
     )
     try:
         await asyncio.wait_for(client.run(asyncio.Event()), timeout=10)
@@ -165,22 +171,34 @@ async def test_no_valid_market_left_stops_the_run() -> None:
     assert session.bad_tickers == {"KXNOPE-1", "KXNOPE-2"}
 
 
-async def test_oversized_frame_is_refused_counted_and_the_connection_recovered() -> None:
+@pytest.mark.parametrize("compression", [None, "deflate"], ids=["plain", "deflated"])
+async def test_oversized_frame_is_refused_counted_and_the_connection_recovered(
+    transport: str, compression: str | None
+) -> None:
+    """16 MiB is the limit of a frame, and of a message after permessage-deflate decompression (a 16 MiB + 1 text
+    of one letter compresses to about 16 KiB on the wire)."""
     connections = 0
+    negotiated: list[bool] = []
 
     async def hostile(ws: ServerConnection) -> None:
         nonlocal connections
         connections += 1
+        negotiated.append(bool(ws.protocol.extensions))
         if connections == 1:
             await ws.send("x" * (MAX_MESSAGE_BYTES + 1))
         await ws.wait_closed()
 
     core = Core()
-    async with serve(hostile, "127.0.0.1", 0, max_size=None, compression=None) as server:
+    async with serve(hostile, "127.0.0.1", 0, max_size=None, compression=compression) as server:
         port = server.sockets[0].getsockname()[1]
         policy = ConnectionPolicy(backoff_base=0.01, backoff_cap=0.02, max_reconnects=1, ping_interval=None)
         client = KalshiWebSocketClient(
-            f"ws://127.0.0.1:{port}/", Signer("k", ed25519.Ed25519PrivateKey.generate()), core, Session([]), policy
+            f"ws://127.0.0.1:{port}/",
+            Signer("k", ed25519.Ed25519PrivateKey.generate()),
+            core,
+            Session([]),
+            policy,
+            transport=transport,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(client.run(stop))
@@ -189,6 +207,7 @@ async def test_oversized_frame_is_refused_counted_and_the_connection_recovered()
         await asyncio.wait_for(task, 10)
     assert core.counters["oversized_frames"] == 1
     assert core.counters["frames"] == 0  # the oversized frame never reached the decoder
+    assert negotiated[0] is (compression is not None)  # both transports offer permessage-deflate
 
 
 async def test_order_book_survives_repeated_error25_and_a_stall() -> None:

@@ -22,17 +22,19 @@ def _sim(*faults: str, duration: float = 2.5, rate: float = 400, **kw: object) -
     return ExchangeSimulator(cfg)
 
 
-async def _recovers(fault: str, policy: ConnectionPolicy | None = None) -> tuple[WatchedCore, ExchangeSimulator]:
+async def _recovers(
+    fault: str, policy: ConnectionPolicy | None = None, transport: str | None = None
+) -> tuple[WatchedCore, ExchangeSimulator]:
     core = WatchedCore()
-    async with _sim(fault) as sim, running_client(sim, core, policy=policy):
+    async with _sim(fault) as sim, running_client(sim, core, policy=policy, transport=transport):
         await sim.wait_quiet(timeout=30)
         await wait_until(core, lambda: converged(core, sim), timeout=20, what=f"recovery from {fault}")
         assert sum(sim.truth()["faults"].values()) > 0, "the fault never fired"
     return core, sim
 
 
-async def test_gap_is_healed_with_get_snapshot_on_the_live_connection() -> None:
-    core, sim = await _recovers("gap:every=60")
+async def test_gap_is_healed_with_get_snapshot_on_the_live_connection(transport: str) -> None:
+    core, sim = await _recovers("gap:every=60", transport=transport)
     fired = sim.truth()["faults"]["gap"]
     h = core.health()
     assert h["gaps"] >= 1 and h["resyncs"] >= 1
@@ -46,22 +48,22 @@ async def test_duplicate_is_dropped_not_applied() -> None:
     assert core.health()["duplicates_dropped"] >= 1
 
 
-async def test_abrupt_disconnect_reconnects_and_resubscribes() -> None:
-    core, sim = await _recovers("disconnect:every=150")
+async def test_abrupt_disconnect_reconnects_and_resubscribes(transport: str) -> None:
+    core, sim = await _recovers("disconnect:every=150", transport=transport)
     assert core.health()["reconnects"] == sim.truth()["faults"]["disconnect"] >= 1
 
 
-async def test_stall_is_detected_by_ping_timeout_and_recovered() -> None:
+async def test_stall_is_detected_by_ping_timeout_and_recovered(transport: str) -> None:
     policy = ConnectionPolicy(
         backoff_base=0.05, backoff_cap=0.2, ping_interval=0.3, ping_timeout=0.3, close_timeout=0.2
     )
-    core, sim = await _recovers("stall:at=100:for=30", policy)
+    core, sim = await _recovers("stall:at=100:for=30", policy, transport)
     assert sim.truth()["faults"]["stall"] == 1
     assert core.health()["reconnects"] >= 1
 
 
-async def test_malformed_frame_is_counted_and_skipped() -> None:
-    core, sim = await _recovers("malformed:every=80")
+async def test_malformed_frame_is_counted_and_skipped(transport: str) -> None:
+    core, sim = await _recovers("malformed:every=80", transport=transport)
     assert core.health()["malformed"] == sim.truth()["faults"]["malformed"] >= 1
     assert core.health()["handler_errors"] == 0
 
@@ -88,10 +90,10 @@ async def test_refused_private_channel_leaves_public_streams_running() -> None:
         assert client.session.subs["orderbook_delta"].status == "active"
 
 
-async def test_auth_rejected_on_reconnect_stops_with_a_clear_error() -> None:
+async def test_auth_rejected_on_reconnect_stops_with_a_clear_error(transport: str) -> None:
     core = WatchedCore()
     async with _sim("disconnect:at=100", "auth-reject:at=100:count=all") as sim:
-        async with running_client(sim, core) as (client, task, _):
+        async with running_client(sim, core, transport=transport) as (client, task, _):
             with pytest.raises(AuthenticationError, match="HTTP 401"):
                 await asyncio.wait_for(task, timeout=20)
         assert client.connections == 1 and sim.handshakes_rejected == 1

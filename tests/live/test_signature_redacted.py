@@ -14,6 +14,7 @@ from market_making_bot.feed.session import Session
 from market_making_bot.kalshi.auth import Signer
 from market_making_bot.redact import REDACT_SIGNATURE, RedactSignature
 from market_making_bot.runtime.client import ConnectionPolicy, KalshiWebSocketClient
+from market_making_bot.runtime.transport import LIBRARY_LOGGERS, available_transports
 from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
 from market_making_bot.simulator.server import REDACT_SIGNATURE as SIM_FILTER
 from tests.live.support import WatchedCore, wait_until
@@ -46,7 +47,8 @@ async def test_signature_of_a_successful_handshake_never_reaches_a_log_at_debug(
             signer = RecordingSigner(sim.key_id, sim.private_key)
             signer.signatures = []
             session = Session(sim.config.resolved_tickers(), with_private=False)
-            client = KalshiWebSocketClient(sim.url, signer, core, session, ConnectionPolicy(ping_interval=None))
+            policy = ConnectionPolicy(ping_interval=None)
+            client = KalshiWebSocketClient(sim.url, signer, core, session, policy, transport="websockets")
             stop = asyncio.Event()
             task = asyncio.create_task(client.run(stop))
             try:
@@ -85,3 +87,39 @@ async def test_without_the_filter_websockets_would_log_the_signature(caplog: pyt
         async with connect(sim.url, additional_headers=headers, logger=logging.getLogger("websockets.client.control")):
             pass
     assert headers["KALSHI-ACCESS-SIGNATURE"] in caplog.text
+
+
+@pytest.mark.parametrize("name", ["aiohttp", "picows"])
+async def test_other_transports_log_no_signature_at_debug(caplog: pytest.LogCaptureFixture, name: str) -> None:
+    """The aiohttp and picows transports with every logger at DEBUG (the libraries' own included): the signature
+    appears nowhere, and their loggers carry the same redaction filter as websockets'."""
+    if name not in available_transports():
+        pytest.skip(f"{name} is not installed")
+    for logger in LIBRARY_LOGGERS:
+        assert REDACT_SIGNATURE in logging.getLogger(logger).filters, logger
+    root = logging.getLogger()
+    old = root.level
+    root.setLevel(logging.DEBUG)
+    caplog.set_level(logging.DEBUG)
+    try:
+        core = WatchedCore()
+        async with ExchangeSimulator(SimulatorConfig(markets=2, rate=100, seed=3)) as sim:
+            assert sim.private_key is not None
+            signer = RecordingSigner(sim.key_id, sim.private_key)
+            signer.signatures = []
+            session = Session(sim.config.resolved_tickers(), with_private=False)
+            policy = ConnectionPolicy(ping_interval=0.05, ping_timeout=1.0)
+            client = KalshiWebSocketClient(sim.url, signer, core, session, policy, transport=name)
+            stop = asyncio.Event()
+            task = asyncio.create_task(client.run(stop))
+            try:
+                await wait_until(core, lambda: core.counters["frames"] >= 5, 10, "frames after the handshake")
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 10)
+    finally:
+        root.setLevel(old)
+    assert client.transport.name == name and client.connections == 1 and len(signer.signatures) == 1
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "< KALSHI-ACCESS-SIGNATURE: [redacted]" in text  # the simulator's log of the header it received
+    assert signer.signatures[0] not in text and signer.signatures[0][:24] not in text

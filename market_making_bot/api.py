@@ -140,7 +140,8 @@ async def connect(
     """Connect to Kalshi for ``tickers`` with the key of ``config`` (default ``Config.load()``: ``.env`` and the
     environment; demo or production as it says). Read-only: market data and, with ``with_private``, your fills and
     positions. ``transport``: the socket layer, ``"auto"`` (the default: picows if the ``[fast]``
-    extra installed it, else websockets), ``"websockets"``, ``"aiohttp"`` or ``"picows"``; see :mod:`market_making_bot.runtime.transport`."""
+    extra installed it, else websockets), ``"websockets"``, ``"aiohttp"`` or ``"picows"``; see
+    :mod:`market_making_bot.runtime.transport`."""
     cfg = config or Config.load()
     feed = _feed(cfg.ws_url, cfg.signer(), list(tickers), with_private, policy, transport)
     try:

@@ -475,7 +475,8 @@ def available_transports() -> list[str]:
 
 def get_transport(name: str | Transport | None = None) -> Transport:
     """The transport called ``name`` (``None``: :data:`DEFAULT_TRANSPORT`; ``auto``: picows if installed, else
-    websockets). A :class:`Transport` object is returned as it is. Raises ``ValueError`` for an unknown or missing one."""
+    websockets). A :class:`Transport` object is returned as it is. Raises ``ValueError`` for an unknown or missing
+    one."""
     if name is None:
         name = DEFAULT_TRANSPORT
     if not isinstance(name, str):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from market_making_bot.cli.monitor import start_monitoring
 from market_making_bot.feed.core import Core
+from market_making_bot.feed.events import ConnectionDown
 from market_making_bot.feed.session import Session
 from market_making_bot.kalshi.auth import PrivateKeyError, Signer
 from market_making_bot.runtime.account import RestAccount
@@ -98,6 +99,9 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
                 on_connect=journal.connected if journal else None,
                 transport=args.ws_transport,
             )
+            if journal is not None:  # a lost connection is journaled, so a replay marks the books as live did
+                lost = journal.lost
+                client.protocol.bus.subscribe(ConnectionDown, lambda e: lost(e.connection, e.reason, e.recv_ns))
             views = start_monitoring(  # --dashboard, --metrics-port (monitor.py)
                 args, core, client, stop, account=account.account if with_private else None
             )

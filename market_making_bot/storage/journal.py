@@ -9,10 +9,13 @@ One JSON object per line (JSON Lines; ``.gz`` in the name compresses with gzip):
     {"t": 1732449000131500000, "conn": 1, "dir": "in", "b64": "eyJ0eXBlIjoi/w=="}
     {"t": 1732449000140000000, "conn": 1, "dir": "rest", "frame": "{\\"why\\":\\"backfill\\",\\"fills\\":[...],...}"}
     {"t": 1732449000150000000, "conn": 0, "dir": "order", "frame": "{\\"op\\":\\"create\\",...}"}
+    {"t": 1732449000160000000, "conn": 1, "dir": "lost", "frame": "closed abruptly (no close frame)"}
 
 ``t`` is the receive time in nanoseconds (for ``in``: exactly the time the live core was given), ``conn`` the
 connection number (it changes on every reconnect; ``connect`` records the handshake), ``dir`` is ``in`` for frames
-received, ``out`` for commands sent (skipped by replay), ``connect`` for a new connection,
+received, ``out`` for commands sent (skipped by replay), ``connect`` for a new connection, ``lost`` for a
+connection lost (``frame``: why; replay marks the books not usable with it, as live did, so a run that ends during an
+outage replays to the same summary; journals from before it have none and replay as before),
 ``rest`` for what the REST API told the listener that changed its state (``feed.backfill.RestUpdate``: positions at
 start, backfilled fills; replay applies it with ``Core.apply_rest``), ``order`` for an order request, its answer,
 a REST read that settled orders, or an order's change of state (``trading.order_log``, written by ``OrderManager``
@@ -259,6 +262,10 @@ class JournalWriter:
     def connected(self, conn: int, handshake_ns: int) -> None:
         self._write({"t": handshake_ns, "conn": conn, "dir": "connect", "url": self.url}, handshake_ns)
 
+    def lost(self, conn: int, reason: str, t_ns: int) -> None:
+        """Connection ``conn`` was lost at ``t_ns`` (``ConnectionDown``), and why. Never raises."""
+        self._write({"t": t_ns, "conn": conn, "dir": "lost", "frame": reason}, t_ns)
+
     def close(self) -> None:
         if self._file is not None:
             self._check_removed()
@@ -436,7 +443,7 @@ class JournalRecord(msgspec.Struct, frozen=True, gc=False):
     base64 in C (``gc=False``: records hold no containers; it spares the collector on long replays)."""
 
     t: Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME_NS)]
-    dir: Literal["in", "out", "connect", "rest", "order"]
+    dir: Literal["in", "out", "connect", "rest", "order", "lost"]
     conn: Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME_NS)] = 0
     text: str | None = msgspec.field(default=None, name="frame")
     b64: bytes | None = None  # a received frame that was not valid UTF-8, exactly

@@ -313,6 +313,8 @@ def iter_replay(
                     yield msg, recv_ns
                 elif rec.dir == "connect":
                     core.connection_opened(recv_ns)
+                elif rec.dir == "lost":
+                    core.connection_lost(rec.text or "", recv_ns)
                 elif rec.dir == "rest" and rec.text is not None:
                     try:
                         update = decode_update(rec.text)

@@ -120,9 +120,9 @@ async def test_a_run_ending_while_disconnected_has_every_fill_and_position(tmp_p
     assert again.returncode == 0, replay_out.decode()
     replay = json.loads(replayed.read_text())
     assert _per_market(replay) == _per_market(live)  # the final backfill's record replays to the same fills
-    # (not ``usable``: the journal records connections opened, not the loss at the end, so the replay's books
-    # end usable; every other field is the same)
-    same = ("yes", "no", "fills", "position")
+    # and the books end not usable, for the same reason: the journal's ``lost`` records replay the outage
+    assert any(r["dir"] == "lost" for r in records)
+    same = ("yes", "no", "fills", "position", "usable", "unusable_reason")
     assert {t: {k: m[k] for k in same} for t, m in replay["markets"].items()} == {
         t: {k: m[k] for k in same} for t, m in live["markets"].items()
     }

@@ -39,6 +39,7 @@ from typing import Any
 from market_making_bot.feed.events import BookChanged, Event
 from market_making_bot.kalshi.orders import BookSide, CancelRef, CreateOrderGroupRequest
 from market_making_bot.kalshi.rest import KalshiAPIError, KalshiResponseError
+from market_making_bot.runtime.account import RestAccount
 from market_making_bot.runtime.client import KalshiWebSocketClient
 from market_making_bot.runtime.orders import BATCH_CANCEL_SIZE, OrderManager, OrderRefused
 from market_making_bot.runtime.rest import KalshiAPIClient, KalshiConnectionError, WriteOutcomeUnknown
@@ -129,9 +130,19 @@ class Bot:
             stale_ns=None if settings.stale_after is None else int(settings.stale_after * 1e9),
             dry_run=settings.dry_run,
         )
+        # resend_lost=False: a create found never to have landed is not re-sent blindly; the engine plans the
+        # market again, with the risk and book checks of that moment.
         self.orders = OrderManager(
-            api, self.tracker, armed=not settings.dry_run, rest_lag=settings.rest_lag, on_update=self._on_update
+            api,
+            self.tracker,
+            armed=not settings.dry_run,
+            resend_lost=False,
+            rest_lag=settings.rest_lag,
+            on_update=self._on_update,
         )
+        # Fills made while the stream was down come back by REST (after every fill subscription, on a timer, and
+        # once at the stop): the portfolio takes them, de-duplicated by trade id.
+        self.account = RestAccount(api, self.core, settings.tickers, with_private=True)
         self.group_id: str | None = None
         self.sent: list[SentOrder] = []
         self.cancel_requests = 0
@@ -156,16 +167,23 @@ class Bot:
 
     def _on_update(self, update: OrderUpdate) -> None:
         self.engine.on_order_update(update)
-        if self._stopping and update.state is OrderState.CANCELED and update.previous is not OrderState.CANCELED:
-            order = self.tracker.get(update.client_order_id)
-            if order is not None:
-                # Where the order rested: a bid on the YES ladder at p, an ask on the NO ladder at 1 - p.
-                if order.side is BookSide.BID:
-                    self._removals.add((order.ticker, "yes", order.price))
-                else:
-                    self._removals.add((order.ticker, "no", PRICE_SCALE - order.price))
-                self._removed.clear()
         self._wake.set()
+
+    def _expect_removals(self) -> None:
+        """At stop, before the cancels: where each open order of the bot rests (a bid on the YES ladder at p, an
+        ask on the NO ladder at 1 - p). The simulator, like Kalshi, may send the book's delta before the cancel's
+        reply, so the keys are set before anything is sent; a negative delta there (cancel or fill) removes one."""
+        for order in self.tracker.open_orders():
+            if order.order_id is None or order.remaining <= 0:
+                continue
+            if _side_value(order.side) == "bid":
+                self._removals.add((order.ticker, "yes", order.price))
+            else:
+                self._removals.add((order.ticker, "no", PRICE_SCALE - order.price))
+        if self._removals:
+            self._removed.clear()
+        else:
+            self._removed.set()
 
     # --- running -----------------------------------------------------------------------------------------------------
 
@@ -203,8 +221,10 @@ class Bot:
         kill = kill or asyncio.Event()
         await self.prepare()
         off = self.core.bus.subscribe(Event, self._on_event)
+        await self.account.load_start()
         feed_stop = asyncio.Event()
         feed = asyncio.create_task(self.client.run(feed_stop))
+        backfill = asyncio.create_task(self.account.run(feed_stop))
         self.engine.start(self._clock())
         reason = "stopped"
         try:
@@ -214,10 +234,15 @@ class Bot:
                 await self._stop(reason, killed=kill.is_set(), feed=feed)
             finally:
                 feed_stop.set()
+                backfill.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await backfill
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(feed), timeout=5)
                 off()
         assert self.result is not None
+        if self.account.auth_error is not None:
+            raise self.account.auth_error
         if feed.done() and not feed.cancelled() and feed.exception() is not None:
             raise feed.exception()  # type: ignore[misc]
         return self.result
@@ -293,8 +318,11 @@ class Bot:
 
     async def _place(self, w: Place) -> None:
         engine = self.engine
-        usable = engine.usable(w.ticker)
-        self.sent.append(SentOrder(self._clock(), w.ticker, w.side, w.price, w.size, usable))
+        reason = engine.halted or engine.unusable_reason(w.ticker)
+        if reason is not None:  # changed since the plan (this round's cancels were awaited first): plan again
+            log.info("create on %s dropped: %s", w.ticker, reason)
+            return
+        self.sent.append(SentOrder(self._clock(), w.ticker, w.side, w.price, w.size, True))
         engine.count_sent(w.ticker)
         side = BookSide.BID if w.side == "bid" else BookSide.ASK
         try:
@@ -366,6 +394,7 @@ class Bot:
                     asyncio.gather(*tasks, return_exceptions=True), timeout=self.settings.stop_timeout
                 )
         if not self.settings.dry_run:
+            self._expect_removals()
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.settings.stop_timeout
             delay = 0.05
@@ -392,6 +421,8 @@ class Bot:
                     await asyncio.wait_for(self._removed.wait(), timeout=self.settings.book_wait)
                 if self._removals:
                     log.info("%d cancelled orders not seen leaving the book in time", len(self._removals))
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.account.backfill("stop"), timeout=self.settings.stop_timeout)
             try:
                 positions = [p async for p in self.api.positions()]
             except _WRITE_ERRORS as exc:
@@ -471,3 +502,7 @@ class Bot:
             "total": money_str(total_x2 // 2) if known else None,
         }
         return {"markets": markets, "trading": trading, "pnl": totals}
+
+
+def _side_value(side: Any) -> str:
+    return str(getattr(side, "value", side))

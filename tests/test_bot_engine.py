@@ -385,3 +385,32 @@ def test_quoter_never_crosses_and_reads_params_exactly() -> None:
     desk.step()
     (ask, bid) = desk.resting()
     assert bid[1] < ask[1] and bid[1] <= 4000 and ask[1] >= 4100
+
+
+def test_a_backfilled_ask_fill_is_booked_as_an_ask() -> None:
+    """Reproduces a defect: the REST backfill turned an ask fill (outcome NO bought) into "sell NO", a bid, so a
+    fill missed on the stream during a disconnect moved the bot's position the wrong way."""
+    from market_making_bot.feed.backfill import fill_message
+    from market_making_bot.kalshi import rest
+    from market_making_bot.trading.portfolio import book_side_of
+
+    def rest_fill(book_side: str, outcome: str) -> rest.Fill:
+        return rest.Fill(
+            fill_id=f"f-{book_side}",
+            order_id="o",
+            ticker=A,
+            outcome_side=outcome,
+            book_side=book_side,
+            count_fp=rest.Size(100),
+            yes_price_dollars=rest.Price(4500),
+            no_price_dollars=rest.Price(5500),
+            is_taker=False,
+            fee_cost=rest.Money(100),
+        )
+
+    ask, bid = fill_message(rest_fill("ask", "no")), fill_message(rest_fill("bid", "yes"))
+    assert book_side_of(ask.side, ask.action) == "ask"
+    assert book_side_of(bid.side, bid.action) == "bid"
+    portfolio = Portfolio()
+    portfolio.apply_ws_fill(ask)
+    assert portfolio.book(A).position == -100

@@ -142,9 +142,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sim-rate",
         type=positive_number("a number of frames per second"),
-        default=20.0,
+        default=100.0,
         metavar="FPS",
-        help="simulator order flow for --simulate (default 20 frames/s)",
+        help="simulator order flow for --simulate (default 100 frames/s)",
     )
     parser.add_argument("--seed", type=int_in_range(0, 2**63 - 1), default=1, help="simulator seed (default 1)")
     env = parser.add_mutually_exclusive_group()

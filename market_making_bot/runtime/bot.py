@@ -420,7 +420,12 @@ class Bot:
                 with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
                     await asyncio.wait_for(self._removed.wait(), timeout=self.settings.book_wait)
                 if self._removals:
-                    log.info("%d cancelled orders not seen leaving the book in time", len(self._removals))
+                    log.info(
+                        "%d cancelled orders not seen leaving the book in %g s: %s",
+                        len(self._removals),
+                        self.settings.book_wait,
+                        ", ".join(f"{t} {side} {price_str(p)}" for t, side, p in sorted(self._removals)),
+                    )
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.account.backfill("stop"), timeout=self.settings.stop_timeout)
             try:

@@ -256,10 +256,6 @@ async def test_paper_trading_with_faults(make_sim: MakeSim, signer: Signer, faul
     reconnects = 1 if any(f.startswith("disconnect") for f in faults) else 0
     bot, summary, timeline, problems = await paper_run(sim, signer, fills=4, reconnects=reconnects)
     assert problems == [] and timeline.violations == []
-    import json
-
-    print(json.dumps(sim.truth()["user"]["fills"], indent=0))
-    print(bot.engine.fill_refs, {t: (b.position, b.fills) for t, b in bot.portfolio.books.items()})
     check_against_truth(sim, summary)
     fired = sim.truth()["faults"]
     kinds = {f.split(":")[0] for f in faults}

@@ -1,0 +1,124 @@
+"""The bot command: bad input is one line and exit 2 before anything connects; the README's demo command quotes, gets
+filled and stops clean; --dry-run sends nothing; the kill switch (SIGUSR1) cancels and stops."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from market_making_bot.cli.bot import load_strategy, main
+
+ROOT = Path(__file__).resolve().parent.parent
+QUOTER = f"{ROOT / 'examples' / 'quoter.py'}:Quoter"
+BOT = [sys.executable, "-m", "market_making_bot.bot"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        ([], "--strategy"),
+        (["--strategy", QUOTER], "--ticker or --event is required"),
+        (["--strategy", "nope.py:X", "--simulate"], "nope.py: no such file"),
+        (["--strategy", "examples/quoter.py", "--simulate"], "must be PATH_OR_MODULE:Class"),
+        (["--strategy", f"{ROOT / 'examples' / 'quoter.py'}:Nope", "--simulate"], "no Strategy subclass named 'Nope'"),
+        (["--strategy", "no_such_module_xyz:Q", "--simulate"], "cannot be imported"),
+        (["--strategy", QUOTER, "--simulate", "--param", "size=lots"], "--param: Quoter: bad parameter"),
+        (["--strategy", QUOTER, "--simulate", "--param", "sizes=1"], "unknown parameter 'sizes'"),
+        (["--strategy", QUOTER, "--simulate", "--param", "novalue"], "KEY=VALUE"),
+        (["--strategy", QUOTER, "--simulate", "--max-position", "0"], "--max-position"),
+        (["--strategy", QUOTER, "--simulate", "--max-loss", "ten"], "--max-loss"),
+        (["--strategy", QUOTER, "--simulate", "--max-order-size", "1.234"], "--max-order-size"),
+        (["--strategy", QUOTER, "--simulate", "--duration", "0"], "--duration"),
+        (["--strategy", QUOTER, "--simulate", "--live"], "--live is for a real exchange"),
+        (["--strategy", QUOTER, "--simulate", "--summary-json", "/no/such/dir/s.json"], "--summary-json"),
+        (["--strategy", QUOTER, "--ticker", "A", "--env-file", "/no/such.env"], "--env-file"),
+        (["--strategy", QUOTER, "--ticker", "A", "--api-url", "localhost"], "is not a URL"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert needle in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_load_strategy_by_module_name() -> None:
+    strategy = load_strategy("market_making_bot.trading.strategy:Strategy", {"k": "v"})
+    assert strategy.params == {"k": "v"}
+
+
+async def _run(*args: str, timeout: float = 90) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=ROOT
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_the_readme_demo_quotes_gets_filled_and_stops_clean(tmp_path: Path) -> None:
+    summary_path = tmp_path / "bot.json"
+    # The README's command, with a shorter duration and a faster order flow.
+    code, out = await _run(
+        *BOT, "--simulate", "--strategy", "examples/quoter.py:Quoter", "--duration", "6", "--sim-rate", "300",
+        "--summary-json", str(summary_path),
+    )  # fmt: skip
+    assert code == 0, out
+    summary = json.loads(summary_path.read_text())
+    trading = summary["trading"]
+    assert trading["orders_sent"] > 0 and trading["left_resting"] == []
+    assert sum(m["fills"] for m in summary["markets"].values()) >= 1, out
+    for market in summary["markets"].values():
+        assert set(market["pnl"]) == {"realized", "unrealized", "fees", "total"}
+        assert market["pnl"]["fees"].count(".") == 1 and len(market["pnl"]["fees"].split(".")[1]) == 6
+    assert "bot stopped" in out and "Traceback" not in out
+
+
+async def test_dry_run_sends_nothing(tmp_path: Path) -> None:
+    summary_path = tmp_path / "bot.json"
+    code, out = await _run(
+        *BOT, "--simulate", "--strategy", "examples/quoter.py:Quoter", "--duration", "2", "--dry-run",
+        "--summary-json", str(summary_path),
+    )  # fmt: skip
+    assert code == 0, out
+    assert "would place bid" in out
+    summary = json.loads(summary_path.read_text())
+    assert summary["trading"]["orders_sent"] == 0 and summary["trading"]["dry_run"] is True
+    assert "POST /trade-api/v2/portfolio/events/orders" not in out
+
+
+async def test_kill_switch_cancels_everything_at_once(tmp_path: Path) -> None:
+    summary_path = tmp_path / "bot.json"
+    proc = await asyncio.create_subprocess_exec(
+        *BOT, "--simulate", "--strategy", "examples/quoter.py:Quoter", "--summary-json", str(summary_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    seen: list[str] = []
+
+    async def until_resting() -> None:
+        while True:
+            line = (await proc.stdout.readline()).decode()  # type: ignore[union-attr]
+            assert line, "".join(seen)
+            seen.append(line)
+            if "-> resting" in line:
+                return
+
+    await asyncio.wait_for(until_resting(), 60)
+    proc.send_signal(signal.SIGUSR1)
+    rest, _ = await asyncio.wait_for(proc.communicate(), 60)
+    out = "".join(seen) + rest.decode()
+    assert proc.returncode == 0, out
+    assert "bot stopping (kill switch)" in out
+    summary = json.loads(summary_path.read_text())
+    assert summary["trading"]["left_resting"] == [] and "kill switch" in summary["trading"]["halted"]

@@ -122,3 +122,17 @@ async def test_kill_switch_cancels_everything_at_once(tmp_path: Path) -> None:
     assert "bot stopping (kill switch)" in out
     summary = json.loads(summary_path.read_text())
     assert summary["trading"]["left_resting"] == [] and "kill switch" in summary["trading"]["halted"]
+
+
+def test_the_dashboard_key_k_is_the_kill_switch() -> None:
+    pytest.importorskip("rich")
+    from market_making_bot.views.dashboard.app import Dashboard, parse_keys
+    from tests.market_frames import fake_client, known_core
+
+    assert parse_keys(b"K") == ["kill"] and parse_keys(b"k") == ["prev"]
+    dash = Dashboard(known_core(), fake_client())
+    killed: list[bool] = []
+    dash._on_input(b"K")  # no bot: nothing happens
+    dash.on_kill = lambda: killed.append(True)
+    dash._on_input(b"nK")
+    assert killed == [True]

@@ -451,6 +451,8 @@ async def _main(args: argparse.Namespace, strategy: Strategy) -> int:
             from market_making_bot.cli.monitor import start_monitoring
 
             views = start_monitoring(args, core, client, stop)
+            if views.dashboard is not None:
+                views.dashboard.on_kill = kill.set  # K on the dashboard: the kill switch
             timer = loop.call_later(args.duration, stop.set) if args.duration else None
             log.info(
                 "bot %s on %s (%s)%s",

@@ -15,9 +15,9 @@ The decisions are the pure engine's (``trading.engine``); this moves frames and 
   (Kalshi cancels the group's orders and refuses new ones past it: a backstop against a runaway loop) and every
   order is placed in it;
 * **running**: every feed event goes to the engine (strategy callbacks), then the planner runs the engine's plan:
-  cancels of all markets in batches (by order id, ``DELETE .../orders/batched``), decreases, creates (one
-  ``POST`` each, in parallel); a market gets its next round once its writes are answered. ``dry_run``: the writes
-  are logged (once per change), never sent;
+  cancels of all markets in batches (by order id, ``DELETE .../orders/batched``), decreases, creates (batched,
+  ``POST .../orders/batched``, when a round has several); a market gets its next round once its writes are
+  answered. ``dry_run``: the writes are logged (once per change), never sent;
 * **stop** (``stop`` set, a fatal error of the feed) or **kill** (at once: writes in flight are abandoned and
   settled by REST reads): the strategy's ``on_stop``, then every open order of the bot is cancelled by order id
   (``OrderManager.cancel_mine``: batch cancel, repeated for ``stop_timeout`` seconds at most; the account's other
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from market_making_bot.feed.events import BookChanged, Event
-from market_making_bot.kalshi.orders import BookSide, CancelRef, CreateOrderGroupRequest
+from market_making_bot.kalshi.orders import BookSide, CancelRef, CreateOrderGroupRequest, CreateOrderRequest
 from market_making_bot.kalshi.rest import KalshiAPIError, KalshiResponseError
 from market_making_bot.runtime.account import RestAccount
 from market_making_bot.runtime.client import KalshiWebSocketClient
@@ -54,6 +54,9 @@ from market_making_bot.units import PRICE_SCALE, money_str, price_str, size_str
 __all__ = ["Bot", "BotRefused", "BotResult", "BotSettings", "SentOrder"]
 
 log = logging.getLogger("market_making_bot.bot")
+
+BATCH_CREATE_SIZE = 10
+"""Creates per batch (100 write tokens: the Basic tier's whole burst; more waits for the bucket)."""
 
 _WRITE_ERRORS = (KalshiAPIError, KalshiConnectionError, KalshiResponseError, WriteOutcomeUnknown)
 
@@ -306,7 +309,14 @@ class Bot:
             for start in range(0, len(cancels), BATCH_CANCEL_SIZE):
                 await self._cancel(cancels[start : start + BATCH_CANCEL_SIZE])
             jobs = [self._reduce(w) for w in writes if isinstance(w, Reduce)]
-            jobs += [self._place(w) for w in writes if isinstance(w, Place)]
+            places = [w for w in writes if isinstance(w, Place)]
+            if len(places) == 1:
+                jobs.append(self._place(places[0]))
+            else:  # several creates (one round of every market): batched, as Kalshi allows
+                jobs += [
+                    self._place_batch(places[i : i + BATCH_CREATE_SIZE])
+                    for i in range(0, len(places), BATCH_CREATE_SIZE)
+                ]
             if jobs:
                 await asyncio.gather(*jobs)
         except Exception:
@@ -318,9 +328,7 @@ class Bot:
 
     async def _place(self, w: Place) -> None:
         engine = self.engine
-        reason = engine.halted or engine.unusable_reason(w.ticker)
-        if reason is not None:  # changed since the plan (this round's cancels were awaited first): plan again
-            log.info("create on %s dropped: %s", w.ticker, reason)
+        if not self._ready(w):
             return
         self.sent.append(SentOrder(self._clock(), w.ticker, w.side, w.price, w.size, True))
         engine.count_sent(w.ticker)
@@ -334,6 +342,98 @@ class Bot:
             engine.bind(w.handle, order.client_order_id)
         if order.state is OrderState.UNKNOWN:
             engine.counters.unknown += 1
+
+    def _ready(self, w: Place) -> bool:
+        """Whether a planned create may still go: nothing changed since the plan (this round's cancels were awaited
+        first); else it is dropped and the market planned again."""
+        reason = self.engine.halted or self.engine.unusable_reason(w.ticker)
+        if reason is not None:
+            log.info("create on %s dropped: %s", w.ticker, reason)
+            return False
+        return True
+
+    async def _place_batch(self, places: list[Place]) -> None:
+        """Several creates in one ``POST .../orders/batched``; each item's answer goes to the tracker as a single
+        create's would (an item's error is a refusal; a batch whose outcome is unknown leaves every order unknown,
+        settled by REST reads)."""
+        orders, tracker, engine = self.orders, self.tracker, self.engine
+        sent: list[tuple[Place, CreateOrderRequest]] = []
+        for w in places:
+            if not self._ready(w):
+                continue
+            side = BookSide.BID if w.side == "bid" else BookSide.ASK
+            try:
+                request = tracker.new(
+                    w.ticker, side, w.price, w.size, now_ms=orders.now_ms(), order_group_id=self.group_id
+                )
+            except (OrderRefused, ValueError) as exc:
+                log.warning("order on %s not sent: %s", w.ticker, exc)
+                continue
+            self.sent.append(SentOrder(self._clock(), w.ticker, w.side, w.price, w.size, True))
+            engine.count_sent(w.ticker)
+            sent.append((w, request))
+        if not sent:
+            return
+        if len(sent) == 1:  # the rest was dropped: a plain create
+            await self._create(*sent[0])
+            return
+        coids = [r.client_order_id for _, r in sent]
+        try:
+            reply = await self.api.batch_create_orders([r for _, r in sent])
+        except KalshiAPIError as exc:
+            for coid in coids:
+                orders._emit(tracker.on_error(coid, exc, orders.now_ms()))
+        except (WriteOutcomeUnknown, KalshiResponseError) as exc:
+            for coid in coids:
+                orders._emit(tracker.on_unknown(coid, str(exc), orders.now_ms()))
+        except KalshiConnectionError as exc:  # could not connect: nothing was sent
+            for coid in coids:
+                orders._emit(tracker.on_error(coid, KalshiAPIError(0, "not_sent", str(exc)), orders.now_ms()))
+        except BaseException:
+            for coid in coids:  # cancelled while the batch may be on its way: unknown
+                orders._emit(tracker.on_unknown(coid, "the batch create was interrupted", orders.now_ms()))
+            raise
+        else:
+            for (w, request), item in zip(sent, reply.orders, strict=True):
+                coid = request.client_order_id
+                answer = item.reply()
+                if answer is not None:
+                    orders._emit(tracker.on_reply(coid, answer, orders.now_ms()))
+                elif item.error is not None:
+                    error = KalshiAPIError(400, item.error.code, item.error.message, item.error.details)
+                    log.warning("order %s on %s refused: %s", coid, w.ticker, error)
+                    orders._emit(tracker.on_error(coid, error, orders.now_ms()))
+                else:
+                    orders._emit(tracker.on_unknown(coid, "the batch answer for it is incomplete", orders.now_ms()))
+        for w, request in sent:
+            if w.handle is not None:
+                engine.bind(w.handle, request.client_order_id)
+        if tracker.unresolved():
+            engine.counters.unknown += len(tracker.unresolved())
+            await orders.resolve()
+
+    async def _create(self, w: Place, request: CreateOrderRequest) -> None:
+        """One create already recorded by the tracker (``tracker.new``), sent alone."""
+        orders, tracker = self.orders, self.tracker
+        coid = request.client_order_id
+        try:
+            reply = await self.api.create_order(request)
+        except KalshiAPIError as exc:
+            orders._emit(tracker.on_error(coid, exc, orders.now_ms()))
+        except (WriteOutcomeUnknown, KalshiResponseError) as exc:
+            orders._emit(tracker.on_unknown(coid, str(exc), orders.now_ms()))
+        except KalshiConnectionError as exc:
+            orders._emit(tracker.on_error(coid, KalshiAPIError(0, "not_sent", str(exc)), orders.now_ms()))
+        except BaseException:
+            orders._emit(tracker.on_unknown(coid, "the create was interrupted", orders.now_ms()))
+            raise
+        else:
+            orders._emit(tracker.on_reply(coid, reply, orders.now_ms()))
+        if w.handle is not None:
+            self.engine.bind(w.handle, coid)
+        if tracker.unresolved():
+            self.engine.counters.unknown += 1
+            await orders.resolve()
 
     async def _reduce(self, w: Reduce) -> None:
         self.decreases += 1

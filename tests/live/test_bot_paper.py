@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from market_making_bot.feed.core import Core
 from market_making_bot.feed.events import BookUnusable, BookUsable, ConnectionDown, ConnectionUp, Event, FillSeen
 from market_making_bot.feed.session import Session
 from market_making_bot.kalshi.auth import Signer, load_private_key
-from market_making_bot.kalshi.orders import CreateOrderReply, CreateOrderRequest
+from market_making_bot.kalshi.orders import BatchCreateReply, CreateOrderReply, CreateOrderRequest
 from market_making_bot.kalshi.rest import Backoff
 from market_making_bot.runtime.bot import Bot, BotRefused, BotSettings
 from market_making_bot.runtime.client import ConnectionPolicy, KalshiWebSocketClient
@@ -160,24 +160,44 @@ async def paper_run(
     policy = ConnectionPolicy(ping_interval=5.0, ping_timeout=5.0)
     client = KalshiWebSocketClient(sim.url, signer, core, Session(tickers, with_private=True, with_orders=True), policy)
     problems: list[str] = []
+    creates: list[str] = []
+    batches: list[int] = []
     risk = RiskLimits(max_position=MAX_POSITION, max_order_size=MAX_ORDER, max_open_orders=8, **limits)
     async with KalshiAPIClient(sim.api_url, signer, backoff=FAST) as api:
         original = api.create_order
 
+        original_batch = api.batch_create_orders
+
+        def check(orders: list[CreateOrderRequest]) -> None:
+            # The simulator's truth at the moment the creates leave: the limits hold against it, counting the
+            # other orders of the same batch as resting.
+            truth = sim.truth()
+            extra: dict[tuple[str, str], int] = {}
+            for order in orders:
+                position, bids, asks = true_exposure(truth, order.ticker)
+                side = str(getattr(order.side, "value", order.side))
+                more = extra.get((order.ticker, side), 0)
+                if side == "bid" and position + bids + more + order.count > MAX_POSITION:
+                    problems.append(f"bid {order.ticker}: {position} + {bids} + {more} + {order.count}")
+                if side == "ask" and position - asks - more - order.count < -MAX_POSITION:
+                    problems.append(f"ask {order.ticker}: {position} - {asks} - {more} - {order.count}")
+                if order.count > MAX_ORDER:
+                    problems.append(f"size {order.count}")
+                extra[(order.ticker, side)] = more + order.count
+                timeline.check_send(order.ticker)
+                creates.append(order.ticker)
+
         async def checked_create(order: CreateOrderRequest) -> CreateOrderReply:
-            # The simulator's truth at the moment the create leaves: the limits hold against it.
-            position, bids, asks = true_exposure(sim.truth(), order.ticker)
-            side = getattr(order.side, "value", order.side)
-            if side == "bid" and position + bids + order.count > MAX_POSITION:
-                problems.append(f"bid {order.ticker}: {position} + {bids} + {order.count}")
-            if side == "ask" and position - asks - order.count < -MAX_POSITION:
-                problems.append(f"ask {order.ticker}: {position} - {asks} - {order.count}")
-            if order.count > MAX_ORDER:
-                problems.append(f"size {order.count}")
-            timeline.check_send(order.ticker)
+            check([order])
             return await original(order)
 
+        async def checked_batch(orders: Sequence[CreateOrderRequest]) -> BatchCreateReply:
+            check(list(orders))
+            batches.append(len(orders))
+            return await original_batch(orders)
+
         api.create_order = checked_create  # type: ignore[method-assign]
+        api.batch_create_orders = checked_batch  # type: ignore[method-assign]
         settings = BotSettings(tickers, risk, group_limit=50_000, rest_lag=0.2, book_wait=2.0, stop_timeout=10.0)
         bot = Bot(quoter({"half_spread": "0.005", "size": "1", "skew": "0.005"}), api, client, settings)
         stop = asyncio.Event()
@@ -192,6 +212,8 @@ async def paper_run(
             result = await asyncio.wait_for(run, 30)
         assert result.left == []
         summary = bot.summary()
+    assert len(creates) == summary["trading"]["orders_sent"] == len(bot.sent)
+    assert batches and all(n >= 2 for n in batches)  # the first round of both markets went as one batch
     return bot, summary, timeline, problems
 
 

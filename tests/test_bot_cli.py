@@ -136,3 +136,35 @@ def test_the_dashboard_key_k_is_the_kill_switch() -> None:
     dash.on_kill = lambda: killed.append(True)
     dash._on_input(b"nK")
     assert killed == [True]
+
+
+def test_bot_metrics_are_the_summary_figures() -> None:
+    pytest.importorskip("prometheus_client")
+    from prometheus_client import generate_latest
+    from prometheus_client.registry import CollectorRegistry
+
+    from market_making_bot.views.bot_metrics import BOT_METRIC_NAMES, BotCollector
+
+    summary = {
+        "markets": {
+            "KXA": {
+                "orders": 3,
+                "fills": 2,
+                "position": "-1.50",
+                "mark": "0.45500",
+                "pnl": {"realized": "0.010000", "unrealized": None, "fees": "0.003200", "total": "-0.020000"},
+            }
+        },
+        "trading": {"orders_sent": 3, "amended": 1, "cancelled": 2, "rejected": 0, "unknown": 0,
+                    "refusals": {"max-position": 4}, "halted": "stop: duration"},
+    }  # fmt: skip
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(BotCollector(lambda: summary))
+    text = generate_latest(registry).decode()
+    assert 'kalshi_bot_orders_total{market="KXA"} 3.0' in text
+    assert 'kalshi_bot_position_contracts{market="KXA"} -1.5' in text
+    assert 'kalshi_bot_pnl_dollars{market="KXA",part="fees"} 0.0032' in text
+    assert 'part="unrealized"' not in text  # unknown is not a zero
+    assert 'kalshi_bot_refusals_total{rule="max-position"} 4.0' in text
+    assert "kalshi_bot_halted 1.0" in text
+    assert all(name in text for name in BOT_METRIC_NAMES)

@@ -219,7 +219,13 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=positive_seconds, metavar="S", help="stop after S seconds")
     parser.add_argument("--summary-json", metavar="PATH", help="write the final state and the bot's figures to PATH")
     parser.add_argument("--record", metavar="PATH", help="journal every frame to PATH (refused if it exists)")
-    parser.add_argument("--dashboard", action="store_true", help="full-screen live view (needs rich)")
+    parser.add_argument(
+        "--dashboard", action="store_true", help="full-screen live view (needs rich); K is the kill switch"
+    )
+    parser.add_argument(
+        "--metrics-port", type=int_in_range(0, 65535), metavar="N", help="serve Prometheus metrics (feed and bot)"
+    )
+    parser.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST", help="address for --metrics-port")
     parser.add_argument("--log-file", metavar="PATH", help="write the log to PATH")
     parser.add_argument(
         "--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS, help="logging level (default INFO)"
@@ -314,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     except StrategyLoadError as exc:
         print(f"mm-bot: {exc}", file=sys.stderr)
         return 2
-    if args.dashboard:
+    if args.dashboard or args.metrics_port is not None:
         from market_making_bot.cli.monitor import missing_extra
 
         problem = missing_extra(args)
@@ -453,6 +459,11 @@ async def _main(args: argparse.Namespace, strategy: Strategy) -> int:
             views = start_monitoring(args, core, client, stop)
             if views.dashboard is not None:
                 views.dashboard.on_kill = kill.set  # K on the dashboard: the kill switch
+            if views.metrics is not None:  # the bot's figures beside the feed's, read on this loop
+                from market_making_bot.views.bot_metrics import BotCollector
+
+                server, summary = views.metrics, bot.summary
+                server.registry.register(BotCollector(lambda: server.collector._on_loop(summary)))
             timer = loop.call_later(args.duration, stop.set) if args.duration else None
             log.info(
                 "bot %s on %s (%s)%s",

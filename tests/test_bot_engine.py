@@ -414,3 +414,24 @@ def test_a_backfilled_ask_fill_is_booked_as_an_ask() -> None:
     portfolio = Portfolio()
     portfolio.apply_ws_fill(ask)
     assert portfolio.book(A).position == -100
+
+
+def test_the_dashboard_positions_panel_from_the_exact_portfolio() -> None:
+    pytest.importorskip("rich")
+    from market_making_bot.views.dashboard.model import portfolio_position_view
+
+    s = Fixed()
+    desk = Desk(s)
+    desk.subscribe()
+    s.want[A] = ((4500, 100), (4700, 100))
+    book_45_55(desk)  # YES bid 0.45, YES ask 0.46: mid 0.455
+    desk.step()
+    market = desk.core.state.get(A)
+    assert market is not None
+    assert portfolio_position_view(desk.portfolio, market) is None  # nothing traded yet
+    coid = next(o.order_id for o in desk.engine.orders(A) if o.side == "ask")
+    desk.fill(A, coid, "no", "buy", "0.4700", "1.00", "0.0035")  # short 1 YES (= 1 NO at 0.53)
+    view = portfolio_position_view(desk.portfolio, market)
+    assert view is not None
+    assert (view.position, view.avg_cost, view.mark, view.fees) == (-100, 5300, 5450, 3500)
+    assert view.pnl == 100 * 4700 - 100 * 4550 and view.realized == 0  # sold at 0.47, marked at 0.455

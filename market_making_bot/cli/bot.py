@@ -458,7 +458,11 @@ async def _main(args: argparse.Namespace, strategy: Strategy) -> int:
 
             views = start_monitoring(args, core, client, stop)
             if views.dashboard is not None:
+                from market_making_bot.views.dashboard.model import portfolio_position_view
+
                 views.dashboard.on_kill = kill.set  # K on the dashboard: the kill switch
+                portfolio = bot.portfolio  # the positions panel shows the bot's exact P&L, not market_position's
+                views.dashboard.model.position_source = lambda market: portfolio_position_view(portfolio, market)
             if views.metrics is not None:  # the bot's figures beside the feed's, read on this loop
                 from market_making_bot.views.bot_metrics import BotCollector
 

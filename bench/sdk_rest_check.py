@@ -9,7 +9,8 @@ section)::
 It starts a simulator (in this process, with this project's Python) whose simulated user has traded, writes its
 credentials, and runs this same file under the SDK's Python (``--child``: only the standard library and kalshi-sdk
 are imported there) to read exchange status, markets, a market, trades, the order book, balance, positions,
-fills and orders with ``AsyncKalshiClient(config=KalshiConfig(base_url=..., ws_base_url=...))``. The child prints
+fills and orders with ``AsyncKalshiClient(config=KalshiConfig(base_url=..., ws_base_url=...))``, then to place one
+order with ``orders.create_v2`` and cancel it with ``orders.cancel_v2`` (V2 order entry). The child prints
 what it read as JSON; this side compares it with the simulator's state and prints one line per check. Exit status:
 0 every check passed, 1 a check failed or the SDK raised, 2 bad command line (no such interpreter).
 
@@ -54,7 +55,37 @@ async def _child(base_url: str, ws_url: str, key_id: str, key_path: str, ticker:
         )
         await read("fills", client.portfolio.fills(limit=1000), lambda fs: [f.trade_id for f in fs])
         await read("orders", client.orders.list(status="resting", limit=1000), lambda os_: [o.order_id for o in os_])
+        # V2 order entry, after the reads (the account's first order stops the simulated user)
+        from kalshi.models.orders import CreateOrderV2Request  # type: ignore[import-not-found]
+
+        request = CreateOrderV2Request(
+            ticker=ticker,
+            client_order_id=SDK_COID,
+            side="bid",
+            count="2.00",
+            price="0.0100",
+            time_in_force="good_till_canceled",
+            self_trade_prevention_type="taker_at_cross",
+        )
+
+        def created(r: Any) -> dict[str, Any]:
+            return {"order_id": r.order_id, "fill_count": str(r.fill_count), "remaining_count": str(r.remaining_count),
+                    "client_order_id": r.client_order_id}  # fmt: skip
+
+        await read("create_v2", client.orders.create_v2(request=request), created)
+        placed = out["create_v2"].get("order_id")
+        if placed is not None:
+            await read(
+                "cancel_v2",
+                client.orders.cancel_v2(placed, market_ticker=ticker),
+                lambda r: {"order_id": r.order_id, "reduced_by": str(r.reduced_by)},
+            )
+        else:
+            out["cancel_v2"] = {"error": "no order to cancel: create_v2 failed"}
     return out
+
+
+SDK_COID = "sdk-v2-check-1"
 
 
 def _run_child(argv: list[str]) -> int:
@@ -80,6 +111,13 @@ async def check(sdk_python: str, workdir: Path) -> list[tuple[str, bool, str]]:
         env = workdir / "sim.env"
         key_id, key_path = sim.write_credentials(env)
         ticker = sim.model.fill_log[0].market.ticker
+        # the truth before the SDK's order (which stops the simulated user and takes its resting orders off)
+        model = sim.model
+        yes, no, _clock = model.book_levels(ticker)
+        resting = sorted(o.order_id for m in model.market_list if m.user for _p, o in m.user.resting.values())
+        truth_positions = {t: v["position"] for t, v in sim.truth()["markets"].items() if v["position"] is not None}
+        trades = [t[0] for t in reversed(model.trade_log) if t[1] == ticker]
+        fills = [f.trade_id for f in reversed(model.fill_log)]
         proc = await asyncio.create_subprocess_exec(
             sdk_python,
             str(Path(__file__).resolve()),
@@ -98,10 +136,6 @@ async def check(sdk_python: str, workdir: Path) -> list[tuple[str, bool, str]]:
             tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
             return [("kalshi-sdk run", False, f"exit {proc.returncode}: {tail[0]}")]
         got = json.loads(stdout)
-        model = sim.model
-        yes, no, _clock = model.book_levels(ticker)
-        resting = sorted(o.order_id for m in model.market_list if m.user for _p, o in m.user.resting.values())
-        truth_positions = {t: v["position"] for t, v in sim.truth()["markets"].items() if v["position"] is not None}
 
         def levels(side: Any) -> list[tuple[Decimal, Decimal]]:
             return [(Decimal(lv["price"]), Decimal(lv["quantity"])) for lv in side or []]
@@ -117,15 +151,27 @@ async def check(sdk_python: str, workdir: Path) -> list[tuple[str, bool, str]]:
             "exchange status": (got.get("exchange_active"), True),
             "markets": (got.get("markets"), [m.ticker for m in model.market_list]),
             "market": (got.get("market"), ticker),
-            "trades": (got.get("trades"), [t[0] for t in reversed(model.trade_log) if t[1] == ticker]),
+            "trades": (got.get("trades"), trades),
             "balance": (got.get("balance"), None),
             "positions": (
                 {t: Decimal(v) for t, v in (got.get("positions") or {}).items()} if not failed("positions") else None,
                 {t: Decimal(v) for t, v in truth_positions.items()},
             ),
-            "fills": (got.get("fills"), [f.trade_id for f in reversed(model.fill_log)]),
+            "fills": (got.get("fills"), fills),
             "orders": (sorted(got.get("orders") or []) if not failed("orders") else None, resting),
         }
+        # create_v2 then cancel_v2: one order with the SDK's coid in the simulator, resting 2 then canceled
+        held = [o for o in sim.entry.order_list if o.client_order_id == SDK_COID]
+        created = got.get("create_v2") or {}
+        expect["create_v2"] = (
+            (created.get("client_order_id"), created.get("fill_count"), created.get("remaining_count"), len(held)),
+            (SDK_COID, "0.00", "2.00", 1),
+        )
+        canceled = got.get("cancel_v2") or {}
+        expect["cancel_v2"] = (
+            (canceled.get("order_id"), canceled.get("reduced_by"), held[0].status if held else None),
+            (created.get("order_id"), "2.00", "canceled"),
+        )
         book = got.get("orderbook")
         if not failed("orderbook") and isinstance(book, dict):
             expect["order book"] = (

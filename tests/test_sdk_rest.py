@@ -61,4 +61,6 @@ async def test_kalshi_sdk_reads_everything_from_the_simulator(tmp_path: Path) ->
         "positions",
         "fills",
         "orders",
+        "create_v2",  # POST /portfolio/events/orders (V2), then the simulator holds exactly one order with its coid
+        "cancel_v2",  # DELETE /portfolio/events/orders/{id}: reduced by the whole count, canceled
     }

@@ -1,4 +1,6 @@
-"""``python -m market_making_bot.account positions|fills|orders|balance|markets``: account queries over Kalshi's REST.
+"""``python -m market_making_bot.account positions|fills|orders|balance|markets|queue|order``: account queries over
+Kalshi's REST, and manual orders (``order create|amend|decrease|cancel|cancel-mine``:
+:mod:`market_making_bot.cli.orders`, to the project's simulator only unless ``--live``).
 
 Signed with the same settings as the listener (``Config.load``: ``.env`` or ``--env-file``, ``--demo`` / ``--prod``,
 ``KALSHI_API_URL`` or ``--api-url``), through :class:`~market_making_bot.runtime.rest.KalshiAPIClient` (its rate
@@ -25,6 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO, TypeVar
 
+from market_making_bot.cli import orders as order_cli
 from market_making_bot.cli.checks import CliParser, int_in_range, package_version, parse_tickers
 from market_making_bot.kalshi.auth import PrivateKeyError
 from market_making_bot.kalshi.rest import Balance, Fill, Market, MarketPosition, Order
@@ -107,6 +110,9 @@ EPILOG = f"""examples:
   %(prog)s balance
   # every market of a series, against a local simulator (its --write-credentials file)
   %(prog)s markets --series KXSIM --env-file sim.env
+  # queue positions of your resting orders; manual orders (the simulator only unless --live): see order --help
+  %(prog)s queue --ticker KXSIM-26DEC31-M1 --env-file sim.env
+  %(prog)s order create --simulate --ticker KXSIM-26DEC31-M1 --side bid --price 0.4500 --count 3
 
 filters: positions --event --ticker; fills --ticker; orders --event --ticker --status (default resting);
   markets --event --series --ticker --status; --limit N on every list (markets with no filter: 100 by default).
@@ -134,7 +140,8 @@ def _api_url(text: str) -> str:
 def build_arg_parser() -> argparse.ArgumentParser:
     parser = CliParser(
         prog="python -m market_making_bot.account",
-        description="Your Kalshi account over REST: positions, fills, orders, balance, markets.",
+        description="Your Kalshi account over REST: positions, fills, orders, balance, markets, queue positions; "
+        "manual orders (order create|amend|decrease|cancel|cancel-mine; the simulator only unless --live).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         error_name=NAME,
@@ -175,6 +182,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
             error_name=NAME,
         )
+    order_cli.add_parsers(sub, _api_url)
     return parser
 
 
@@ -612,27 +620,34 @@ async def run(q: Query, env_file: str | None, demo: bool | None, api_url: str | 
     return EXIT_OK
 
 
-def parse(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, Query]:
+def parse(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, Query | order_cli.OrderCommand]:
     """Parse and check ``argv``; a problem is one line on stderr and ``SystemExit(2)``."""
     parser = build_arg_parser()
     args = parser.parse_args(argv)
     try:
-        q = check_query(args)
+        q: Query | order_cli.OrderCommand
+        q = order_cli.check(args) if args.command in ("order", "queue") else check_query(args)
     except ValueError as exc:
         parser.error(str(exc))
     return args, q
 
 
+async def _dispatch(args: argparse.Namespace, q: Query | order_cli.OrderCommand, out: TextIO, err: TextIO) -> int:
+    if isinstance(q, order_cli.OrderCommand):
+        return await order_cli.run(q, out, err, money_cell)
+    return await run(q, args.env_file, args.demo, args.api_url, out, err)
+
+
 async def run_argv(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
     """:func:`main` inside a running event loop (tests); a bad command line raises ``SystemExit(2)``."""
     args, q = parse(argv)
-    return await run(q, args.env_file, args.demo, args.api_url, out or sys.stdout, err or sys.stderr)
+    return await _dispatch(args, q, out or sys.stdout, err or sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, q = parse(argv)
     try:
-        return asyncio.run(run(q, args.env_file, args.demo, args.api_url, sys.stdout, sys.stderr))
+        return asyncio.run(_dispatch(args, q, sys.stdout, sys.stderr))
     except KeyboardInterrupt:
         return 130
 

@@ -38,7 +38,7 @@ exit codes:
 def main(argv: list[str] | None = None) -> int:
     ap = CliParser(
         prog="python -m market_making_bot.export",
-        description="Export journals (--record) to trades, fills, top_of_book and snapshots tables.",
+        description="Export journals (--record) to trades, fills, orders, top_of_book and snapshots tables.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         error_name="export",

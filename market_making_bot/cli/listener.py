@@ -50,6 +50,8 @@ EPILOG = """examples:
   %(prog)s --simulate --duration 20
   # live public data for one market (key from .env)
   %(prog)s --ticker KXEPSTEINLIST-26-HKIS
+  # compare every book with REST's every 10 s: a book found wrong is marked not usable and resynced
+  %(prog)s --ticker A,B --audit-interval 10
   # every open market of an event, and those that open later (REST listing every 30 s)
   %(prog)s --event KXHIGHNY-26DEC31 --follow-interval 30
   # demo environment, two markets, with your fills and positions
@@ -157,6 +159,15 @@ def build_arg_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="REST base URL including /trade-api/v2 (default: from KALSHI_API_URL or env); used to check tickers and, "
         "with --with-private, to load positions and backfill fills",
+    )
+    parser.add_argument(
+        "--audit-interval",
+        type=positive_seconds,
+        default=None,
+        metavar="S",
+        help="every S seconds compare each usable book with REST's (GET /markets/{ticker}/orderbook); a difference "
+        "seen again on a second read at a level the stream left alone marks the book not usable and resyncs it "
+        "(default: off)",
     )
     parser.add_argument("--env-file", metavar="PATH", help="read settings from PATH instead of ./.env")
     parser.add_argument("--duration", type=positive_seconds, metavar="S", help="stop cleanly after S seconds")
@@ -322,6 +333,8 @@ def _check_command_line(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--dashboard and --metrics-port are for live runs (--ticker or --simulate), not --replay")
     if args.replay and args.duration is not None:
         parser.error("--duration is for live runs: a replay ends at the end of its files")
+    if args.replay and args.audit_interval is not None:
+        parser.error("--audit-interval is for live runs (--ticker or --simulate): a replay applies the journaled ones")
     if live and args.speed is not None:
         parser.error("--speed is for --replay")
     if args.ws_url is not None and args.simulate:

@@ -29,6 +29,7 @@ from market_making_bot.runtime.config import Config, ConfigError
 from market_making_bot.runtime.rest import KalshiAPIClient
 
 if TYPE_CHECKING:
+    from market_making_bot.runtime.audit import BookAuditor
     from market_making_bot.storage.journal import JournalWriter
 
 __all__ = ["EXIT_AUTH", "EXIT_CONFIG", "EXIT_JOURNAL", "EXIT_NO_MARKETS", "EXIT_OK", "run_live"]
@@ -110,17 +111,26 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
             runner = asyncio.create_task(client.run(stop))
             account.on_update = (lambda text, t: journal.rest(text, t, client.connections)) if journal else None
             backfill = asyncio.create_task(account.run(stop)) if with_private else None
+            auditor = _auditor(args, api, client, journal)
+            audits = asyncio.create_task(auditor.run(stop)) if auditor is not None else None
             timer = asyncio.create_task(_stop_after(stop, args.duration)) if args.duration else None
             poller = follow.start(client.protocol, stop) if follow is not None else None
+            ended = False
             try:
                 await runner
+                ended = True  # duration, SIGINT/SIGTERM, or given up: not a 401, not every market rejected
             finally:
                 if poller is not None:
                     poller.cancel()
-                if backfill is not None:
-                    backfill.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await backfill
+                for task in (backfill, audits):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+                if ended and with_private and account.auth_error is None and not (auditor and auditor.auth_error):
+                    # the fills made since the last backfill (all of them if the run ends while disconnected),
+                    # journaled like the others before the journal closes, so a replay ends the same
+                    await account.final_backfill()
                 await views.close()
                 if timer is not None:
                     timer.cancel()
@@ -131,6 +141,8 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
                         code = EXIT_JOURNAL
             if account.auth_error is not None:
                 raise account.auth_error
+            if auditor is not None and auditor.auth_error is not None:
+                raise auditor.auth_error
     except (ConfigError, PrivateKeyError) as exc:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIG
@@ -144,6 +156,20 @@ async def _main(args: argparse.Namespace, core: Core, tickers: list[str], write_
         write_summary()
     _log_end_of_run(core, time.monotonic() - started)
     return code
+
+
+def _auditor(
+    args: argparse.Namespace, api: KalshiAPIClient, client: KalshiWebSocketClient, journal: JournalWriter | None
+) -> BookAuditor | None:
+    """``--audit-interval S``: the book audit (runtime.audit), its results journaled as ``rest`` records."""
+    interval = getattr(args, "audit_interval", None)
+    if not interval:
+        return None
+    from market_making_bot.runtime.audit import BookAuditor
+
+    on_update = (lambda text, t: journal.rest(text, t, client.connections)) if journal else None
+    log.info("book audit: every %g s, each usable book compared with GET /markets/{ticker}/orderbook", interval)
+    return BookAuditor(api, client.protocol, interval=interval, on_update=on_update)
 
 
 def _journal(args: argparse.Namespace, url: str) -> JournalWriter | None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from market_making_bot.feed.audit import AuditResult
 from market_making_bot.feed.events import EventBus, FillSeen, PositionChanged
 from market_making_bot.kalshi import rest
 from market_making_bot.kalshi.messages import Fill, MarketPosition
@@ -53,11 +54,13 @@ OPEN_STATUSES = frozenset({"active", "open"})
 
 
 class RestUpdate(msgspec.Struct, kw_only=True, gc=False):
-    """State REST told the listener: ``fills`` oldest first, ``positions`` per market; ``why`` for the log."""
+    """State REST told the listener: ``fills`` oldest first, ``positions`` per market, ``audits`` (book audits,
+    ``feed.audit``; absent from journals written before them, which still read); ``why`` for the log."""
 
     why: str
     fills: list[Fill] = []
     positions: list[MarketPosition] = []
+    audits: list[AuditResult] = []
 
 
 _encode = msgspec.json.Encoder().encode
@@ -76,7 +79,11 @@ def decode_update(text: str | bytes) -> RestUpdate:
 
 def fill_message(fill: rest.Fill) -> Fill:
     """A REST fill as the WebSocket ``fill`` it stands for (``post_position`` unknown: REST does not say it)."""
-    ts_ms = fill.created_time if fill.created_time is not None else (fill.ts * 1000 if fill.ts is not None else None)
+    # int(): the REST models' values are int subclasses (TimeMs, Money, ...), which the journal's encoder refuses
+    if fill.created_time is not None:
+        ts_ms: int | None = int(fill.created_time)
+    else:
+        ts_ms = int(fill.ts) * 1000 if fill.ts is not None else None
     return Fill(
         market_ticker=fill.ticker,
         yes_price=int(fill.yes_price_dollars),

@@ -123,7 +123,11 @@ _EVENT_COUNTERS = (
     "resyncs",
     "stale_frames",
     "oversized_frames",
+    "audits_ok",
+    "audit_mismatches",
+    "audit_failures",
 )
+_AUDIT_COUNTER = {"ok": "audits_ok", "mismatch": "audit_mismatches", "failed": "audit_failures"}
 _WAITING_ACK = "waiting for the subscription ack (sid "
 
 
@@ -137,8 +141,9 @@ class Core:
     ``trade_duplicates`` (trades and fills dropped by ``trade_id``) are counted here too, and ``stale_frames``
     (snapshots ignored because their sid is ended or not acked, see the module docstring); ``reconnects``,
     ``resyncs`` and ``oversized_frames`` (frames refused for their size) are counted by the client layer, which
-    owns those actions. ``handler_errors`` also counts the event callbacks that raised (each is contained: the
-    frame is applied and the other callbacks run).
+    owns those actions; ``audits_ok``, ``audit_mismatches`` and ``audit_failures`` are the book audits'
+    (``feed.audit``), applied with ``apply_rest``. ``handler_errors`` also counts the event callbacks that raised
+    (each is contained: the frame is applied and the other callbacks run).
 
     ``latencies_ms`` keeps the last feed latencies: receive time minus Kalshi's ``sending_ts_ms`` (or the
     message's ``ts_ms``), in milliseconds, sampled on one frame in ``LATENCY_EVERY`` of the frames fed with
@@ -190,6 +195,8 @@ class Core:
         self._opened_ns = 0
         self._live_sids: set[int] = set()
         self._ended_sids: set[int] = set()
+        self.audits: dict[str, dict[str, int]] = {}
+        """Book audits per market and result (``ok``, ``mismatch``, ``failed``; ``apply_rest``), for the metrics."""
         self._restart_at: dict[int, int] = {}
         """sid -> its last seq when a ``subscribed`` came for it although it had a stream (see ``_restart``)."""
         self._handlers: dict[type, Callable[[Any, int], None]] = {
@@ -619,8 +626,9 @@ class Core:
 
     def apply_rest(self, update: RestUpdate, recv_ns: int) -> None:
         """Merge what REST told (``feed.backfill``): its fills in order, each new one (by trade id) counted and
-        emitted as ``FillSeen`` with ``backfill=True``, then its positions (``PositionChanged``). The live shell and
-        the replay call it with the same journaled updates, so both end in the same state. Never raises."""
+        emitted as ``FillSeen`` with ``backfill=True``, then its positions (``PositionChanged``), then its book audits
+        (counted; a mismatch marks the book not usable). The live shell and the replay call it with the same
+        journaled updates, so both end in the same state. Never raises."""
         for fill in update.fills:
             market = self.state.market(fill.market_ticker)
             if market is None:
@@ -633,6 +641,25 @@ class Core:
                 self._on_position(position, recv_ns)
             except Exception:
                 self._callback_failed("REST position", recv_ns)
+        for audit in update.audits:
+            self._audited(audit.market_ticker, audit.result, audit.reason, recv_ns)
+
+    def _audited(self, ticker: str, result: str, reason: str | None, recv_ns: int) -> None:
+        """A book audit's result (``feed.audit``): counted; a ``mismatch`` marks the book not usable with its reason
+        (the shell then resyncs it), unless it is already not usable for another reason."""
+        counter = _AUDIT_COUNTER.get(result)
+        if counter is None:
+            return
+        self.counters[counter] += 1
+        per = self.audits.setdefault(ticker, {})
+        per[result] = per.get(result, 0) + 1
+        market = self.state.markets.get(ticker)
+        if result == "mismatch" and market is not None and market.has_snapshot:
+            old = market.invalid_reason
+            if old is None or old.startswith(_WAITING_ACK):
+                was = market.usable
+                market.invalid_reason = reason or "audit: REST book differs"
+                self._note(ticker, market, was, recv_ns)
 
     # -- summary ---------------------------------------------------------------------------------------------
 

@@ -19,6 +19,9 @@ it; a bare ``Core`` can too, for a replay); every view reads its fields instead 
 ``books_usable``       markets whose book can be trusted now
 ``books_total``        markets known
 ``unusable``           ``(ticker, reason)`` of every market whose book cannot be trusted, by ticker
+``audits_ok``          book audits (``--audit-interval``) that found no difference that persists
+``audit_mismatches``   book audits that found the stream's book wrong (marked not usable, resynced)
+``audit_failures``     book audits whose REST read failed
 =====================  ========================================================================================
 
 :meth:`Health.summary_block` is the ``"health"`` block of ``--summary-json`` (README, "Summary format"), and
@@ -55,6 +58,9 @@ class Health:
     books_usable: int
     books_total: int
     unusable: tuple[tuple[str, str], ...]
+    audits_ok: int = 0
+    audit_mismatches: int = 0
+    audit_failures: int = 0
 
     @classmethod
     def of(
@@ -85,6 +91,9 @@ class Health:
             books_usable=len(markets) - len(unusable),
             books_total=len(markets),
             unusable=unusable,
+            audits_ok=c.get("audits_ok", 0),
+            audit_mismatches=c.get("audit_mismatches", 0),
+            audit_failures=c.get("audit_failures", 0),
         )
 
     def summary_block(self) -> dict[str, Any]:
@@ -103,11 +112,15 @@ class Health:
 def health_line(h: Health) -> str:
     """The ``[HEALTH]`` log line (README, "Never silently wrong")."""
     not_usable = ", ".join(f"{t} ({reason})" for t, reason in h.unusable)
+    audits = ""
+    if h.audits_ok or h.audit_mismatches or h.audit_failures:  # only with --audit-interval
+        audits = f" | audits ok {h.audits_ok} mismatch {h.audit_mismatches} failed {h.audit_failures}"
     return (
         f"[HEALTH] {h.state} | up {h.uptime_s:.0f} s | frames {h.frames} | reconnects {h.reconnects} | "
         f"gaps {h.gaps} | resyncs {h.resyncs} | duplicates {h.duplicates_dropped} | malformed {h.malformed} | "
         f"handler errors {h.handler_errors} | latency p50 {_ms(h.latency_p50_ms)} ms p99 {_ms(h.latency_p99_ms)} ms"
-        f" | books usable {h.books_usable}/{h.books_total}" + (f" | not usable: {not_usable}" if not_usable else "")
+        f" | books usable {h.books_usable}/{h.books_total}{audits}"
+        + (f" | not usable: {not_usable}" if not_usable else "")
     )
 
 

@@ -24,7 +24,8 @@ Recovery policy, in one place (the Session decides the commands, see its docstri
 * a control frame (``subscribed``, ``unsubscribed``, ``ok``, ``error``) or a snapshot goes to the Session, dispatched
   once, by the decoded message's class (:data:`~market_making_bot.feed.session.CONTROL_CLASSES`);
 * a sequence problem reported by the Core: a sequence kind (gap, duplicate, regression) re-baselines every book of
-  the sid, a book kind (delta without snapshot, crossed book, negative level) that market (``get_snapshot``);
+  the sid, a book kind (delta without snapshot, crossed book, negative level) that market (``get_snapshot``); so
+  does a book audit's mismatch (:meth:`FeedProtocol.resync_books`, called by the audit's shell);
 * health counters: ``reconnects``, ``resyncs`` and ``oversized_frames`` are written here, nowhere else;
 * no valid market left: :attr:`FeedProtocol.fatal` says why (the shell ends the run, exit code 5).
 
@@ -185,6 +186,19 @@ class FeedProtocol:
             markets = [problem.market_ticker] if problem.market_ticker else []
         self.session.at_ns(self._frame_ns)
         self._emit(self.session.resync(problem.sid, markets))
+        self._sync()
+
+    def resync_books(self, markets: list[str], now_ns: int) -> None:
+        """Re-baseline these books with ``get_snapshot`` (the path of a crossed book), e.g. after a book audit found
+        one wrong (``feed.audit``); the commands go out with the next flush."""
+        by_sid: dict[int | None, list[str]] = {}
+        for ticker in markets:
+            market = self.core.state.markets.get(ticker)
+            if market is not None and market.sid is not None:
+                by_sid.setdefault(market.sid, []).append(ticker)
+        self.session.at_ns(now_ns)
+        for sid, tickers in by_sid.items():
+            self._emit(self.session.resync(sid, tickers))
         self._sync()
 
     # ------------------------------------------------------------------------------------------------ timers

@@ -1,6 +1,7 @@
 """The listener's REST calls (the decisions are ``feed.backfill``'s): tickers checked before subscribing, the account
-loaded at start, fills backfilled and positions refreshed after every ``fill`` subscription and on a timer, and with
-them the balance and the resting orders (told on the bus as ``AccountRead``: the dashboard shows them).
+loaded at start, fills backfilled and positions refreshed after every ``fill`` subscription, on a timer and once at the
+end of the run (:meth:`RestAccount.final_backfill`, also when the run ends while disconnected), and with them the
+balance and the resting orders (told on the bus as ``AccountRead``: the dashboard shows them).
 
 Each call is awaited from the asyncio loop (aiohttp, never blocking the frame loop). A failed call degrades and says
 so in one WARNING line; the stream goes on. A 401/403 is :class:`~market_making_bot.runtime.client.AuthenticationError`
@@ -26,12 +27,15 @@ from market_making_bot.runtime.client import AuthenticationError
 from market_making_bot.runtime.rest import KalshiAPIClient, KalshiConnectionError
 from market_making_bot.units import format_money
 
-__all__ = ["TICKER_BATCH", "RestAccount"]
+__all__ = ["FINAL_BACKFILL_TIMEOUT", "TICKER_BATCH", "RestAccount"]
 
 log = logging.getLogger("market_making_bot.runtime.account")
 
 TICKER_BATCH = 100
 """Tickers per ``GET /markets?tickers=...`` request."""
+FINAL_BACKFILL_TIMEOUT = 5.0
+"""Seconds the last backfill at the end of a run may take (:meth:`RestAccount.final_backfill`)."""
+FINAL_WHY = "at the end of the run"
 _TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 _FAILURES = (KalshiAPIError, KalshiConnectionError, KalshiResponseError)
 
@@ -195,16 +199,52 @@ class RestAccount:
         except _FAILURES as exc:
             self._failed("GET /portfolio/fills", exc, "fills made while disconnected may be missing")
             fills = None
+        new = 0
         if fills is not None:
             before = self._fill_total()
             self._apply(self.sync.update(why, fills, None))
             new = self._fill_total() - before
-            if new:
-                log.info("backfill (%s): %d fills not seen on the stream merged", why, new)
-        if await self._positions(why):
+        positions = await self._positions(why)
+        if positions:
             self.backfills += 1
+        if fills is not None or positions:  # one line per backfill (after each fill ack, per timer round)
+            log.info("backfill (%s): %s, positions %s", why,
+                     "fills not read" if fills is None else f"{new} fills not seen on the stream merged",
+                     "read" if positions else "not read")  # fmt: skip
         if self.auth_error is None:
             await self.read_account()
+
+    async def final_backfill(self, timeout: float = FINAL_BACKFILL_TIMEOUT) -> bool:
+        """One last backfill when the run ends (the WebSocket client has stopped, the journal is still open): the
+        fills since the last one seen and the positions, in one journaled update, within ``timeout`` seconds. So a
+        run that ends while disconnected (the reconnect backoff, a refusing server) still has every fill made
+        until now. ``False`` if it failed or timed out, said in one WARNING line naming from when fills may be
+        missing; never raises (a 401 here is that warning too: the stream, not this, decides the exit code)."""
+        since_ms = self.sync.last_fill_ms
+        try:
+            await asyncio.wait_for(self._final(), timeout)
+        except _TIMEOUTS:
+            outcome = f"timed out after {timeout:g} s"
+        except _FAILURES as exc:
+            outcome = f"failed ({exc})"
+        except Exception as exc:  # never the end of the summary: said like the others
+            outcome = f"failed ({type(exc).__name__}: {exc})"
+        else:
+            return True
+        self.failures += 1
+        at = time.strftime("%H:%M:%S", time.localtime(since_ms / 1000))  # the log lines' clock
+        log.warning("the last backfill at the end of the run %s: fills made after %s may be missing", outcome, at)
+        return False
+
+    async def _final(self) -> None:
+        fills = [f async for f in self.api.fills(min_ts=self.sync.fills_since_s(), limit=1000)]
+        mark = self.sync.mark()
+        positions = [p async for p in self.api.positions()]
+        before = self._fill_total()
+        self._apply(self.sync.update(FINAL_WHY, fills, positions, mark))
+        self.backfills += 1
+        log.info("backfill (%s): %d fills not seen on the stream merged, positions read", FINAL_WHY,
+                 self._fill_total() - before)  # fmt: skip
 
     def _fill_total(self) -> int:
         return sum(m.fill_count for m in self.core.state.markets.values())

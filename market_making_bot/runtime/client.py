@@ -5,8 +5,9 @@
 * this module connects with freshly signed headers, hands every frame to ``FeedProtocol.receive_frame`` in arrival
   order with its receive time (``time.time_ns()``), sends ``FeedProtocol.data_to_send()``, calls
   ``FeedProtocol.tick`` every ``ConnectionPolicy.tick`` seconds, tells it when a connection opens or is lost, and
-  reconnects with capped exponential backoff and full jitter. It logs the protocol's ``Notice`` and
-  ``HealthReport`` events (the ``[HEALTH]`` line) and its own connection-state changes.
+  reconnects with capped exponential backoff and full jitter (``ConnectionPolicy.attempt_after``: reset after a
+  connection that lived ``stable_after``, at most 2 s after one that delivered a snapshot). It logs the protocol's
+  ``Notice`` and ``HealthReport`` events (the ``[HEALTH]`` line) and its own connection-state changes.
 
 What this layer does about failures:
 
@@ -100,6 +101,7 @@ class ConnectionPolicy:
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     stable_after: float = 30.0  # a connection that lived this long resets the backoff
+    served_attempt_cap: int = 2  # a connection that delivered a snapshot restarts the backoff from at most 2**this
     ping_interval: float | None = 10.0  # our own WebSocket pings; no pong within ping_timeout means dead
     ping_timeout: float | None = 10.0
     open_timeout: float = 10.0
@@ -113,6 +115,19 @@ class ConnectionPolicy:
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
         return rng.uniform(0.0, min(self.backoff_cap, self.backoff_base * (2**attempt)))
+
+    def attempt_after(self, attempt: int, lived: float, served: bool) -> int:
+        """The backoff exponent for the reconnect after a connection (or attempt) that lasted ``lived`` seconds;
+        ``served``: a snapshot arrived on it. Lived ``stable_after``: 0. Served: at most ``served_attempt_cap``
+        (base 0.5 s: the delay at most 2 s), so a server that drops connections every few seconds costs seconds of
+        outage per drop, not up to ``backoff_cap`` (30 s); it is not hammered either (a new connection and its
+        snapshots at most every ~1 s on average). Otherwise (refused, reset, no snapshot) the exponent keeps
+        growing to ``backoff_cap``."""
+        if lived >= self.stable_after:
+            return 0
+        if served:
+            return min(attempt, self.served_attempt_cap)
+        return attempt
 
 
 class KalshiWebSocketClient:
@@ -181,6 +196,7 @@ class KalshiWebSocketClient:
         attempt = 0
         while not stop.is_set():
             started = time.monotonic()
+            snapshots = self._snapshots()
             try:
                 await self._connect_and_stream(stop)
             except InvalidStatus as exc:
@@ -202,8 +218,7 @@ class KalshiWebSocketClient:
             if stop.is_set():
                 break
             self._lose_connection("closed by the server")
-            if time.monotonic() - started >= self.policy.stable_after:
-                attempt = 0
+            attempt = self.policy.attempt_after(attempt, time.monotonic() - started, self._snapshots() > snapshots)
             if self.policy.max_reconnects is not None and self.reconnects >= self.policy.max_reconnects:
                 log.error("giving up after %d reconnects", self.reconnects)
                 break
@@ -248,6 +263,10 @@ class KalshiWebSocketClient:
                 self._ws = None
             if self.protocol.fatal is not None:
                 raise NoMarketsError(self.protocol.fatal)
+
+    def _snapshots(self) -> int:
+        """Order-book snapshots received so far (read once per connection, not per frame)."""
+        return self.core.by_type.get("orderbook_snapshot", 0)
 
     def _lose_connection(self, reason: str) -> bool:
         """The live connection is gone (the protocol marks every book it fed not usable). ``True`` if there was a

@@ -32,6 +32,11 @@ What it does (the decisions are the tracker's; this only moves requests and answ
   feed ``EventBus`` (``OrderFrameSeen``, ``FillSeen``, backfilled fills included).
 
 Every change is an ``OrderUpdate``, logged and passed to ``on_update``.
+
+**Journal** (``journal=``, e.g. a ``storage.journal.JournalWriter``): every request and its answer (reply, error
+status, unknown outcome), every REST read that settled orders and every ``OrderUpdate`` are written as order records
+(``trading.order_log``: bodies in integer units, the coid in each; never a header or a signature). Any user of the
+manager journals the same way; a journal that fails never stops order entry (the writer keeps its error).
 """
 
 from __future__ import annotations
@@ -39,14 +44,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from market_making_bot.feed.events import EventBus, FillSeen, OrderFrameSeen
 from market_making_bot.kalshi.messages import Fill, UserOrder
-from market_making_bot.kalshi.orders import BookSide, CancelRef
+from market_making_bot.kalshi.orders import AmendOrderReply, BookSide, CancelOrderReply, CancelRef, DecreaseOrderReply
 from market_making_bot.kalshi.rest import KalshiAPIError, KalshiResponseError, Order
 from market_making_bot.runtime.rest import KalshiAPIClient, KalshiConnectionError, WriteOutcomeUnknown
+from market_making_bot.trading.order_log import OrderJournal, error_fields, order_record, update_record
 from market_making_bot.trading.orders import (
     OrderRefused,
     OrderState,
@@ -81,6 +87,7 @@ class OrderManager:
         rest_lag: float = 2.0,
         clock: Callable[[], float] = time.time,
         on_update: Callable[[OrderUpdate], None] | None = None,
+        journal: OrderJournal | None = None,
     ) -> None:
         self.api = api
         self.tracker = tracker if tracker is not None else OrderTracker(rest_lag_ms=int(rest_lag * 1000))
@@ -89,6 +96,7 @@ class OrderManager:
         self.rest_lag = self.tracker.rest_lag_ms / 1000
         self._clock = clock
         self.on_update = on_update
+        self.journal = journal
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -97,8 +105,29 @@ class OrderManager:
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
+    def _record(self, op: str, phase: str, coid: str | None, **fields: Any) -> None:
+        """One order record to the journal, if there is one (never raises: the journal keeps its own error)."""
+        if self.journal is None:
+            return
+        try:
+            self.journal.order(order_record(op, phase, coid, **fields), time.time_ns())
+        except Exception:
+            log.exception("the order journal failed")
+
+    def _record_error(self, op: str, coid: str | None, exc: BaseException, **fields: Any) -> None:
+        if isinstance(exc, KalshiAPIError):
+            self._record(op, "error", coid, **fields, **error_fields(exc))
+        else:
+            status = getattr(exc, "status", None)  # WriteOutcomeUnknown: the 5xx, if one was answered
+            self._record(op, "unknown", coid, **fields, status=status, why=str(exc) or type(exc).__name__)
+
     def _emit(self, updates: list[OrderUpdate]) -> None:
         for u in updates:
+            if self.journal is not None:
+                try:
+                    self.journal.order(update_record(u, self.tracker.get(u.client_order_id)), time.time_ns())
+                except Exception:
+                    log.exception("the order journal failed")
             log.info(
                 "order %s %s on %s: %s -> %s, filled %d, remaining %d (%s)",
                 u.client_order_id,
@@ -158,21 +187,27 @@ class OrderManager:
         assert order is not None and order.request is not None
         self._inflight += 1
         self._idle.clear()
+        self._record("create", "request", coid, body=order.request)
         try:
             reply = await self.api.create_order(order.request)
         except KalshiAPIError as exc:
+            self._record_error("create", coid, exc)
             log.warning("order %s on %s refused: %s", coid, order.ticker, exc)
             self._emit(self.tracker.on_error(coid, exc, self.now_ms()))
         except (WriteOutcomeUnknown, KalshiResponseError) as exc:
+            self._record_error("create", coid, exc)
             log.warning("order %s on %s: outcome unknown: %s", coid, order.ticker, exc)
             self._emit(self.tracker.on_unknown(coid, str(exc), self.now_ms()))
         except KalshiConnectionError as exc:  # could not connect: nothing was sent
+            self._record("create", "error", coid, status=0, code="not_sent", message=str(exc))
             self._emit(self.tracker.on_error(coid, KalshiAPIError(0, "not_sent", str(exc)), self.now_ms()))
         except BaseException:
             # Cancelled (or worse) while the request may be on its way: the outcome is unknown.
+            self._record("create", "unknown", coid, why="the create was interrupted")
             self._emit(self.tracker.on_unknown(coid, "the create was interrupted", self.now_ms()))
             raise
         else:
+            self._record("create", "reply", coid, body=reply)
             self._emit(self.tracker.on_reply(coid, reply, self.now_ms()))
         finally:
             self._inflight -= 1
@@ -214,7 +249,9 @@ class OrderManager:
                     rest = await self.api.order(order.order_id)
                 except _READ_ERRORS as exc:
                     log.warning("order %s: reading it by id failed: %s", order.client_order_id, exc)
+                    self._record_error("read", order.client_order_id, exc, what=f"order {order.order_id}")
                     continue
+                self._record("read", "reply", order.client_order_id, what=f"order {order.order_id}", orders=[rest])
                 self._emit(self.tracker.on_rest_order(rest, as_of))
         lost: list[str] = []
         for ticker, orders in creates.items():
@@ -224,18 +261,32 @@ class OrderManager:
                 found: list[Order] = [o async for o in self.api.orders(ticker=ticker, min_ts=since_s)]
             except _READ_ERRORS as exc:
                 log.warning("orders on %s: the read to settle unknown orders failed: %s", ticker, exc)
+                self._record_error("read", None, exc, what=f"orders ticker={ticker} min_ts={since_s}")
                 continue
+            self._record(
+                "read", "reply", None, what=f"orders ticker={ticker} min_ts={since_s}", orders=self._ours(found)
+            )
             self._emit(self.tracker.on_rest_orders(found, as_of, ticker=ticker, since_ms=since_s * 1000))
             for order in orders:
                 if order.lost and self.resend_lost and not self.tracker.closed:
                     lost.append(order.client_order_id)
         return lost
 
+    def _ours(self, orders: list[Order]) -> list[Order]:
+        """The orders of a read the journal keeps: ours (known here, or with our prefix), never the account's others."""
+        t = self.tracker
+        return [
+            o
+            for o in orders
+            if t.ours(o.client_order_id) or t.get(o.client_order_id) is not None or t.by_order_id(o.order_id)
+        ]
+
     async def reconcile(self) -> None:
         """At start and after a reconnect: our resting orders from REST (all pages); the open ones missing there
         are read by id; unknown ones settled."""
         as_of = self.now_ms()
         resting = [o async for o in self.api.orders(status="resting")]
+        self._record("read", "reply", None, what="orders status=resting", orders=self._ours(resting))
         self._emit(self.tracker.on_rest_orders(resting, as_of, status="resting"))
         await self.resolve()
 
@@ -243,15 +294,9 @@ class OrderManager:
 
     async def cancel(self, coid: str) -> TrackedOrder:
         ref = self.tracker.cancel(coid, self.now_ms())
-        try:
-            reply = await self.api.cancel_order(ref.order_id, market_ticker=ref.market_ticker)
-        except KalshiAPIError as exc:
-            self._emit(self.tracker.on_change_error(coid, exc, self.now_ms()))
-        except (WriteOutcomeUnknown, KalshiResponseError, KalshiConnectionError) as exc:
-            self._emit(self.tracker.on_change_unknown(coid, str(exc), self.now_ms()))
-        else:
-            self._emit(self.tracker.on_change_reply(coid, reply, self.now_ms()))
-        return await self._settled(coid)
+        return await self._change(
+            "cancel", coid, ref.order_id, ref, self.api.cancel_order(ref.order_id, market_ticker=ref.market_ticker)
+        )
 
     async def amend(
         self, coid: str, *, price: int | None = None, remaining: int | None = None, new_client_order_id: bool = False
@@ -260,27 +305,56 @@ class OrderManager:
         order_id, request = self.tracker.amend(
             coid, self.now_ms(), price=price, remaining=remaining, new_client_order_id=new_client_order_id
         )
-        try:
-            reply = await self.api.amend_order(order_id, request)
-        except KalshiAPIError as exc:
-            self._emit(self.tracker.on_change_error(coid, exc, self.now_ms()))
-        except (WriteOutcomeUnknown, KalshiResponseError, KalshiConnectionError) as exc:
-            self._emit(self.tracker.on_change_unknown(coid, str(exc), self.now_ms()))
-        else:
-            self._emit(self.tracker.on_change_reply(coid, reply, self.now_ms()))
-        return await self._settled(coid)
+        return await self._change("amend", coid, order_id, request, self.api.amend_order(order_id, request))
 
     async def decrease(self, coid: str, *, reduce_by: int | None = None, reduce_to: int | None = None) -> TrackedOrder:
         order_id, request = self.tracker.decrease(coid, self.now_ms(), reduce_by=reduce_by, reduce_to=reduce_to)
+        return await self._change("decrease", coid, order_id, request, self.api.decrease_order(order_id, request))
+
+    async def _change(
+        self,
+        op: str,
+        coid: str,
+        order_id: str,
+        request: Any,
+        call: Coroutine[Any, Any, CancelOrderReply | AmendOrderReply | DecreaseOrderReply],
+    ) -> TrackedOrder:
+        """Send a cancel, amend or decrease the tracker has recorded; its answer back to the tracker."""
+        self._record(op, "request", coid, order_id=order_id, body=request)
         try:
-            reply = await self.api.decrease_order(order_id, request)
+            reply = await call
         except KalshiAPIError as exc:
+            self._record_error(op, coid, exc, order_id=order_id)
             self._emit(self.tracker.on_change_error(coid, exc, self.now_ms()))
         except (WriteOutcomeUnknown, KalshiResponseError, KalshiConnectionError) as exc:
+            self._record_error(op, coid, exc, order_id=order_id)
             self._emit(self.tracker.on_change_unknown(coid, str(exc), self.now_ms()))
         else:
+            self._record(op, "reply", coid, order_id=order_id, body=reply)
             self._emit(self.tracker.on_change_reply(coid, reply, self.now_ms()))
         return await self._settled(coid)
+
+    async def refresh(self, coid: str) -> TrackedOrder:
+        """Read one known order by id (``GET /portfolio/orders/{id}``) into the tracker: its fees, its state as REST
+        has it (a newer stream frame still wins). The read's errors propagate."""
+        order = self.tracker.get(coid)
+        if order is None or order.order_id is None:
+            raise OrderRefused(f"cannot read {coid}: Kalshi has not acknowledged it yet")
+        as_of = self.now_ms()
+        rest = await self.api.order(order.order_id)
+        self._record("read", "reply", coid, what=f"order {order.order_id}", orders=[rest])
+        self._emit(self.tracker.on_rest_order(rest, as_of))
+        return order
+
+    async def take_over(self, order_id: str) -> TrackedOrder:
+        """Track an order of the account by its id, whoever placed it (``OrderTracker.take_over``): the trader named
+        it (``account order cancel ID``). Reads it (``GET /portfolio/orders/{id}``); the read's errors propagate."""
+        as_of = self.now_ms()
+        rest = await self.api.order(order_id)
+        self._record("read", "reply", None, what=f"order {order_id}", orders=[rest])
+        order, updates = self.tracker.take_over(rest, as_of)
+        self._emit(updates)
+        return order
 
     async def _settled(self, coid: str) -> TrackedOrder:
         order = self.tracker.get(coid)
@@ -313,16 +387,21 @@ class OrderManager:
 
     async def _cancel_batch(self, chunk: list[TrackedOrder]) -> int:
         refs: list[CancelRef] = [self.tracker.cancel(o.client_order_id, self.now_ms()) for o in chunk]
+        coids = [o.client_order_id for o in chunk]
+        self._record("batch_cancel", "request", None, coids=coids, body=refs)
         try:
             reply = await self.api.batch_cancel_orders(refs)
         except KalshiAPIError as exc:
+            self._record_error("batch_cancel", None, exc, coids=coids)
             for o in chunk:
                 self._emit(self.tracker.on_change_error(o.client_order_id, exc, self.now_ms()))
             return 0
         except (WriteOutcomeUnknown, KalshiResponseError, KalshiConnectionError) as exc:
+            self._record_error("batch_cancel", None, exc, coids=coids)
             for o in chunk:
                 self._emit(self.tracker.on_change_unknown(o.client_order_id, str(exc), self.now_ms()))
             return 0
+        self._record("batch_cancel", "reply", None, coids=coids, body=reply)
         by_id = {o.order_id: o for o in chunk}
         done = 0
         for item in reply.orders:

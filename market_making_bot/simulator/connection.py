@@ -2,7 +2,7 @@
 
 Frames are appended, already numbered, to :attr:`Connection.out` (by the fan-out and by the command
 replies) and one writer task sends them in that order; the faults that act on the stream (gap,
-duplicate, malformed, stall, error 25/10, disconnect) are applied there. A command's text goes to the
+corrupt-book, duplicate, malformed, stall, error 25/10, disconnect) are applied there. A command's text goes to the
 connection's :class:`~.commands.CommandProtocol`, whose actions are carried out here, in order.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from market_making_bot.simulator.subscriptions import (
     Subscription,
     UserWanted,
 )
+from market_making_bot.simulator.units import CONTRACT, fmt_size
 from market_making_bot.simulator.wire import ErrorCode, error_frame
 
 if TYPE_CHECKING:
@@ -39,6 +41,37 @@ log = logging.getLogger("market_making_bot.simulator")
 Item = tuple[int, int, int, bytes]  # flags, sid (0: none), seq (0: none), frame
 
 MALFORMED_FRAME = b'{"type":"orderbook_delta","sid":'
+_DELTA_FP = re.compile(rb'"delta_fp":"(-?)(\d+)\.(\d\d)"')
+_DELTA_LEGACY = re.compile(rb'"delta":(-?\d+)')
+_DELTA_LEVEL = re.compile(
+    rb'"market_ticker":"([^"]+)".*?"price(?:_dollars)?":"?(\d+)(?:\.(\d+))?"?.*?"side":"(yes|no)"'
+)
+CORRUPT_DEPTH_TICKS = 3
+"""``corrupt-book`` hits a delta at least this many ticks below its side's best bid: a level deep in the book,
+where a phantom size cannot soon cross the book (a crossed book would reveal it without any audit)."""
+
+
+def corrupt_delta(frame: bytes) -> tuple[bytes, str] | None:
+    """``corrupt-book``: the delta frame with 1.00 contract more in its change (fixed-point ``delta_fp`` or the
+    legacy whole ``delta``), and what was done; ``None`` when the change would become 0 (a level left as it was
+    would not look like a delta)."""
+    found = _DELTA_FP.search(frame)
+    if found is not None:
+        sign, whole, cents = found.groups()
+        old = (-1 if sign else 1) * (int(whole) * CONTRACT + int(cents))
+        new = old + CONTRACT
+        if new == 0:
+            return None
+        text = f'"delta_fp":"{fmt_size(new)}"'.encode()
+        return frame[: found.start()] + text + frame[found.end() :], f"delta {fmt_size(old)} sent as {fmt_size(new)}"
+    legacy = _DELTA_LEGACY.search(frame)
+    if legacy is None:
+        return None
+    old = int(legacy.group(1))
+    if old + 1 == 0:
+        return None
+    text = f'"delta":{old + 1}'.encode()
+    return frame[: legacy.start()] + text + frame[legacy.end() :], f"delta {old} sent as {old + 1}"
 
 
 class Connection:
@@ -76,6 +109,7 @@ class Connection:
         # faults armed on this connection, delivered by the writer
         self.pending_gap = 0
         self.pending_dup = 0
+        self.pending_corrupt = 0
         self.pending_kill: list[str] = []
         self.stalled = False
         self.unstall = asyncio.Event()
@@ -153,6 +187,12 @@ class Connection:
                     self.pending_gap -= 1
                     faults.record("gap", f"connection {self.conn_id} sid {sid} seq {seq} not sent")
                     continue
+                if flags & F_DELTA and self.pending_corrupt and self._deep(frame):
+                    corrupted = corrupt_delta(frame)
+                    if corrupted is not None:  # else (a delta of -1.00 would become 0): the next delta
+                        self.pending_corrupt -= 1
+                        frame, what = corrupted
+                        faults.record("corrupt-book", f"connection {self.conn_id} sid {sid} seq {seq}: {what}")
                 await send(frame, text)
                 self.frames_sent += 1
                 if seq:
@@ -213,6 +253,8 @@ class Connection:
             return
         if kind == "gap":
             self.pending_gap += 1
+        elif kind == "corrupt-book":
+            self.pending_corrupt += 1
         elif kind == "duplicate":
             self.pending_dup += 1
         elif kind == "malformed":
@@ -232,12 +274,27 @@ class Connection:
             else:
                 self._deliver_kill(sub, kind)
 
+    def _deep(self, frame: bytes) -> bool:
+        """The delta ``frame`` is at a level ``CORRUPT_DEPTH_TICKS`` or more below its side's best bid (the truth)."""
+        found = _DELTA_LEVEL.search(frame)
+        if found is None:
+            return False
+        ticker, whole, frac, side = found.groups()
+        market = self.sim.model.markets.get(ticker.decode())
+        if market is None:
+            return False
+        # legacy integer cents, or a dollar string
+        price = int(whole) * 100 if frac is None else int(whole) * 10_000 + int(frac.ljust(4, b"0")[:4])
+        best = market.ladder("yes" if side == b"yes" else "no").best()
+        return best is not None and price <= best - CORRUPT_DEPTH_TICKS * market.tick
+
     def _deliver_kill(self, sub: Subscription, kind: str) -> None:
         self._kill(sub, ErrorCode.BUFFER_OVERFLOW if kind == "error25" else ErrorCode.CHANNEL_ERROR, front=True)
         self.sim.faults.record(kind, f"connection {self.conn_id} sid {sub.sid} killed")
 
     def clear_pending_faults(self) -> None:
         self.pending_gap = 0
+        self.pending_corrupt = 0
         self.pending_dup = 0
         self.pending_kill.clear()
 

@@ -22,6 +22,11 @@ Kinds:
 ``malformed``   a frame that is not valid JSON is sent (in addition to the normal frames)
 ``error25``     the connection's order-book subscription is killed with error 25 (buffer overflow)
 ``error10``     the same with error 10 (channel error)
+``corrupt-book``the next ``orderbook_delta`` of the connection at a level 3 or more ticks below its
+                side's best bid is sent with 1.00 contract more than the exchange's change (``seq``
+                and everything else kept): the client's book silently differs from the truth (and
+                REST's book) at that level, by +1.00, until a snapshot replaces it; only a
+                comparison with REST (``--audit-interval``) can see it
 ``early-data``  the next subscription to ``orderbook_delta`` (any connection) gets its snapshots
                 before its ``subscribed`` ack
 ``auth-reject`` the next ``count`` handshakes (default 1, ``count=all``: every one) are refused with
@@ -68,7 +73,7 @@ seq 4). Two commands that touch the same subscription may take effect in either 
 ``unsubscribe`` and a ``subscribe`` sent back to back, for example).
 
 Counting: ``faults[KIND]`` in the truth is the number of times the fault *reached a client*: a
-dropped delta, a duplicated frame, an aborted connection, a started stall, a malformed frame, a
+dropped delta, a corrupted delta, a duplicated frame, an aborted connection, a started stall, a malformed frame, a
 terminal error sent, a subscription answered early, a refused handshake, an error 9 sent, a
 command held back by ``reorder``. Every
 one is logged at INFO on the ``market_making_bot.simulator`` logger.
@@ -89,7 +94,7 @@ from typing import Protocol
 
 log = logging.getLogger("market_making_bot.simulator")
 
-CONNECTION_KINDS = ("gap", "duplicate", "disconnect", "stall", "malformed", "error25", "error10")
+CONNECTION_KINDS = ("gap", "duplicate", "disconnect", "stall", "malformed", "error25", "error10", "corrupt-book")
 GLOBAL_KINDS = ("early-data", "auth-reject", "deny-private", "reorder")
 REST_KINDS = ("rest-429", "rest-503", "rest-slow", "rest-drop", "rest-401")
 ORDER_KINDS = ("order-429", "order-timeout", "order-reject")

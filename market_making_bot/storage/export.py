@@ -1,9 +1,14 @@
 """Export journals to tables for analysis: ``python -m market_making_bot.export JOURNAL [...] --to parquet --out DIR``.
 
-The journals are replayed through the same core as a live run, and four tables come out:
+The journals are replayed through the same core as a live run, and five tables come out:
 
 * ``trades``: one row per public trade (deduplicated by ``trade_id``, as in the live state);
-* ``fills``: one row per fill of yours;
+* ``fills``: one row per fill of the account (the ``fill`` stream and the REST backfill, ``backfill`` true for the
+  latter; deduplicated by ``trade_id``);
+* ``orders``: one row per order the program placed or changed (the journal's ``order`` records, written by
+  ``OrderManager``): its client order id, order id, market, side, price and count, and its final state, filled
+  count, remaining count and fees as of its last change; ``requests``: how many times its create was sent (a
+  create whose outcome was unknown and that never landed is sent again with the same client order id);
 * ``top_of_book``: one row per change of the best YES bid or ask (price or size) of a market;
 * ``snapshots``: one row per price level of every order-book snapshot.
 
@@ -24,9 +29,11 @@ from typing import Any
 
 from market_making_bot.feed.core import Core
 from market_making_bot.feed.events import BookChanged, BookSnapshot, FillSeen, TradeSeen
-from market_making_bot.storage.replay import run_replay
+from market_making_bot.storage.journal import is_journal, iter_journal
+from market_making_bot.storage.replay import check_recordings, run_replay
+from market_making_bot.trading.order_log import decode_order_record
 
-__all__ = ["TABLES", "collect", "write_csv", "write_parquet"]
+__all__ = ["TABLES", "collect", "order_rows", "write_csv", "write_parquet"]
 
 log = logging.getLogger("market_making_bot.storage.export")
 
@@ -40,7 +47,12 @@ TABLES: dict[str, Schema] = {
     "fills": {
         "recv_time": "time", "market": "str", "trade_id": "str", "order_id": "str", "side": "str", "action": "str",
         "yes_price": "price", "count": "size", "fee": "money", "is_taker": "bool", "post_position": "size",
-        "exchange_time": "time",
+        "exchange_time": "time", "backfill": "bool",
+    },
+    "orders": {
+        "recv_time": "time", "client_order_id": "str", "order_id": "str", "market": "str", "side": "str",
+        "price": "price", "count": "size", "state": "str", "fill_count": "size", "remaining": "size", "fees": "money",
+        "requests": "int", "reason": "str", "last_update": "time",
     },
     "top_of_book": {
         "recv_time": "time", "market": "str", "best_yes_bid": "price", "best_yes_bid_size": "size",
@@ -78,7 +90,7 @@ def collect(
             "recv_time": event.recv_ns, "market": event.ticker, "trade_id": msg.trade_id, "order_id": msg.order_id,
             "side": msg.side, "action": msg.action, "yes_price": msg.yes_price, "count": msg.count,
             "fee": msg.fee, "is_taker": msg.is_taker, "post_position": msg.post_position,
-            "exchange_time": None if msg.ts_ms is None else msg.ts_ms * 1_000_000,
+            "exchange_time": None if msg.ts_ms is None else msg.ts_ms * 1_000_000, "backfill": event.backfill,
         })  # fmt: skip
 
     def on_snapshot(event: BookSnapshot) -> None:
@@ -110,7 +122,61 @@ def collect(
     bus.subscribe(BookSnapshot, on_snapshot)
     bus.subscribe(BookChanged, on_book)
     run_replay(paths, core)
+    rows["orders"] = order_rows(paths, tickers)
     return rows
+
+
+def order_rows(paths: Sequence[str | Path], tickers: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The ``orders`` table from the journals' ``order`` records (in the order the orders were first sent)."""
+    orders: dict[str, dict[str, Any]] = {}
+    damaged = 0
+    for path in check_recordings(paths):
+        if not is_journal(path):
+            continue
+        for rec in iter_journal(path):
+            if rec.dir != "order" or rec.text is None:
+                continue
+            try:
+                record = decode_order_record(rec.text)
+            except ValueError:
+                damaged += 1
+                continue
+            _apply_order_record(orders, record, rec.t)
+    if damaged:
+        log.warning("%d order records could not be read", damaged)
+    wanted = set(tickers) if tickers else None
+    return [r for r in orders.values() if wanted is None or r["market"] in wanted]
+
+
+def _apply_order_record(orders: dict[str, dict[str, Any]], record: dict[str, Any], t_ns: int) -> None:
+    coid = record.get("coid")
+    if not isinstance(coid, str):
+        return  # batch cancels and reads name no single order: their effect comes as ``update`` records
+    row = orders.get(coid)
+    if row is None:
+        row = orders[coid] = {
+            "recv_time": t_ns, "client_order_id": coid, "order_id": None, "market": "", "side": None, "price": None,
+            "count": None, "state": "pending", "fill_count": 0, "remaining": None, "fees": 0, "requests": 0,
+            "reason": "", "last_update": t_ns,
+        }  # fmt: skip
+    op, phase = record["op"], record.get("phase")
+    body = record.get("body")
+    if op == "create" and phase == "request" and isinstance(body, dict):
+        row["requests"] += 1
+        row["market"] = body.get("ticker", row["market"])
+        for key in ("side", "price", "count"):
+            if row[key] is None:
+                row[key] = body.get(key)
+        if row["remaining"] is None:
+            row["remaining"] = body.get("count")
+    elif phase == "reply" and isinstance(body, dict) and row["order_id"] is None:
+        row["order_id"] = body.get("order_id")
+    elif op == "update":
+        for key in ("order_id", "side", "price", "count", "state", "fill_count", "remaining", "fees", "reason"):
+            if record.get(key) is not None:
+                row[key] = record[key]
+        row["market"] = record.get("ticker") or row["market"]
+        row["last_update"] = t_ns
 
 
 def _decimal(value: int | None, places: int) -> Decimal | None:

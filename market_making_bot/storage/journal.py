@@ -2,21 +2,25 @@
 
 One JSON object per line (JSON Lines; ``.gz`` in the name compresses with gzip)::
 
-    {"journal": "market_making_bot", "version": 3, "started_ns": 1732449000000000000, "session": "20241124T113000Z"}
+    {"journal": "market_making_bot", "version": 4, "started_ns": 1732449000000000000, "session": "20241124T113000Z"}
     {"t": 1732449000123456789, "conn": 1, "dir": "connect", "url": "wss://..."}
     {"t": 1732449000130000000, "conn": 1, "dir": "out", "frame": "{\\"id\\":1,\\"cmd\\":\\"subscribe\\",...}"}
     {"t": 1732449000131000000, "conn": 1, "dir": "in", "frame": "{\\"type\\":\\"subscribed\\",...}"}
     {"t": 1732449000131500000, "conn": 1, "dir": "in", "b64": "eyJ0eXBlIjoi/w=="}
     {"t": 1732449000140000000, "conn": 1, "dir": "rest", "frame": "{\\"why\\":\\"backfill\\",\\"fills\\":[...],...}"}
+    {"t": 1732449000150000000, "conn": 0, "dir": "order", "frame": "{\\"op\\":\\"create\\",...}"}
 
 ``t`` is the receive time in nanoseconds (for ``in``: exactly the time the live core was given), ``conn`` the
 connection number (it changes on every reconnect; ``connect`` records the handshake), ``dir`` is ``in`` for frames
 received, ``out`` for commands sent (skipped by replay), ``connect`` for a new connection,
 ``rest`` for what the REST API told the listener that changed its state (``feed.backfill.RestUpdate``: positions at
-start, backfilled fills; replay applies it with ``Core.apply_rest``). A received frame is the
-text of the bytes the live core was fed (``frame``); a frame whose bytes are not valid UTF-8 is kept exactly as
-base64 (``b64``), so that replay feeds the same bytes and counts it malformed as live did. Each line is flushed as
-it is written, so a crash or a kill loses at most the line being written; a reader tolerates a cut last line.
+start, backfilled fills; replay applies it with ``Core.apply_rest``), ``order`` for an order request, its answer,
+a REST read that settled orders, or an order's change of state (``trading.order_log``, written by ``OrderManager``
+when given this writer as its ``journal``; replay skips them, the export's ``orders`` table reads them). A
+received frame is the text of the bytes the live core was fed (``frame``); a frame whose bytes are not valid
+UTF-8 is kept exactly as base64 (``b64``), so that replay feeds the same bytes and counts it malformed as live
+did. Each line is flushed as it is written, so a crash or a kill loses at most the line being written; a reader
+tolerates a cut last line.
 
 Without rotation the journal is ``PATH`` itself, and an existing ``PATH`` is refused (unless ``overwrite``). With
 rotation (``--record-rotate 100MB`` or ``hourly``) each run is a set of its own, named after the session (the UTC
@@ -61,8 +65,8 @@ __all__ = [
 log = logging.getLogger("market_making_bot.storage.journal")
 
 MAGIC = "market_making_bot"
-VERSION = 3  # 3: ``rest`` records; 2: rotated sets named after their session, ``b64`` for frames that are not
-# UTF-8 (1 and 2 are still read)
+VERSION = 4  # 4: ``order`` records; 3: ``rest`` records; 2: rotated sets named after their session, ``b64`` for
+# frames that are not UTF-8 (1 to 3 are still read)
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 _HOUR_NS = 3600 * 10**9
 REMOVED_CHECK_EVERY = 1000
@@ -248,6 +252,10 @@ class JournalWriter:
         """What REST told the listener (``feed.backfill.encode_update``), applied at ``t_ns``."""
         self._write({"t": t_ns, "conn": conn, "dir": "rest", "frame": text}, t_ns)
 
+    def order(self, text: str, t_ns: int) -> None:
+        """An order record (``trading.order_log``; ``OrderManager``'s journal hook). Never raises."""
+        self._write({"t": t_ns, "conn": 0, "dir": "order", "frame": text}, t_ns)
+
     def connected(self, conn: int, handshake_ns: int) -> None:
         self._write({"t": handshake_ns, "conn": conn, "dir": "connect", "url": self.url}, handshake_ns)
 
@@ -428,7 +436,7 @@ class JournalRecord(msgspec.Struct, frozen=True, gc=False):
     base64 in C (``gc=False``: records hold no containers; it spares the collector on long replays)."""
 
     t: Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME_NS)]
-    dir: Literal["in", "out", "connect", "rest"]
+    dir: Literal["in", "out", "connect", "rest", "order"]
     conn: Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME_NS)] = 0
     text: str | None = msgspec.field(default=None, name="frame")
     b64: bytes | None = None  # a received frame that was not valid UTF-8, exactly

@@ -326,16 +326,23 @@ class OrderTracker:
         order_group_id: str | None = None,
         subaccount: int | None = None,
         exchange_index: int | None = None,
+        client_order_id: str | None = None,
     ) -> CreateOrderRequest:
         """Record a new order as ``PENDING`` and return the request to send (its ``client_order_id`` is the key of
         every later call). ``OrderRefused`` when the market is blocked or the tracker is closed; ``ValueError`` for
-        a bad value (from the request model)."""
+        a bad value (from the request model). ``client_order_id``: the trader's own coid instead of a made one
+        (``OrderRefused`` if this tracker already knows it: a second order with it would be answered 409)."""
         if self.closed:
             raise OrderRefused("the order tracker is closed: no new orders")
         why = self.blocked(ticker)
         if why is not None:
             raise OrderRefused(why)
-        coid = f"{self.prefix}-{self._make_id()}"
+        if client_order_id is not None:
+            coid = check_client_order_id(client_order_id)
+            if coid in self.orders or coid in self._alias:
+                raise OrderRefused(f"client_order_id {coid!r} is already used by an order of this tracker")
+        else:
+            coid = f"{self.prefix}-{self._make_id()}"
         while coid in self.orders or coid in self._alias:  # pragma: no cover - 64 random bits
             coid = f"{self.prefix}-{self._make_id()}"
         request = CreateOrderRequest(
@@ -534,6 +541,17 @@ class OrderTracker:
         self._rest_apply(rest, as_of_ms, out)
         return out
 
+    def take_over(self, rest: Order, as_of_ms: int) -> tuple[TrackedOrder, list[OrderUpdate]]:
+        """Track ``rest`` (read by id) even if another program placed it: the trader named it explicitly (the
+        command line's ``order cancel ID``). Its key is its coid, or its order id when it has none."""
+        order = self._find(rest.client_order_id or None, rest.order_id)
+        if order is None:
+            key = rest.client_order_id or rest.order_id
+            order = self._adopt(
+                key, rest.ticker, rest.book_side, rest.yes_price_dollars, rest.initial_count_fp, as_of_ms
+            )
+        return order, self._rest_observe(order, rest, as_of_ms)
+
     def _rest_apply(self, rest: Order, as_of_ms: int, out: list[OrderUpdate]) -> str | None:
         """Apply one REST order if it is ours (adopting one with our prefix); its coid, else ``None``."""
         order = self._find(rest.client_order_id or None, rest.order_id)
@@ -557,6 +575,7 @@ class OrderTracker:
         if order.check is not None and as_of_ms >= order.check_since_ms + self.rest_lag_ms:
             order.check = None
             order.change = None
+        order.fees = max(order.fees, rest.maker_fees_dollars + rest.taker_fees_dollars)  # cumulative, as the fills
         ts = rest.last_update_time or rest.created_time or 0
         obs = _Obs(
             ts, rest.fill_count_fp, rest.remaining_count_fp, _status_of(rest.status), rest.yes_price_dollars, "rest"
@@ -646,6 +665,7 @@ class OrderTracker:
             obs = _Obs(reply.ts_ms, order.fill_count, after, status, None, "decrease")
             return self._observe(order, obs, now_ms, "decreased")
         # amend: the new price (and coid) hold from now; counts only when something filled or the size changed
+        old_price = order.price
         if change is not None and change.price is not None:
             order.price = change.price
         if change is not None and change.total is not None:
@@ -655,7 +675,25 @@ class OrderTracker:
         fill = order.fill_count + (reply.fill_count or 0)
         left = reply.remaining_count if reply.remaining_count is not None else max(0, order.count - fill)
         status = OrderStatus.RESTING if left > 0 else OrderStatus.EXECUTED
-        return self._observe(order, _Obs(reply.ts_ms, fill, left, status, order.price, "amend"), now_ms, "amended")
+        out = self._observe(order, _Obs(reply.ts_ms, fill, left, status, order.price, "amend"), now_ms, "amended")
+        if not out and order.price != old_price:  # only the price changed: set above, so _derive saw no change
+            order.last_update_ms = now_ms
+            out = [
+                OrderUpdate(
+                    at_ms=now_ms,
+                    client_order_id=order.client_order_id,
+                    order_id=order.order_id,
+                    ticker=order.ticker,
+                    state=order.state,
+                    previous=order.state,
+                    fill_count=order.fill_count,
+                    remaining=order.remaining,
+                    price=order.price,
+                    new_fill=0,
+                    reason="amended",
+                )
+            ]
+        return out
 
     def on_change_error(self, coid: str, error: KalshiAPIError, now_ms: int) -> list[OrderUpdate]:
         """The cancel, amend or decrease was answered with an error: 404 = the order is already terminal (checked

@@ -66,6 +66,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "kalshi_resyncs",
     "kalshi_duplicates_dropped",
     "kalshi_book_problems",
+    "kalshi_audits",
     "kalshi_trades",
     "kalshi_fills",
     "kalshi_connected",
@@ -149,6 +150,7 @@ class _Read:
     markets: list[_MarketRead] = field(default_factory=list)
     latency_buckets: list[tuple[str, float]] = field(default_factory=list)
     latency_sum_s: float = 0.0
+    audits: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 T = TypeVar("T")
@@ -225,6 +227,7 @@ class KalshiCollector(Collector):
             markets=markets,
             latency_buckets=buckets,
             latency_sum_s=latency_sum,
+            audits={t: dict(per) for t, per in core.audits.items()},
         )
 
     def _on_loop(self, fn: Callable[[], T]) -> T:
@@ -287,6 +290,15 @@ class KalshiCollector(Collector):
         for kind, key in _PROBLEM_KINDS:
             problems.add_metric([kind], c.get(key, 0))
         yield problems
+        audits = CounterMetricFamily(
+            "kalshi_audits",
+            "Book audits (--audit-interval) per market by result: ok, mismatch (book resynced), failed (REST).",
+            labels=["market", "result"],
+        )
+        for ticker, per in sorted(r.audits.items()):
+            for result in ("ok", "mismatch", "failed"):
+                audits.add_metric([ticker, result], per.get(result, 0))
+        yield audits
 
         connected = GaugeMetricFamily("kalshi_connected", "1 while the WebSocket connection is up.")
         connected.add_metric([], 1.0 if r.state == "connected" else 0.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from market_making_bot.simulator import FaultSpec
 from market_making_bot.simulator.auth import auth_headers
 
-from .helpers import Client, DecBook, now_ms, truth_books
+from .helpers import Client, DecBook, now_ms, rebuild, truth_books
 
 M1, M2, M3 = "KXSIM-26DEC31-M1", "KXSIM-26DEC31-M2", "KXSIM-26DEC31-M3"
 MARKETS = [M1, M2, M3]
@@ -386,3 +387,39 @@ async def test_a_reconnecting_client_converges_through_disconnects_gaps_and_erro
     assert seen["dups"] == faults.get("duplicate", 0)
     # a gap hidden behind a disconnect is never seen; every gap seen was injected
     assert 1 <= seen["gaps"] <= faults["gap"]
+
+
+async def test_corrupt_book_sends_one_delta_off_by_a_contract_with_the_seq_kept(make_sim, open_client):
+    sim = await make_sim(rate=2000, faults=[FaultSpec.parse("corrupt-book:at=30")])
+    c = await open_client(sim)
+    await subscribe_book(c)
+    await c.recv_until(lambda f: f.get("seq", 0) >= 300)
+    sim.stop_flow()
+    await sim.wait_quiet(timeout=10)
+    await c.drain()
+    assert sim.truth()["faults"] == {"corrupt-book": 1}
+    assert missing(seqs(c.frames, 1)) == []  # nothing dropped, nothing that a sequence check could see
+    books = {t: b.as_truth() for t, b in rebuild([f for f in c.frames if f.get("sid") == 1]).items()}
+    truth = truth_books(sim.truth())
+    wrong = {
+        (t, side, p): (s, dict(truth[t][side]).get(p))
+        for t in MARKETS
+        for side in ("yes", "no")
+        for p, s in books[t][side]
+        if [p, s] not in truth[t][side]
+    }
+    wrong |= {  # a level the truth removed and the stream kept
+        (t, side, p): (dict(books[t][side]).get(p), s)
+        for t in MARKETS
+        for side in ("yes", "no")
+        for p, s in truth[t][side]
+        if [p, s] not in books[t][side]
+    }
+    assert len(wrong) == 1, wrong  # one level, by exactly +1.00 contract
+    ((mine, theirs),) = wrong.values()
+    assert Decimal(mine) - Decimal(theirs or "0") == 1
+
+
+def test_corrupt_book_spec_parses() -> None:
+    spec = FaultSpec.parse("corrupt-book:every=500")
+    assert (spec.kind, spec.every, str(spec)) == ("corrupt-book", 500, "corrupt-book:every=500")

@@ -470,3 +470,20 @@ async def test_order_faults(make_sim, session) -> None:
     status, reply = await api("POST", "/portfolio/events/orders", body)  # the retry: it had landed
     assert status == 409
     assert sim.truth()["faults"] == {"order-429": 1, "order-reject": 1, "order-timeout": 1}
+
+
+def test_order_fault_specs_parse_and_count_order_writes_only() -> None:
+    from market_making_bot.simulator.faults import FaultController
+
+    assert str(FaultSpec.parse("order-429:every=5")) == "order-429:every=5"
+    assert str(FaultSpec.parse("order-timeout:at=2:for=1.5")) == "order-timeout:at=2:for=1.5"
+    assert FaultSpec.parse("order-reject:rate=0.5").rate == 0.5
+    assert FaultSpec.parse("order-429").count == 1
+    with pytest.raises(ValueError, match="ms=N is only for rest-slow"):
+        FaultSpec.parse("order-429:ms=3")
+    faults = FaultController(["order-429:every=2"], seed=1)  # type: ignore[list-item]
+    assert [bool(faults.rest_faults()) for _ in range(4)] == [False] * 4  # reads do not count
+    assert [bool(faults.order_faults()) for _ in range(4)] == [False, True, False, True]
+    faults.inject("order-reject")
+    assert [s.kind for s in faults.order_faults()] == ["order-reject"]  # the next write, once
+    assert [s.kind for s in faults.order_faults()] == ["order-429"]

@@ -67,16 +67,26 @@ async def _run(*args: str, timeout: float = 90) -> tuple[int, str]:
 
 
 async def test_the_readme_demo_quotes_gets_filled_and_stops_clean(tmp_path: Path) -> None:
-    summary_path = tmp_path / "bot.json"
-    # The README's command, with a shorter duration and a faster order flow.
+    summary_path, journal = tmp_path / "bot.json", tmp_path / "bot.jsonl"
+    # The README's command, with a shorter duration and a faster order flow (and the journal).
     code, out = await _run(
         *BOT, "--simulate", "--strategy", "examples/quoter.py:Quoter", "--duration", "6", "--sim-rate", "300",
-        "--summary-json", str(summary_path),
+        "--summary-json", str(summary_path), "--record", str(journal),
     )  # fmt: skip
     assert code == 0, out
     summary = json.loads(summary_path.read_text())
+    # the journal has every order request and answer beside the frames
+    from market_making_bot.trading.order_log import decode_order_record
+
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    records = [decode_order_record(r["frame"]) for r in lines if r.get("dir") == "order"]
+    creates = [r for r in records if r["op"] == "create" and r["phase"] == "request"]
+    assert creates and all(r["body"]["client_order_id"] == r["coid"] for r in creates)
+    assert {r["coid"] for r in records if r["op"] == "create" and r["phase"] == "reply"} == {r["coid"] for r in creates}
+    assert any(r["op"] == "update" and r["state"] == "canceled" for r in records)
+    assert any(r.get("dir") == "in" for r in lines)
     trading = summary["trading"]
-    assert trading["orders_sent"] > 0 and trading["left_resting"] == []
+    assert trading["orders_sent"] == len(creates) > 0 and trading["left_resting"] == []
     assert sum(m["fills"] for m in summary["markets"].values()) >= 1, out
     for market in summary["markets"].values():
         assert set(market["pnl"]) == {"realized", "unrealized", "fees", "total"}

@@ -453,7 +453,7 @@ async def _main(args: argparse.Namespace, strategy: Strategy) -> int:
                 stale_after=args.stale_after,
                 prefix=args.prefix,
             )
-            bot = Bot(strategy, api, client, settings)
+            bot = Bot(strategy, api, client, settings, journal=journal)
             from market_making_bot.cli.monitor import start_monitoring
 
             views = start_monitoring(args, core, client, stop)

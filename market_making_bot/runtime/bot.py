@@ -44,6 +44,7 @@ from market_making_bot.runtime.client import KalshiWebSocketClient
 from market_making_bot.runtime.orders import BATCH_CANCEL_SIZE, OrderManager, OrderRefused
 from market_making_bot.runtime.rest import KalshiAPIClient, KalshiConnectionError, WriteOutcomeUnknown
 from market_making_bot.trading.engine import CancelOrders, Engine, Place, Reduce, Write
+from market_making_bot.trading.order_log import OrderJournal
 from market_making_bot.trading.orders import OrderState, OrderTracker, OrderUpdate, TrackedOrder
 from market_making_bot.trading.portfolio import Portfolio, state_mark
 from market_making_bot.trading.risk import RiskCheck, RiskLimits, Rule
@@ -114,6 +115,7 @@ class Bot:
         settings: BotSettings,
         *,
         clock: Callable[[], int] = time.time_ns,
+        journal: OrderJournal | None = None,
     ) -> None:
         self.api = api
         self.client = client
@@ -142,6 +144,7 @@ class Bot:
             resend_lost=False,
             rest_lag=settings.rest_lag,
             on_update=self._on_update,
+            journal=journal,  # every order request and answer, and every state change, beside the frames
         )
         # Fills made while the stream was down come back by REST (after every fill subscription, on a timer, and
         # once at the stop): the portfolio takes them, de-duplicated by trade id.
@@ -378,19 +381,25 @@ class Bot:
             await self._create(*sent[0])
             return
         coids = [r.client_order_id for _, r in sent]
+        for _, request in sent:  # the journal has one create per order, as for single creates
+            orders._record("create", "request", request.client_order_id, body=request)
         try:
             reply = await self.api.batch_create_orders([r for _, r in sent])
         except KalshiAPIError as exc:
             for coid in coids:
+                orders._record_error("create", coid, exc)
                 orders._emit(tracker.on_error(coid, exc, orders.now_ms()))
         except (WriteOutcomeUnknown, KalshiResponseError) as exc:
             for coid in coids:
+                orders._record_error("create", coid, exc)
                 orders._emit(tracker.on_unknown(coid, str(exc), orders.now_ms()))
         except KalshiConnectionError as exc:  # could not connect: nothing was sent
             for coid in coids:
+                orders._record("create", "error", coid, status=0, code="not_sent", message=str(exc))
                 orders._emit(tracker.on_error(coid, KalshiAPIError(0, "not_sent", str(exc)), orders.now_ms()))
         except BaseException:
             for coid in coids:  # cancelled while the batch may be on its way: unknown
+                orders._record("create", "unknown", coid, why="the batch create was interrupted")
                 orders._emit(tracker.on_unknown(coid, "the batch create was interrupted", orders.now_ms()))
             raise
         else:
@@ -398,13 +407,17 @@ class Bot:
                 coid = request.client_order_id
                 answer = item.reply()
                 if answer is not None:
+                    orders._record("create", "reply", coid, body=answer)
                     orders._emit(tracker.on_reply(coid, answer, orders.now_ms()))
                 elif item.error is not None:
                     error = KalshiAPIError(400, item.error.code, item.error.message, item.error.details)
                     log.warning("order %s on %s refused: %s", coid, w.ticker, error)
+                    orders._record_error("create", coid, error)
                     orders._emit(tracker.on_error(coid, error, orders.now_ms()))
                 else:
-                    orders._emit(tracker.on_unknown(coid, "the batch answer for it is incomplete", orders.now_ms()))
+                    why = "the batch answer for it is incomplete"
+                    orders._record("create", "unknown", coid, why=why)
+                    orders._emit(tracker.on_unknown(coid, why, orders.now_ms()))
         for w, request in sent:
             if w.handle is not None:
                 engine.bind(w.handle, request.client_order_id)
@@ -413,27 +426,14 @@ class Bot:
             await orders.resolve()
 
     async def _create(self, w: Place, request: CreateOrderRequest) -> None:
-        """One create already recorded by the tracker (``tracker.new``), sent alone."""
-        orders, tracker = self.orders, self.tracker
+        """One create already recorded by the tracker (``tracker.new``), sent alone (journaled by the manager)."""
         coid = request.client_order_id
-        try:
-            reply = await self.api.create_order(request)
-        except KalshiAPIError as exc:
-            orders._emit(tracker.on_error(coid, exc, orders.now_ms()))
-        except (WriteOutcomeUnknown, KalshiResponseError) as exc:
-            orders._emit(tracker.on_unknown(coid, str(exc), orders.now_ms()))
-        except KalshiConnectionError as exc:
-            orders._emit(tracker.on_error(coid, KalshiAPIError(0, "not_sent", str(exc)), orders.now_ms()))
-        except BaseException:
-            orders._emit(tracker.on_unknown(coid, "the create was interrupted", orders.now_ms()))
-            raise
-        else:
-            orders._emit(tracker.on_reply(coid, reply, orders.now_ms()))
+        await self.orders._send_create(coid)
         if w.handle is not None:
             self.engine.bind(w.handle, coid)
-        if tracker.unresolved():
+        if self.tracker.unresolved():
             self.engine.counters.unknown += 1
-            await orders.resolve()
+            await self.orders.resolve()
 
     async def _reduce(self, w: Reduce) -> None:
         self.decreases += 1
@@ -459,15 +459,19 @@ class Bot:
             return
         self.cancel_requests += len(refs)
         self.engine.counters.cancelled += len(refs)
+        orders._record("batch_cancel", "request", None, coids=chunk, body=refs)
         try:
             reply = await self.api.batch_cancel_orders(refs)
         except KalshiAPIError as exc:
+            orders._record_error("batch_cancel", None, exc, coids=chunk)
             for coid in chunk:
                 orders._emit(tracker.on_change_error(coid, exc, orders.now_ms()))
         except (WriteOutcomeUnknown, KalshiResponseError, KalshiConnectionError) as exc:
+            orders._record_error("batch_cancel", None, exc, coids=chunk)
             for coid in chunk:
                 orders._emit(tracker.on_change_unknown(coid, str(exc), orders.now_ms()))
         else:
+            orders._record("batch_cancel", "reply", None, coids=chunk, body=reply)
             by_id: dict[str, str] = {r.order_id: c for r, c in zip(refs, chunk, strict=True)}
             for item in reply.orders:
                 coid = by_id.pop(item.order_id, "")

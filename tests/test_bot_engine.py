@@ -16,7 +16,7 @@ import pytest
 from market_making_bot.feed.core import Core
 from market_making_bot.feed.events import Event, FillSeen
 from market_making_bot.kalshi.orders import BookSide, CancelOrderReply, CreateOrderReply, DecreaseOrderReply
-from market_making_bot.kalshi.rest import Count
+from market_making_bot.kalshi.rest import Count, KalshiAPIError
 from market_making_bot.trading.engine import CancelOrders, Engine, Place, Reduce, Write
 from market_making_bot.trading.orders import OrderState, OrderTracker, OrderUpdate
 from market_making_bot.trading.portfolio import Portfolio
@@ -64,6 +64,8 @@ class Desk:
         self.seq: dict[int, int] = {}
         self.writes: list[Write] = []
         self.order_ids = itertools.count(1)
+        self.reject = 0
+        """Refuse this many of the next creates (HTTP 400), as the exchange would."""
         self.engine.start(self.now_ms * 1_000_000)
 
     def _updates(self, updates: list[OrderUpdate]) -> None:
@@ -122,6 +124,11 @@ class Desk:
                 side = BookSide.BID if w.side == "bid" else BookSide.ASK
                 req = self.tracker.new(w.ticker, side, w.price, w.size, now_ms=self.now_ms)
                 self.engine.count_sent(w.ticker)
+                if self.reject:
+                    self.reject -= 1
+                    error = KalshiAPIError(400, "invalid_order", "invalid order", "test refusal")
+                    self._updates(self.tracker.on_error(req.client_order_id, error, self.now_ms))
+                    continue
                 oid = f"oid-{next(self.order_ids)}"
                 reply = CreateOrderReply(
                     order_id=oid, fill_count=Count(0), remaining_count=Count(w.size), ts_ms=self.now_ms
@@ -435,3 +442,38 @@ def test_the_dashboard_positions_panel_from_the_exact_portfolio() -> None:
     assert view is not None
     assert (view.position, view.avg_cost, view.mark, view.fees) == (-100, 5300, 5450, 3500)
     assert view.pnl == 100 * 4700 - 100 * 4550 and view.realized == 0  # sold at 0.47, marked at 0.455
+
+
+def test_a_refused_create_pauses_the_market_then_it_quotes_again() -> None:
+    s = Fixed()
+    desk = Desk(s)
+    desk.subscribe()
+    s.want[A] = ((4500, 100), None)
+    desk.reject = 1
+    book_45_55(desk)
+    (p,) = desk.step()
+    assert isinstance(p, Place) and desk.resting() == [] and desk.engine.counters.rejected == 1
+    for _ in range(3):  # paused: no create hammering a market that refuses
+        desk.delta(A, "0.4400", "1.00")
+        assert desk.step() == []
+    due = desk.engine.next_wake_ns()
+    assert due is not None and due - desk.now_ms * 1_000_000 <= 1_000_000_000
+    desk.now_ms += 1_001
+    desk.delta(A, "0.4400", "1.00")
+    (p,) = desk.step()
+    assert isinstance(p, Place) and desk.resting() == [("bid", 4500, 100)]
+
+
+def test_the_order_group_triggering_halts_the_bot() -> None:
+    s = Fixed()
+    desk = Desk(s)
+    desk.engine.group_id = "g-1"
+    desk.subscribe()
+    s.want[A] = ((4500, 100), (4600, 100))
+    book_45_55(desk)
+    desk.step()
+    msg = {"event_type": "triggered", "order_group_id": "g-1"}
+    desk.feed(frame("order_group_updates", msg, 7, 1))
+    assert desk.engine.halted is not None and "order group g-1 triggered" in desk.engine.halted
+    (c,) = desk.step()
+    assert isinstance(c, CancelOrders) and len(c.coids) == 2

@@ -78,8 +78,9 @@ __all__ = [
 
 PUBLIC_CHANNELS: tuple[str, ...] = ("orderbook_delta", "ticker", "trade")
 PRIVATE_CHANNELS: tuple[str, ...] = ("fill", "market_positions")
-ORDER_CHANNELS: tuple[str, ...] = ("user_orders",)
-"""The account's order updates (``user_order`` frames): subscribed with ``Session(with_orders=True)`` (the bot)."""
+ORDER_CHANNELS: tuple[str, ...] = ("user_orders", "order_group_updates")
+"""The account's order updates (``user_order`` frames) and its order groups' (``order_group_updates``: created,
+triggered, ...): subscribed with ``Session(with_orders=True)`` (the bot)."""
 
 
 class ErrorCode(enum.IntEnum):

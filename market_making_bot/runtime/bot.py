@@ -215,7 +215,7 @@ class Bot:
             except _WRITE_ERRORS as exc:
                 log.warning("order group not created (%s): going on without the exchange-side backstop", exc)
             else:
-                self.group_id = reply.order_group_id
+                self.group_id = self.engine.group_id = reply.order_group_id
                 log.info(
                     "order group %s: at most %s contracts filled per 15 s",
                     self.group_id,
@@ -267,7 +267,7 @@ class Bot:
                 self.engine.tick(now)
                 self._execute(self.engine.plan(now))
                 timeout = self.settings.tick
-                due = self.engine.next_timer_ns()
+                due = self.engine.next_wake_ns()
                 if due is not None:
                     timeout = max(0.0, min(timeout, (due - now) / 1e9))
                 self._wake.clear()

@@ -47,9 +47,11 @@ from market_making_bot.feed.events import (
     ConnectionUp,
     Event,
     FillSeen,
+    OrderFrameSeen,
     PositionChanged,
     TradeSeen,
 )
+from market_making_bot.kalshi.messages import OrderGroupUpdate
 from market_making_bot.marketdata.state import MarketDataState
 from market_making_bot.trading.orders import OrderState, OrderTracker, OrderUpdate
 from market_making_bot.trading.portfolio import (
@@ -91,6 +93,10 @@ from market_making_bot.trading.strategy import (
 __all__ = ["CancelOrders", "Engine", "Place", "Reduce", "Write"]
 
 log = logging.getLogger("market_making_bot.bot")
+
+REJECT_PAUSE_NS = 1_000_000_000
+"""Creates on a market pause this long after a refused create (doubling while refusals go on)."""
+MAX_REJECT_PAUSE_NS = 30_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +189,16 @@ class Engine(Context):
         self.dry_run = dry_run
         self.wanted: dict[QuoteKey, Quote | None] = {}
         self.connected = True
+        self.stopped = False
         self.halted: str | None = None
         """Why nothing is created any more (max-loss, stop), else ``None``."""
         self.busy: set[str] = set()
         self.counters = Counters()
         self.refusal_log: dict[tuple[str, str], str] = {}
         """The last refusal reason logged per (market, side): a reason is logged once, not on every round."""
+        self.group_id: str | None = None
+        """The bot's exchange-side order group: its ``triggered`` update halts the engine."""
+        self._paused: dict[str, tuple[int, int]] = {}  # ticker -> (creates paused until, the pause) after a refusal
         self.fill_refs: dict[str, list[tuple[str | None, str | None]]] = {}
         """(order id, client order id) of every fill booked, per market: :meth:`bot_fills` counts the bot's."""
         self._now_ns = 0
@@ -321,9 +331,11 @@ class Engine(Context):
     def stop(self, now_ns: int, reason: str = "stopping") -> None:
         """The strategy's ``on_stop``; then nothing is created any more (the runtime cancels every order)."""
         self._now_ns = max(self._now_ns, now_ns)
-        if self.halted is None or not self.halted.startswith("stop"):
+        if not self.stopped:
+            self.stopped = True
             self._call("on_stop")
-        self.halted = f"stop: {reason}"
+        if self.halted is None:  # an earlier halt (max-loss, the order group) keeps its reason
+            self.halted = f"stop: {reason}"
 
     def tick(self, now_ns: int) -> None:
         """Advance the clock: due timers fire; books that went stale are told to the strategy."""
@@ -343,6 +355,14 @@ class Engine(Context):
         if self.stale_ns is not None:
             for ticker in self.tickers:
                 self._edge(ticker)
+
+    def next_wake_ns(self) -> int | None:
+        """When the engine next needs a round without an event: a timer, or the end of a market's pause."""
+        due = self.next_timer_ns()
+        for until, _ in self._paused.values():
+            if until > self._now_ns and (due is None or until < due):
+                due = until
+        return due
 
     def next_timer_ns(self) -> int | None:
         """When the next timer is due (``None``: none set)."""
@@ -390,6 +410,17 @@ class Engine(Context):
                 if mismatch is not None:
                     self.counters.position_mismatches += 1
                     self.on_log(logging.WARNING, str(mismatch))
+        elif isinstance(event, OrderFrameSeen):
+            msg = event.msg
+            if (
+                isinstance(msg, OrderGroupUpdate)
+                and msg.event_type == "triggered"
+                and msg.order_group_id == self.group_id
+                and self.halted is None
+            ):
+                # The exchange-side backstop fired (too many contracts filled in 15 s): something is wrong.
+                self.halted = f"order group {msg.order_group_id} triggered: too many contracts filled within 15 s"
+                self.on_log(logging.ERROR, f"{self.halted}; quoting stopped")
         elif isinstance(event, ConnectionDown):
             self.connected = False
             for ticker in self.tickers:
@@ -426,9 +457,21 @@ class Engine(Context):
         self._call("on_fill", info)
 
     def on_order_update(self, update: OrderUpdate) -> None:
-        """An order of the bot changed (``OrderManager(on_update=...)``)."""
+        """An order of the bot changed (``OrderManager(on_update=...)``). A refused create pauses the creates of its
+        market (``REJECT_PAUSE_NS``, doubling while refusals go on, at most ``MAX_REJECT_PAUSE_NS``), so that a
+        market that refuses everything is not hammered; an accepted one ends the pause."""
+        ticker = update.ticker
         if update.state is OrderState.REJECTED and update.previous is not OrderState.REJECTED:
             self.counters.rejected += 1
+            _, last = self._paused.get(ticker, (0, 0))
+            delay = min(MAX_REJECT_PAUSE_NS, max(REJECT_PAUSE_NS, 2 * last))
+            self._paused[ticker] = (self._now_ns + delay, delay)
+            self.on_log(
+                logging.WARNING,
+                f"creates on {ticker} paused for {delay / 1e9:g} s: order {update.client_order_id} {update.reason}",
+            )
+        elif update.previous is OrderState.PENDING and update.state is not OrderState.UNKNOWN:
+            self._paused.pop(ticker, None)
         self._call("on_order", update)
 
     # --- planning ----------------------------------------------------------------------------------------------------
@@ -520,8 +563,11 @@ class Engine(Context):
                         creates.append(Place(ticker, action.side, action.price, action.size))
                     elif isinstance(action, BatchCreate):
                         creates.extend(Place(ticker, c.side, c.price, c.size) for c in action.orders)
+                paused = self._paused.get(ticker, (0, 0))[0] > self._now_ns
                 if cancels:
                     mine.append(CancelOrders(ticker, tuple(cancels), "quote changed"))
+                elif paused:  # after a refusal: no create here for a while (cancels and decreases still go)
+                    pass
                 else:  # creates only once the market's cancels are answered
                     creates.extend(p for p in self._explicit_queue if p.ticker == ticker)
                     for place in creates:

@@ -139,9 +139,13 @@ async def paper_run(
     fills: int,
     reconnects: int = 0,
     timeout: float = 40.0,
+    group_limit: int = 50_000,
+    until_halted: bool = False,
     **limits: Any,
 ) -> tuple[Bot, dict[str, Any], UsableTimeline, list[str]]:
-    """Run the bot until ``fills`` fills and ``reconnects`` reconnects were seen, then stop it."""
+    """Run the bot until ``fills`` fills and ``reconnects`` reconnects were seen (``until_halted``: until the bot
+    stops quoting by itself), then stop it."""
+    holder: list[Bot] = []
     tickers = sim.config.resolved_tickers()
     core = Core(tickers)
     timeline = UsableTimeline(tickers)
@@ -153,7 +157,10 @@ async def paper_run(
         timeline.on_event(event)
         if isinstance(event, FillSeen):
             count += 1
-        if count >= fills and timeline.reconnects > reconnects:  # the first ConnectionUp is not a reconnect
+        if until_halted:
+            if holder and holder[0].engine.halted is not None:
+                seen.set()
+        elif count >= fills and timeline.reconnects > reconnects:  # the first ConnectionUp is not a reconnect
             seen.set()
 
     core.bus.subscribe(Event, on_event)
@@ -198,8 +205,9 @@ async def paper_run(
 
         api.create_order = checked_create  # type: ignore[method-assign]
         api.batch_create_orders = checked_batch  # type: ignore[method-assign]
-        settings = BotSettings(tickers, risk, group_limit=50_000, rest_lag=0.2, book_wait=2.0, stop_timeout=10.0)
+        settings = BotSettings(tickers, risk, group_limit=group_limit, rest_lag=0.2, book_wait=2.0, stop_timeout=10.0)
         bot = Bot(quoter({"half_spread": "0.005", "size": "1", "skew": "0.005"}), api, client, settings)
+        holder.append(bot)
         stop = asyncio.Event()
         run = asyncio.create_task(bot.run(stop))
         try:
@@ -285,6 +293,18 @@ async def test_paper_trading_with_faults(make_sim: MakeSim, signer: Signer, faul
         assert fired.get(kind, 0) >= 1, (kind, fired)
     if "gap" in kinds:
         assert timeline.unusable_events >= 1
+
+
+async def test_the_exchange_side_order_group_is_a_backstop(make_sim: MakeSim, signer: Signer) -> None:
+    """An order group of 1.5 contracts per 15 s: the simulator triggers it after the second fill, cancels the group's
+    orders and refuses new ones; the bot sees the trigger, stops quoting, and ends with nothing resting."""
+    sim = await make_sim(rate=300, seed=5)
+    bot, summary, timeline, problems = await paper_run(sim, signer, fills=0, group_limit=150, until_halted=True)
+    assert problems == [] and timeline.violations == []
+    assert summary["trading"]["halted"] is not None and "triggered" in summary["trading"]["halted"]
+    check_against_truth(sim, summary)
+    fills = sim.truth()["user"]["fills"]
+    assert 150 < sum(int(Decimal(f["count"]) * 100) for f in fills) <= 150 + 2 * MAX_ORDER
 
 
 async def test_orders_are_refused_to_a_server_that_is_not_the_simulator(signer: Signer) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from market_making_bot.trading.strategy import Context, FillInfo, Strategy
-from market_making_bot.units import PRICE_SCALE, SIZE_SCALE, parse_price_dollars, parse_size_fp
+from market_making_bot.units import PRICE_SCALE, SIZE_SCALE, parse_price_dollars, parse_size_fp, price_str, size_str
 
 __all__ = ["Quoter"]
 
@@ -67,9 +67,10 @@ class Quoter(Strategy):
     def on_start(self, ctx: Context) -> None:
         if self.limit is None:
             self.limit = ctx.limits.max_position
+        limit = "none" if self.limit is None else size_str(self.limit)
         ctx.log(
-            f"quoting {', '.join(ctx.tickers)}: half-spread {self.half_spread}, size {self.size}, "
-            f"skew {self.skew}/contract, fair {self.fair}, limit {self.limit}"
+            f"quoting {', '.join(ctx.tickers)}: half-spread ${price_str(self.half_spread)}, "
+            f"size {size_str(self.size)}, skew ${price_str(self.skew)}/contract, fair {self.fair}, limit {limit}"
         )
 
     def on_book(self, ctx: Context, ticker: str) -> None:

@@ -178,3 +178,27 @@ def test_bot_metrics_are_the_summary_figures() -> None:
     assert 'kalshi_bot_refusals_total{rule="max-position"} 4.0' in text
     assert "kalshi_bot_halted 1.0" in text
     assert all(name in text for name in BOT_METRIC_NAMES)
+
+
+async def test_unknown_markets_are_dropped_and_none_left_is_exit_5(tmp_path: Path) -> None:
+    from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
+
+    async with ExchangeSimulator(SimulatorConfig(markets=1, rate=50, auto_user=False)) as sim:
+        env = tmp_path / "sim.env"
+        sim.write_credentials(env)
+        real = sim.config.resolved_tickers()[0]
+        code, out = await _run(
+            *BOT, "--env-file", str(env), "--ticker", "KXNOPE-26DEC31-X", "--strategy", "examples/quoter.py:Quoter",
+            "--duration", "5",
+        )  # fmt: skip
+        assert code == 5, out
+        assert "KXNOPE-26DEC31-X" in out and "no market to trade" in out
+        code, out = await _run(
+            *BOT, "--env-file", str(env), "--ticker", f"KXNOPE-26DEC31-X,{real}", "--strategy",
+            "examples/quoter.py:Quoter", "--duration", "2", "--summary-json", str(tmp_path / "s.json"),
+        )  # fmt: skip
+        assert code == 0, out
+        summary = json.loads((tmp_path / "s.json").read_text())
+        assert list(summary["trading"]) and "KXNOPE-26DEC31-X" not in summary["markets"]
+        code, out = await _run(*BOT, "--simulate", "--event", "NOPE", "--strategy", "examples/quoter.py:Quoter")
+        assert code == 5 and "no open market in --event NOPE" in out, out

@@ -384,7 +384,9 @@ async def _endpoint(args: argparse.Namespace) -> AsyncIterator[tuple[str, str, A
         logging.getLogger("market_making_bot.simulator").setLevel(logging.WARNING)
     async with ExchangeSimulator(SimulatorConfig(**settings)) as sim:
         log.info("built-in simulator serving at %s (no other user: every fill is the bot's)", sim.url)
-        yield sim.url, sim.api_url, Signer("simulated-key", key), sim.config.resolved_tickers()
+        # --event alone: its markets, listed over REST like Kalshi's; else every simulated market (or --ticker's)
+        tickers = [] if args.event and not args.ticker else sim.config.resolved_tickers()
+        yield sim.url, sim.api_url, Signer("simulated-key", key), tickers
 
 
 async def _main(args: argparse.Namespace, strategy: Strategy) -> int:
@@ -417,7 +419,13 @@ async def _main(args: argparse.Namespace, strategy: Strategy) -> int:
         async with _endpoint(args) as (url, api_url, signer, tickers), KalshiAPIClient(api_url, signer) as api:
             tickers = await _resolve(api, tickers, args.event)
             if not tickers:
-                raise NoMarketsError("no market to trade: every --event has no open market")
+                raise NoMarketsError(f"no market to trade: no open market in --event {', '.join(args.event)}")
+            from market_making_bot.runtime.account import RestAccount
+
+            # unknown or closed tickers are dropped before anything is subscribed or placed (one WARNING each)
+            tickers = await RestAccount(api, Core(tickers), tickers, with_private=False).check_tickers(tickers)
+            if not tickers:
+                raise NoMarketsError("no market to trade: every ticker is unknown or closed (GET /markets)")
             core = Core(tickers)
             feed_log = logging.getLogger("market_making_bot.bot.feed")  # the feed's problems, not every delta
             if not log.isEnabledFor(logging.DEBUG):

@@ -477,3 +477,21 @@ def test_the_order_group_triggering_halts_the_bot() -> None:
     assert desk.engine.halted is not None and "order group g-1 triggered" in desk.engine.halted
     (c,) = desk.step()
     assert isinstance(c, CancelOrders) and len(c.coids) == 2
+
+
+def test_a_stale_book_is_not_usable() -> None:
+    s = Fixed()
+    desk = Desk(s)
+    desk.engine.stale_ns = 5_000_000_000  # 5 s without a frame
+    desk.subscribe()
+    s.want[A] = ((4500, 100), None)
+    book_45_55(desk)
+    desk.step()
+    assert desk.resting() == [("bid", 4500, 100)]
+    desk.engine.tick(desk.now_ms * 1_000_000 + 6_000_000_000)
+    assert any("stale" in c for c in s.calls)
+    (c,) = desk.step()
+    assert isinstance(c, CancelOrders) and "stale" in c.reason
+    desk.now_ms += 6_000
+    desk.delta(A, "0.4400", "1.00")  # a frame again: usable, quoting resumes
+    assert [type(w) for w in desk.step()] == [Place]

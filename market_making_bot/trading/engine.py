@@ -190,6 +190,8 @@ class Engine(Context):
         self.wanted: dict[QuoteKey, Quote | None] = {}
         self.connected = True
         self.stopped = False
+        self.halted_ns: int | None = None
+        """When the engine halted (its clock, ns)."""
         self.halted: str | None = None
         """Why nothing is created any more (max-loss, stop), else ``None``."""
         self.busy: set[str] = set()
@@ -335,7 +337,7 @@ class Engine(Context):
             self.stopped = True
             self._call("on_stop")
         if self.halted is None:  # an earlier halt (max-loss, the order group) keeps its reason
-            self.halted = f"stop: {reason}"
+            self.halted, self.halted_ns = f"stop: {reason}", self._now_ns
 
     def tick(self, now_ns: int) -> None:
         """Advance the clock: due timers fire; books that went stale are told to the strategy."""
@@ -420,6 +422,7 @@ class Engine(Context):
             ):
                 # The exchange-side backstop fired (too many contracts filled in 15 s): something is wrong.
                 self.halted = f"order group {msg.order_group_id} triggered: too many contracts filled within 15 s"
+                self.halted_ns = self._now_ns
                 self.on_log(logging.ERROR, f"{self.halted}; quoting stopped")
         elif isinstance(event, ConnectionDown):
             self.connected = False
@@ -512,7 +515,7 @@ class Engine(Context):
         if self.halted is None and self.limits.max_loss is not None:
             tripped = self.risk.observe(self.total_pnl().total)
             if tripped is not None:
-                self.halted = str(tripped)
+                self.halted, self.halted_ns = str(tripped), self._now_ns
                 self.on_log(logging.ERROR, f"{tripped}: cancelling every order of the bot")
         accepted: dict[str, tuple[int, int]] = {}
         accepted_orders = 0

@@ -329,3 +329,50 @@ async def test_orders_are_refused_to_a_server_that_is_not_the_simulator(signer: 
                 await bot.prepare()
     finally:
         await runner.cleanup()
+
+
+async def test_orders_that_cannot_be_cancelled_are_reported(make_sim: MakeSim, signer: Signer) -> None:
+    """Every order write refused (503, not processed) from the stop on: the cancels are retried for the stop
+    timeout, then the bot reports exactly the orders still resting (the CLI exits 7 and lists them)."""
+    sim = await make_sim(rate=20, seed=2)
+    tickers = sim.config.resolved_tickers()
+    core = Core(tickers)
+    client = KalshiWebSocketClient(sim.url, signer, core, Session(tickers, with_private=True, with_orders=True))
+    async with KalshiAPIClient(sim.api_url, signer, backoff=FAST) as api:
+        settings = BotSettings(tickers, group_limit=None, rest_lag=0.1, stop_timeout=1.5, book_wait=0.5)
+        bot = Bot(quoter({"half_spread": "0.05"}), api, client, settings)  # wide: nothing fills
+        resting = asyncio.Event()
+        chained = bot.orders.on_update
+
+        def on_update(update: Any) -> None:
+            if chained is not None:
+                chained(update)
+            states = [o.state.value for o in bot.tracker.open_orders()]
+            if len(states) == 2 * len(tickers) and all(s == "resting" for s in states):
+                resting.set()
+
+        bot.orders.on_update = on_update
+        stop = asyncio.Event()
+        run = asyncio.create_task(bot.run(stop))
+        await asyncio.wait_for(resting.wait(), 30)
+        sim.faults.inject("order-reject", count=None)
+        stop.set()
+        result = await asyncio.wait_for(run, 30)
+    still = {o["order_id"] for o in sim.truth()["user"]["resting_orders"]}
+    assert still and {o.order_id for o in result.left} == still
+    assert set(bot.summary()["trading"]["left_resting"]) == {o.client_order_id for o in result.left}
+
+
+async def test_max_loss_stops_quoting_and_cancels(make_sim: MakeSim, signer: Signer) -> None:
+    """--max-loss 0: the first fill's fee puts the total P&L below zero; nothing is created after that."""
+    sim = await make_sim(rate=300, seed=9, fee_type="quadratic_with_maker_fees")
+    bot, summary, timeline, problems = await paper_run(sim, signer, fills=0, until_halted=True, max_loss=0)
+    assert problems == [] and timeline.violations == []
+    halted = summary["trading"]["halted"]
+    assert halted is not None and halted.startswith("max-loss"), halted
+    assert summary["trading"]["refusals"]["max-loss"] >= 0
+    check_against_truth(sim, summary)
+    total = Decimal(summary["pnl"]["total"])
+    assert total < 0
+    halted_ns = bot.engine.halted_ns
+    assert halted_ns is not None and bot.sent and all(s.at_ns <= halted_ns for s in bot.sent)

@@ -271,6 +271,8 @@ def test_risk_refuses_with_a_reason_and_counts_resting_orders() -> None:
     assert [w for w in desk.step() if isinstance(w, Place)] == []
     assert "max-position" in desk.engine.refusal_log[(A, "bid")]
     assert desk.engine.bot_fills(A) == 1
+    assert desk.tracker.prune(desk.now_ms + 1) >= 1  # the executed order forgotten by the tracker ...
+    assert desk.engine.bot_fills(A) == 1  # ... its fill is still the bot's
     assert any(c == "fill bid 100 ours=True" for c in s.calls)
 
 

@@ -56,6 +56,9 @@ __all__ = ["Bot", "BotRefused", "BotResult", "BotSettings", "SentOrder"]
 
 log = logging.getLogger("market_making_bot.bot")
 
+PRUNE_EVERY_NS = 60_000_000_000
+KEEP_TERMINAL_MS = 600_000
+"""Terminal orders older than this (10 min) are forgotten by the tracker, once a minute."""
 BATCH_CREATE_SIZE = 10
 """Creates per batch (100 write tokens: the Basic tier's whole burst; more waits for the bucket)."""
 
@@ -255,6 +258,7 @@ class Bot:
 
     async def _loop(self, stop: asyncio.Event, kill: asyncio.Event, feed: asyncio.Task[None]) -> str:
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(kill.wait())]
+        pruned_ns = self._clock()
         try:
             while True:
                 if kill.is_set():
@@ -264,6 +268,9 @@ class Bot:
                 if feed.done():
                     return "the feed ended"
                 now = self._clock()
+                if now - pruned_ns > PRUNE_EVERY_NS:  # a long run would keep every terminal order in the tracker
+                    pruned_ns = now
+                    self.tracker.prune(now // 1_000_000 - KEEP_TERMINAL_MS)
                 self.engine.tick(now)
                 self._execute(self.engine.plan(now))
                 timeout = self.settings.tick

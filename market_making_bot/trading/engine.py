@@ -201,6 +201,7 @@ class Engine(Context):
         self.group_id: str | None = None
         """The bot's exchange-side order group: its ``triggered`` update halts the engine."""
         self._paused: dict[str, tuple[int, int]] = {}  # ticker -> (creates paused until, the pause) after a refusal
+        self.our_order_ids: set[str] = set()
         self.fill_refs: dict[str, list[tuple[str | None, str | None]]] = {}
         """(order id, client order id) of every fill booked, per market: :meth:`bot_fills` counts the bot's."""
         self._now_ns = 0
@@ -464,6 +465,8 @@ class Engine(Context):
         market (``REJECT_PAUSE_NS``, doubling while refusals go on, at most ``MAX_REJECT_PAUSE_NS``), so that a
         market that refuses everything is not hammered; an accepted one ends the pause."""
         ticker = update.ticker
+        if update.order_id is not None:
+            self.our_order_ids.add(update.order_id)  # the bot's fills stay the bot's after the tracker prunes
         if update.state is OrderState.REJECTED and update.previous is not OrderState.REJECTED:
             self.counters.rejected += 1
             _, last = self._paused.get(ticker, (0, 0))
@@ -609,7 +612,8 @@ class Engine(Context):
         return sum(
             1
             for order_id, coid in self.fill_refs.get(ticker, ())
-            if tracker.ours(coid) or (order_id is not None and tracker.by_order_id(order_id) is not None)
+            if tracker.ours(coid)
+            or (order_id is not None and (order_id in self.our_order_ids or tracker.by_order_id(order_id) is not None))
         )
 
     # --- what the runtime tells back ---------------------------------------------------------------------------------

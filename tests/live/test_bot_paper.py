@@ -364,15 +364,12 @@ async def test_orders_that_cannot_be_cancelled_are_reported(make_sim: MakeSim, s
 
 
 async def test_max_loss_stops_quoting_and_cancels(make_sim: MakeSim, signer: Signer) -> None:
-    """--max-loss 0: the first fill's fee puts the total P&L below zero; nothing is created after that."""
+    """--max-loss 0: the first loss (a fee, an adverse mid) halts the bot; nothing is created after that."""
     sim = await make_sim(rate=300, seed=9, fee_type="quadratic_with_maker_fees")
     bot, summary, timeline, problems = await paper_run(sim, signer, fills=0, until_halted=True, max_loss=0)
     assert problems == [] and timeline.violations == []
     halted = summary["trading"]["halted"]
     assert halted is not None and halted.startswith("max-loss"), halted
-    assert summary["trading"]["refusals"]["max-loss"] >= 0
-    check_against_truth(sim, summary)
-    total = Decimal(summary["pnl"]["total"])
-    assert total < 0
+    check_against_truth(sim, summary)  # (the P&L may have recovered since: the halt is sticky)
     halted_ns = bot.engine.halted_ns
     assert halted_ns is not None and bot.sent and all(s.at_ns <= halted_ns for s in bot.sent)

@@ -262,6 +262,10 @@ def test_risk_refuses_with_a_reason_and_counts_resting_orders() -> None:
     assert [(w.side, w.size) for w in writes if isinstance(w, Place)] == [("bid", 100)]
     assert desk.engine.risk.refusals[Rule.MAX_ORDER_SIZE] == 1
     assert "max-order-size" in desk.engine.refusal_log[(A, "ask")]
+    desk.delta(A, "0.4400", "1.00")
+    desk.step()  # refused again: one more refused check, still one refusal
+    assert desk.engine.risk.refusals[Rule.MAX_ORDER_SIZE] == 2
+    assert desk.engine.counters.refusals == {"max-order-size": 1}
     # fill 1 of the bid: position 1; a bid of 1 more rests -> 2 > 1.5 would break max-position
     coid = next(o.order_id for o in desk.engine.orders(A) if o.side == "bid")
     desk.fill(A, coid, "yes", "buy", "0.4500", "1.00", "0.0044")

@@ -157,6 +157,9 @@ class Counters:
     strategy_errors: int = 0
     position_mismatches: int = 0
     per_market: dict[str, MarketCounts] = field(default_factory=dict)
+    refusals: dict[str, int] = field(default_factory=dict)
+    """Refusals per risk rule, counted once per (market, side) while the same rule keeps refusing it (the raw
+    count of refused checks, every planning round, is ``RiskCheck.refusals``)."""
 
 
 class Engine(Context):
@@ -601,6 +604,8 @@ class Engine(Context):
         reason = str(result)
         rule = reason.split(" ", 1)[0].rstrip(":")
         if self.refusal_log.get(key, "").split(" ", 1)[0].rstrip(":") != rule:
+            # a new refusal of this quote (the same one refused round after round is counted once)
+            self.counters.refusals[rule] = self.counters.refusals.get(rule, 0) + 1
             self.on_log(logging.WARNING, f"refused {place.side} {place.ticker}: {reason}")
         self.refusal_log[key] = reason
         return False

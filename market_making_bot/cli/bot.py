@@ -59,8 +59,9 @@ risk (checked before every create; cancels always pass): --max-position N per ma
   over all markets count the position plus what the resting orders on the same side could add; --max-loss D stops
   quoting and cancels every order once the total P&L (fees included, marked at the mid) is below -D. A book that is
   not usable (gap, crossed, disconnect, --stale-after) has its orders cancelled; quoting waits for the snapshot.
-  An exchange-side order group lets at most --group-limit contracts fill per 15 s (default: twice the total
-  position limit). Kill switch: SIGUSR1 cancels every order of the bot at once and stops.
+  An exchange-side order group lets at most --group-limit contracts fill per 15 s (default: twice
+  --max-total-position, else twice --max-position times the markets); its trigger stops quoting. Kill switch:
+  SIGUSR1 (or K on the dashboard) cancels every order of the bot at once and stops.
 
 exit codes:
   0 normal end (duration, Ctrl-C, SIGTERM, kill switch), every order of the bot cancelled

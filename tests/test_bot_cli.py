@@ -66,6 +66,7 @@ async def _run(*args: str, timeout: float = 90) -> tuple[int, str]:
     return proc.returncode, out.decode()
 
 
+@pytest.mark.slow  # a bot process and a simulator
 async def test_the_readme_demo_quotes_gets_filled_and_stops_clean(tmp_path: Path) -> None:
     summary_path, journal = tmp_path / "bot.json", tmp_path / "bot.jsonl"
     # The README's command, with a shorter duration and a faster order flow (and the journal).
@@ -94,6 +95,7 @@ async def test_the_readme_demo_quotes_gets_filled_and_stops_clean(tmp_path: Path
     assert "bot stopped" in out and "Traceback" not in out
 
 
+@pytest.mark.slow  # a bot process and a simulator
 async def test_dry_run_sends_nothing(tmp_path: Path) -> None:
     summary_path = tmp_path / "bot.json"
     code, out = await _run(
@@ -107,6 +109,7 @@ async def test_dry_run_sends_nothing(tmp_path: Path) -> None:
     assert "POST /trade-api/v2/portfolio/events/orders" not in out
 
 
+@pytest.mark.slow  # a bot process and a simulator
 async def test_kill_switch_cancels_everything_at_once(tmp_path: Path) -> None:
     summary_path = tmp_path / "bot.json"
     proc = await asyncio.create_subprocess_exec(
@@ -180,6 +183,7 @@ def test_bot_metrics_are_the_summary_figures() -> None:
     assert all(name in text for name in BOT_METRIC_NAMES)
 
 
+@pytest.mark.slow  # a bot process and a simulator
 async def test_unknown_markets_are_dropped_and_none_left_is_exit_5(tmp_path: Path) -> None:
     from market_making_bot.simulator import ExchangeSimulator, SimulatorConfig
 

@@ -88,8 +88,10 @@ def fill_message(fill: rest.Fill) -> Fill:
         market_ticker=fill.ticker,
         yes_price=int(fill.yes_price_dollars),
         count=int(fill.count_fp),
-        side=fill.outcome_side,
-        action="buy" if fill.book_side == "bid" else "sell" if fill.book_side == "ask" else None,
+        # ``outcome_side`` names what was bought (an ask on the YES book buys NO): the pair is (outcome, "buy"),
+        # never "sell NO" for an ask, which would read as a bid (portfolio.book_side_of).
+        side="yes" if fill.book_side == "bid" else "no" if fill.book_side == "ask" else fill.outcome_side,
+        action="buy",
         fee=int(fill.fee_cost),
         is_taker=fill.is_taker,
         trade_id=fill.trade_id or fill.fill_id,

@@ -61,6 +61,7 @@ from market_making_bot.kalshi import commands
 from market_making_bot.kalshi.messages import ErrorMsg, Ok, OrderbookSnapshot, Subscribed, Unsubscribed
 
 __all__ = [
+    "ORDER_CHANNELS",
     "PRIVATE_CHANNELS",
     "PUBLIC_CHANNELS",
     "REFUSAL_CODES",
@@ -77,6 +78,9 @@ __all__ = [
 
 PUBLIC_CHANNELS: tuple[str, ...] = ("orderbook_delta", "ticker", "trade")
 PRIVATE_CHANNELS: tuple[str, ...] = ("fill", "market_positions")
+ORDER_CHANNELS: tuple[str, ...] = ("user_orders", "order_group_updates")
+"""The account's order updates (``user_order`` frames) and its order groups' (``order_group_updates``: created,
+triggered, ...): subscribed with ``Session(with_orders=True)`` (the bot)."""
 
 
 class ErrorCode(enum.IntEnum):
@@ -165,7 +169,7 @@ class ChannelSub:
 
     @property
     def private(self) -> bool:
-        return self.channel in PRIVATE_CHANNELS
+        return self.channel in PRIVATE_CHANNELS or self.channel in ORDER_CHANNELS
 
 
 @dataclass
@@ -182,6 +186,8 @@ class Session:
 
     tickers: list[str]
     with_private: bool = False
+    with_orders: bool = False
+    """Also ``user_orders`` (the bot's order tracker needs it; the plain listener keeps fills and positions only)."""
     use_yes_price: bool = False
     backoff_base: float = 0.5
     backoff_cap: float = 10.0
@@ -266,7 +272,8 @@ class Session:
 
     @property
     def channels(self) -> tuple[str, ...]:
-        return PUBLIC_CHANNELS + (PRIVATE_CHANNELS if self.with_private else ())
+        private = PRIVATE_CHANNELS if self.with_private or self.with_orders else ()
+        return PUBLIC_CHANNELS + private + (ORDER_CHANNELS if self.with_orders else ())
 
     def connected(self, now: float | None = None) -> list[Command]:
         """A new connection is open: forget old sids and queue one subscribe per channel."""

@@ -312,7 +312,9 @@ class CommandProtocol:
             next(self._sids),
             channel,
             self.owner,
-            set(tickers) if tickers is not None else None,
+            # a market filter on a channel without one (order_group_updates: "ignored", PROTOCOL.md 4) is ignored,
+            # as the real server does: its frames (an order group has no market) still come
+            set(tickers) if tickers is not None and channel in MARKET_FILTER_CHANNELS else None,
             by_ids=by_ids,
             use_yes_price=use_yes_price,
             skip_ack=skip_ack,

@@ -18,7 +18,8 @@ Split by responsibility, so that a test can check each part without a terminal:
 
 :meth:`Dashboard.run` refreshes the screen at a fixed rate (``refresh_hz``, at most 10 per second), never per frame:
 the cost for the feed is one snapshot and one render per tick, whatever the frame rate. Keys (on a POSIX terminal):
-``Tab``/``→``/``n`` next market, ``←``/``p`` previous, ``1``-``9`` pick one, ``q`` quit.
+``Tab``/``→``/``n`` next market, ``←``/``p`` previous, ``1``-``9`` pick one, ``q`` quit; in the bot, ``K`` is the
+kill switch (every order of the bot cancelled at once, then stop).
 
 Prices are YES prices in cents (``45¢``, ``45.5¢``), as in the log output; the YES asks are derived from the NO bids
 (a NO bid at q is a YES ask at $1 - q).
@@ -131,6 +132,8 @@ class Dashboard:
         self.console = console or Console()
         self.screen = screen
         self._keys = False
+        self.on_kill: Callable[[], None] | None = None
+        """The bot's kill switch, called on ``K`` (``None``: the key does nothing)."""
         self._wake: asyncio.Event | None = None
         self._stop: asyncio.Event | None = None
         self.render_errors = 0
@@ -202,6 +205,10 @@ class Dashboard:
             if action == "quit":
                 if self._stop is not None:
                     self._stop.set()
+            elif action == "kill":
+                if self.on_kill is not None:  # the bot: cancel every order at once and stop
+                    log.warning("dashboard: kill switch (K) pressed")
+                    self.on_kill()
             elif action == "next":
                 self.move(1)
             elif action == "prev":
@@ -274,11 +281,15 @@ _ESCAPES = {
     b"\x1bOB": "next",
     b"\x1bOC": "next",
 }
-_KEYS = {"\t": "next", "n": "next", "j": "next", " ": "next", "p": "prev", "k": "prev", "q": "quit", "Q": "quit"}
+_KEYS = {
+    "\t": "next", "n": "next", "j": "next", " ": "next", "p": "prev", "k": "prev", "q": "quit", "Q": "quit",
+    "K": "kill",
+}  # fmt: skip
 
 
 def parse_keys(data: bytes) -> list[str]:
-    """Actions for the bytes read from the terminal: ``next``, ``prev``, ``quit``, ``select:<index>`` (keys 1-9)."""
+    """Actions for the bytes read from the terminal: ``next``, ``prev``, ``quit``, ``kill`` (``K``: the bot's kill
+    switch), ``select:<index>`` (keys 1-9)."""
     actions = []
     i, n = 0, len(data)
     while i < n:

@@ -32,6 +32,7 @@ from market_making_bot.feed.core import Core
 from market_making_bot.feed.events import AccountRead, ConnectionDown, ConnectionUp, EventBus
 from market_making_bot.feed.health import Health
 from market_making_bot.marketdata.state import MarketState
+from market_making_bot.trading.portfolio import Portfolio, state_mark
 from market_making_bot.units import PRICE_SCALE
 from market_making_bot.views.dashboard.pnl import position_pnl
 
@@ -58,6 +59,7 @@ __all__ = [
     "ViewModel",
     "account_view",
     "common_prefix",
+    "portfolio_position_view",
     "position_view",
 ]
 
@@ -245,6 +247,25 @@ def position_view(market: MarketState) -> PositionView | None:
     return PositionView(market.market_ticker, pos, pnl.avg_cost, pnl.mark, pnl.unrealized, pnl.realized, pnl.fees)
 
 
+def portfolio_position_view(portfolio: Portfolio, market: MarketState) -> PositionView | None:
+    """The market's position as the bot's exact portfolio has it (``trading.portfolio``: every fill, fees included),
+    in the panel's terms: average cost and mark as prices of the side held, ``pnl`` the unrealized P&L at the mid
+    (floored to a money unit), realized P&L and fees. ``None`` before the bot's first fill or seed there."""
+    book = portfolio.books.get(market.market_ticker)
+    if book is None:
+        return None
+    pnl = book.pnl(state_mark(market))
+    pos = pnl.position
+    avg = pnl.average_cost
+    mark = None if pnl.mark is None else pnl.mark.twice // 2
+    if pos < 0:  # a NO position: the prices of NO
+        avg = None if avg is None else PRICE_SCALE - avg
+        mark = None if mark is None else PRICE_SCALE - mark
+    if pos == 0:
+        avg = mark = None
+    return PositionView(market.market_ticker, pos, avg, mark, pnl.unrealized, pnl.realized, pnl.fees)
+
+
 class ClientView(Protocol):
     """What the model reads of the client (:class:`~market_making_bot.runtime.client.KalshiWebSocketClient`): public
     attributes only."""
@@ -294,6 +315,9 @@ class ViewModel:
         self._connection: str | None = None
         self._connections = 0
         self._account: AccountRead | None = None  # the latest AccountRead (REST, --with-private)
+        self.position_source: Callable[[MarketState], PositionView | None] = position_view
+        """Where the positions panel's figures come from: Kalshi's ``market_position`` by default; the bot puts its
+        exact portfolio here (:func:`portfolio_position_view`)."""
 
     # -- events ------------------------------------------------------------------------------------------
 
@@ -358,7 +382,7 @@ class ViewModel:
         fills: tuple[FillView, ...] = ()
         account: AccountView | None = None
         if self.private:
-            positions = tuple(p for p in (position_view(markets[t]) for t in tickers) if p is not None)
+            positions = tuple(p for p in (self.position_source(markets[t]) for t in tickers) if p is not None)
             fills = self._fills(markets[tickers[selected]]) if tickers else ()
             if self._account is not None:
                 account = account_view(self._account, tickers[selected] if tickers else None, now_ns)
@@ -429,7 +453,7 @@ class ViewModel:
             last_price=ticker.price if ticker is not None and ticker.price is not None else _last_trade(market),
             trades=market.trade_count,
             volume_window=market.volume.window(now_ns).contracts,
-            position=position_view(market),
+            position=self.position_source(market),
             age_s=(now_ns - last_recv) / 1e9 if last_recv else None,
         )
 

@@ -23,15 +23,15 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <structmember.h> /* PyMemberDef (3.10, 3.11; in Python.h from 3.12 on) */
 
 #define PRICE_SCALE 10000
 #define TS_MS_MIN 946684800000LL
 #define TS_MS_MAX 4102444800000LL
 
 static PyObject *delta_cls = NULL; /* OrderbookDelta, from setup() */
-static PyObject *kwnames = NULL;   /* the keyword names of its constructor call */
-static PyObject *s_yes, *s_no, *s_has_snapshot, *s_sid, *s_book, *s_p_yes, *s_p_no, *s_levels, *s_best,
-    *s_last_recv_ns, *s_spread, *s_current;
+static PyObject *kwnames = NULL;   /* its field names, in the order of build_msg */
+static PyObject *s_yes, *s_no;
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Scanner: a tiny JSON reader for the one shape. Every function returns 0 on success, -1 for "not this shape". */
@@ -245,40 +245,78 @@ static int scan(const char *buf, Py_ssize_t n, Delta *d) {
 /* ---------------------------------------------------------------------------------------------------------------
  * The message and the book. */
 
+/* ---------------------------------------------------------------------------------------------------------------
+ * Objects. The message and the state objects are read and written through their slots' offsets (each field of a
+ * msgspec Struct or a ``__slots__`` class is a member descriptor with an offset), found once by setup() and checked
+ * there: a class whose field is not such a slot is never handled here (setup() fails, hotpath.py falls back to the
+ * pure path). This replaces an attribute lookup per field (20 to 40 ns each) with a load. */
+
+#ifndef Py_READONLY
+#define Py_READONLY 1 /* READONLY of structmember.h */
+#endif
+#ifndef Py_T_OBJECT_EX
+#define Py_T_OBJECT_EX 16 /* T_OBJECT_EX of structmember.h, the type of a __slots__ member */
+#endif
+
+#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+static PyTypeObject *market_type, *book_type, *ladder_type, *stats_type;
+static Py_ssize_t off_msg[11];
+static Py_ssize_t off_has_snapshot, off_sid, off_book, off_last_recv_ns, off_spread, off_yes, off_no, off_levels,
+    off_best, off_current;
+
+static Py_ssize_t slot_offset(PyObject *type, const char *name) {
+    PyObject *d = PyObject_GetAttrString(type, name);
+    if (d == NULL) return -1;
+    Py_ssize_t off = -1;
+    if (Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type == Py_T_OBJECT_EX && !(m->flags & Py_READONLY)) off = m->offset;
+    }
+    Py_DECREF(d);
+    if (off < 0) PyErr_Format(PyExc_TypeError, "%R.%s is not a writable slot", type, name);
+    return off;
+}
+
 static PyObject *opt_int(int seen, int bit, int64_t v) {
     if (seen & bit) return PyLong_FromLongLong(v);
     Py_RETURN_NONE;
 }
 
-static PyObject *build_msg(const Delta *d) {
-    /* OrderbookDelta(sid=, seq=, id=, sending_ts_ms=, market_ticker=, side=, price=, delta=, ts_ms=, clock=,
-     * client_order_id=): msgspec's vectorcall constructor. */
-    PyObject *args[11];
+/* OrderbookDelta(sid=, seq=, id=, sending_ts_ms=, market_ticker=, side=, price=, delta=, ts_ms=, clock=,
+ * client_order_id=), built the way msgspec builds a Struct (allocate, zero the slots, store the fields): its keyword
+ * constructor costs about 250 ns, most of this function. ``ticker`` is stolen. */
+static PyObject *build_msg(const Delta *d, PyObject *ticker) {
+    PyObject *v[11];
     int i;
-    args[0] = opt_int(d->seen, F_SID, d->sid);
-    args[1] = opt_int(d->seen, F_SEQ, d->seq);
-    args[2] = opt_int(d->seen, F_ID, d->id);
-    args[3] = opt_int(d->seen, F_SENT, d->sent);
-    args[4] = PyUnicode_FromStringAndSize(d->ticker, d->ticker_len);
-    args[5] = d->side_yes ? s_yes : s_no;
-    Py_INCREF(args[5]);
-    args[6] = PyLong_FromLong(d->price);
-    args[7] = PyLong_FromLongLong(d->delta);
-    args[8] = PyLong_FromLongLong(d->ts_ms);
-    args[9] = opt_int(d->seen, F_CLOCK, d->clock);
+    v[0] = opt_int(d->seen, F_SID, d->sid);
+    v[1] = opt_int(d->seen, F_SEQ, d->seq);
+    v[2] = opt_int(d->seen, F_ID, d->id);
+    v[3] = opt_int(d->seen, F_SENT, d->sent);
+    v[4] = ticker;
+    v[5] = d->side_yes ? s_yes : s_no;
+    Py_INCREF(v[5]);
+    v[6] = PyLong_FromLong(d->price);
+    v[7] = PyLong_FromLongLong(d->delta);
+    v[8] = PyLong_FromLongLong(d->ts_ms);
+    v[9] = opt_int(d->seen, F_CLOCK, d->clock);
     if (d->seen & F_COID) {
-        args[10] = PyUnicode_FromStringAndSize(d->coid, d->coid_len);
+        v[10] = PyUnicode_FromStringAndSize(d->coid, d->coid_len);
     } else {
-        args[10] = Py_None;
+        v[10] = Py_None;
         Py_INCREF(Py_None);
     }
-    PyObject *msg = NULL;
     for (i = 0; i < 11; i++)
-        if (args[i] == NULL) goto done;
-    msg = PyObject_Vectorcall(delta_cls, args, 0, kwnames);
-done:
-    for (i = 0; i < 11; i++) Py_XDECREF(args[i]);
+        if (v[i] == NULL) goto fail;
+    PyTypeObject *tp = (PyTypeObject *)delta_cls;
+    PyObject *msg = PyObject_New(PyObject, tp);
+    if (msg == NULL) goto fail;
+    memset((char *)msg + sizeof(PyObject), 0, (size_t)(tp->tp_basicsize - (Py_ssize_t)sizeof(PyObject)));
+    for (i = 0; i < 11; i++) SLOT(msg, off_msg[i]) = v[i]; /* the references move into the message */
     return msg;
+fail:
+    for (i = 0; i < 11; i++) Py_XDECREF(v[i]);
+    return NULL;
 }
 
 /* The next best bid after the best level was removed: max(levels), or None. New reference, NULL on error. */
@@ -299,156 +337,127 @@ static PyObject *max_key(PyObject *levels) {
     return best;
 }
 
-/* Returns 1 if the simple case was applied (*size_out, *spread_out set: spread new ref), 0 if not the simple case
- * (nothing changed), -1 on error. */
-static int apply(PyObject *msg, const Delta *d, PyObject *recv_ns, PyObject *last_seq, PyObject *markets,
+static inline void set_slot(PyObject *obj, Py_ssize_t off, PyObject *value) {
+    PyObject *old = SLOT(obj, off);
+    Py_INCREF(value);
+    SLOT(obj, off) = value;
+    Py_XDECREF(old);
+}
+
+/* An exact int that fits a long long, into *out: 1; anything else: 0 (an error is cleared: not the simple case). */
+static inline int small_int(PyObject *o, long long *out) {
+    if (o == NULL || !PyLong_CheckExact(o)) return 0;
+    int overflow = 0;
+    *out = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow) return 0;
+    if (*out == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+/* The simple case of ``Core.feed``'s delta fast path and ``Core._on_delta`` (see core.py): 1 applied (*size_out,
+ * *spread_out (new reference), *market_out (borrowed) set), 0 not the simple case (nothing changed), -1 error. Every
+ * check comes before the first change. */
+static int apply(const Delta *d, PyObject *ticker, PyObject *recv_ns, PyObject *last_seq, PyObject *markets,
                  int64_t *size_out, PyObject **spread_out, PyObject **market_out) {
     if (!(d->seen & F_SID) || !(d->seen & F_SEQ)) return 0;
     PyObject *sid = PyLong_FromLongLong(d->sid);
     if (sid == NULL) return -1;
-    int result = 0;
-    PyObject *market = NULL, *msid = NULL, *has = NULL, *book = NULL, *ladder = NULL, *levels = NULL;
-    PyObject *price = NULL, *newsize = NULL, *yes_l = NULL, *no_l = NULL, *yb = NULL, *nb = NULL, *seqo = NULL;
+    long long v;
     PyObject *last = PyDict_GetItemWithError(last_seq, sid); /* borrowed */
-    if (last == NULL) {
-        result = PyErr_Occurred() ? -1 : 0;
-        goto out;
-    }
-    if (!PyLong_CheckExact(last)) goto out;
-    {
-        int overflow = 0;
-        long long lv = PyLong_AsLongLongAndOverflow(last, &overflow);
-        if (overflow || lv != d->seq - 1) {
-            if (lv == -1 && PyErr_Occurred()) result = -1;
-            goto out;
-        }
-    }
-    PyObject *ticker = PyObject_GetAttrString(msg, "market_ticker");
-    if (ticker == NULL) {
-        result = -1;
-        goto out;
-    }
-    market = PyDict_GetItemWithError(markets, ticker); /* borrowed */
-    Py_DECREF(ticker);
-    if (market == NULL) {
-        result = PyErr_Occurred() ? -1 : 0;
-        goto out;
-    }
-    Py_INCREF(market);
-    has = PyObject_GetAttr(market, s_has_snapshot);
-    if (has == NULL) {
-        result = -1;
-        goto out;
-    }
-    if (has != Py_True) goto out;
-    msid = PyObject_GetAttr(market, s_sid);
-    if (msid == NULL) {
-        result = -1;
-        goto out;
-    }
-    {
-        int eq = PyObject_RichCompareBool(msid, sid, Py_EQ);
-        if (eq <= 0) {
-            result = eq < 0 ? -1 : 0;
-            goto out;
-        }
-    }
-    book = PyObject_GetAttr(market, s_book);
-    if (book == NULL) goto fail;
-    yes_l = PyObject_GetAttr(book, s_p_yes);
-    no_l = yes_l ? PyObject_GetAttr(book, s_p_no) : NULL;
-    if (no_l == NULL) goto fail;
-    ladder = d->side_yes ? yes_l : no_l;
-    levels = PyObject_GetAttr(ladder, s_levels);
-    if (levels == NULL) goto fail;
-    if (!PyDict_CheckExact(levels)) goto out;
-    price = PyLong_FromLong(d->price);
+    if (last == NULL || !small_int(last, &v) || v != d->seq - 1) goto not_simple;
+    PyObject *market = PyDict_GetItemWithError(markets, ticker); /* borrowed */
+    if (market == NULL || Py_TYPE(market) != market_type) goto not_simple;
+    if (SLOT(market, off_has_snapshot) != Py_True) goto not_simple;
+    if (!small_int(SLOT(market, off_sid), &v) || v != d->sid) goto not_simple;
+    PyObject *book = SLOT(market, off_book);
+    if (book == NULL || Py_TYPE(book) != book_type) goto not_simple;
+    PyObject *yes_l = SLOT(book, off_yes), *no_l = SLOT(book, off_no);
+    if (yes_l == NULL || no_l == NULL || Py_TYPE(yes_l) != ladder_type || Py_TYPE(no_l) != ladder_type)
+        goto not_simple;
+    PyObject *stats = SLOT(market, off_spread);
+    if (stats == NULL || Py_TYPE(stats) != stats_type || SLOT(stats, off_current) == NULL) goto not_simple;
+    PyObject *ladder = d->side_yes ? yes_l : no_l;
+    PyObject *levels = SLOT(ladder, off_levels);
+    PyObject *yes_best = SLOT(yes_l, off_best), *no_best = SLOT(no_l, off_best), *best = SLOT(ladder, off_best);
+    if (levels == NULL || !PyDict_CheckExact(levels) || yes_best == NULL || no_best == NULL) goto not_simple;
+    long long best_v = 0;
+    if (best != Py_None && !small_int(best, &best_v)) goto not_simple;
+    PyObject *price = PyLong_FromLong(d->price);
     if (price == NULL) goto fail;
+    PyObject *cur = PyDict_GetItemWithError(levels, price); /* borrowed */
+    long long have = 0;
     int64_t size;
-    {
-        PyObject *cur = PyDict_GetItemWithError(levels, price); /* borrowed */
-        int64_t have = 0;
-        if (cur == NULL) {
-            if (PyErr_Occurred()) goto fail;
-        } else {
-            int overflow = 0;
-            if (!PyLong_CheckExact(cur)) goto out;
-            have = PyLong_AsLongLongAndOverflow(cur, &overflow);
-            if (overflow) goto out;
-            if (have == -1 && PyErr_Occurred()) goto fail;
-        }
-        if (__builtin_add_overflow(have, d->delta, &size)) goto out;
+    if ((cur == NULL && PyErr_Occurred()) || (cur != NULL && !small_int(cur, &have)) ||
+        __builtin_add_overflow((int64_t)have, d->delta, &size)) {
+        Py_DECREF(price);
+        goto not_simple;
     }
     /* From here on the frame is applied: the sequence, the receive time, the level, the best bid. */
-    seqo = PyLong_FromLongLong(d->seq);
-    if (seqo == NULL || PyDict_SetItem(last_seq, sid, seqo) < 0) goto fail;
-    if (PyObject_SetAttr(market, s_last_recv_ns, recv_ns) < 0) goto fail;
+    PyObject *seqo = PyLong_FromLongLong(d->seq);
+    if (seqo == NULL) {
+        Py_DECREF(price);
+        goto fail;
+    }
+    int rc = PyDict_SetItem(last_seq, sid, seqo);
+    Py_DECREF(seqo);
+    if (rc < 0) {
+        Py_DECREF(price);
+        goto fail;
+    }
+    set_slot(market, off_last_recv_ns, recv_ns);
     if (size > 0) {
-        newsize = PyLong_FromLongLong(size);
-        if (newsize == NULL || PyDict_SetItem(levels, price, newsize) < 0) goto fail;
-        PyObject *best = PyObject_GetAttr(ladder, s_best);
-        if (best == NULL) goto fail;
-        int up = best == Py_None;
-        if (!up) {
-            up = PyObject_RichCompareBool(price, best, Py_GT);
+        PyObject *newsize = PyLong_FromLongLong(size);
+        rc = newsize == NULL ? -1 : PyDict_SetItem(levels, price, newsize);
+        Py_XDECREF(newsize);
+        if (rc < 0) {
+            Py_DECREF(price);
+            goto fail;
         }
-        Py_DECREF(best);
-        if (up < 0) goto fail;
-        if (up && PyObject_SetAttr(ladder, s_best, price) < 0) goto fail;
-    } else {
-        PyObject *cur = PyDict_GetItemWithError(levels, price);
-        if (cur == NULL && PyErr_Occurred()) goto fail;
-        if (cur != NULL) {
-            if (PyDict_DelItem(levels, price) < 0) goto fail;
-            PyObject *best = PyObject_GetAttr(ladder, s_best);
-            if (best == NULL) goto fail;
-            int was_best = best != Py_None && PyObject_RichCompareBool(price, best, Py_EQ);
-            Py_DECREF(best);
-            if (was_best < 0) goto fail;
-            if (was_best) {
-                PyObject *next = max_key(levels);
-                if (next == NULL) goto fail;
-                int rc = PyObject_SetAttr(ladder, s_best, next);
-                Py_DECREF(next);
-                if (rc < 0) goto fail;
+        if (best == Py_None || d->price > best_v) set_slot(ladder, off_best, price);
+    } else if (cur != NULL) {
+        if (PyDict_DelItem(levels, price) < 0) {
+            Py_DECREF(price);
+            goto fail;
+        }
+        if (best != Py_None && d->price == best_v) {
+            PyObject *next = max_key(levels);
+            if (next == NULL) {
+                Py_DECREF(price);
+                goto fail;
             }
+            set_slot(ladder, off_best, next);
+            Py_DECREF(next);
         }
     }
+    Py_DECREF(price);
     /* The spread: YES ask - YES bid = PRICE_SCALE - best NO bid - best YES bid, None if a ladder is empty. */
-    yb = PyObject_GetAttr(yes_l, s_best);
-    nb = yb ? PyObject_GetAttr(no_l, s_best) : NULL;
-    if (nb == NULL) goto fail;
-    if (yb == Py_None || nb == Py_None) {
-        *spread_out = Py_None;
+    yes_best = SLOT(yes_l, off_best);
+    no_best = SLOT(no_l, off_best);
+    long long y, n;
+    if (yes_best == Py_None || no_best == Py_None) {
         Py_INCREF(Py_None);
-    } else {
-        long y = PyLong_AsLong(yb), n = PyLong_AsLong(nb);
-        if ((y == -1 || n == -1) && PyErr_Occurred()) goto fail;
-        *spread_out = PyLong_FromLong(PRICE_SCALE - n - y);
+        *spread_out = Py_None;
+    } else if (small_int(yes_best, &y) && small_int(no_best, &n)) {
+        *spread_out = PyLong_FromLongLong(PRICE_SCALE - n - y);
         if (*spread_out == NULL) goto fail;
+    } else {
+        PyErr_SetString(PyExc_TypeError, "a best bid is not an int");
+        goto fail;
     }
     *size_out = size;
     *market_out = market;
-    market = NULL;
-    result = 1;
-    goto out;
-fail:
-    result = -1;
-out:
     Py_DECREF(sid);
-    Py_XDECREF(market);
-    Py_XDECREF(msid);
-    Py_XDECREF(has);
-    Py_XDECREF(book);
-    Py_XDECREF(yes_l);
-    Py_XDECREF(no_l);
-    Py_XDECREF(levels);
-    Py_XDECREF(price);
-    Py_XDECREF(newsize);
-    Py_XDECREF(yb);
-    Py_XDECREF(nb);
-    Py_XDECREF(seqo);
-    return result;
+    return 1;
+not_simple:
+    Py_DECREF(sid);
+    if (PyErr_Occurred()) return -1;
+    return 0;
+fail:
+    Py_DECREF(sid);
+    return -1;
 }
 
 static PyObject *hot_delta(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
@@ -475,17 +484,22 @@ static PyObject *hot_delta(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
     Delta d;
     memset(&d, 0, sizeof d);
     if (scan(buf, n, &d)) Py_RETURN_NONE;
-    PyObject *msg = build_msg(&d);
-    if (msg == NULL) return NULL;
+    PyObject *ticker = PyUnicode_FromStringAndSize(d.ticker, d.ticker_len);
+    if (ticker == NULL) return NULL;
     int applied = 0;
     int64_t size = 0;
     PyObject *spread = NULL, *market = NULL;
-    if (PyObject_IsTrue(args[4]) && PyDict_CheckExact(args[2]) && PyDict_CheckExact(args[3])) {
-        applied = apply(msg, &d, args[1], args[2], args[3], &size, &spread, &market);
+    if (args[4] == Py_True && PyDict_CheckExact(args[2]) && PyDict_CheckExact(args[3])) {
+        applied = apply(&d, ticker, args[1], args[2], args[3], &size, &spread, &market);
         if (applied < 0) {
-            Py_DECREF(msg);
+            Py_DECREF(ticker);
             return NULL;
         }
+    }
+    PyObject *msg = build_msg(&d, ticker); /* steals ticker */
+    if (msg == NULL) {
+        Py_XDECREF(spread);
+        return NULL;
     }
     if (!applied) {
         PyObject *t = PyTuple_Pack(1, msg);
@@ -493,24 +507,14 @@ static PyObject *hot_delta(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
         return t;
     }
     /* Done unless the spread changed (its statistics are updated in Python: rare) or there is a problem. */
-    PyObject *stats = PyObject_GetAttr(market, s_spread);
-    Py_DECREF(market);
-    PyObject *current = stats ? PyObject_GetAttr(stats, s_current) : NULL;
-    Py_XDECREF(stats);
-    if (current == NULL) {
-        Py_DECREF(msg);
-        Py_DECREF(spread);
-        return NULL;
-    }
+    PyObject *current = SLOT(SLOT(market, off_spread), off_current);
     int same = PyObject_RichCompareBool(spread, current, Py_EQ);
-    Py_DECREF(current);
     if (same < 0) {
         Py_DECREF(msg);
         Py_DECREF(spread);
         return NULL;
     }
-    int crossed = 0;
-    if (spread != Py_None) crossed = PyLong_AsLong(spread) <= 0;
+    int crossed = spread != Py_None && PyLong_AsLong(spread) <= 0;
     if (same && size >= 0 && !crossed) {
         Py_DECREF(spread);
         return msg;
@@ -523,39 +527,53 @@ static PyObject *hot_delta(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
     return t;
 }
 
-static PyObject *hot_setup(PyObject *Py_UNUSED(self), PyObject *cls) {
-    Py_XDECREF(delta_cls);
+/* setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats): the classes, and their slots' offsets. */
+static PyObject *hot_setup(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *cls, *mt, *bt, *lt, *st;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!", &PyType_Type, &cls, &PyType_Type, &mt, &PyType_Type, &bt, &PyType_Type,
+                          &lt, &PyType_Type, &st))
+        return NULL;
+    if (PyType_HasFeature((PyTypeObject *)cls, Py_TPFLAGS_HAVE_GC)) {
+        PyErr_SetString(PyExc_TypeError, "the message class must not be tracked by the GC (gc=False)");
+        return NULL;
+    }
+    for (int i = 0; i < 11; i++) {
+        off_msg[i] = slot_offset(cls, PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, i)));
+        if (off_msg[i] < 0) return NULL;
+    }
+    if ((off_has_snapshot = slot_offset(mt, "has_snapshot")) < 0 || (off_sid = slot_offset(mt, "sid")) < 0 ||
+        (off_book = slot_offset(mt, "book")) < 0 || (off_last_recv_ns = slot_offset(mt, "last_recv_ns")) < 0 ||
+        (off_spread = slot_offset(mt, "spread")) < 0 || (off_yes = slot_offset(bt, "_yes")) < 0 ||
+        (off_no = slot_offset(bt, "_no")) < 0 || (off_levels = slot_offset(lt, "levels")) < 0 ||
+        (off_best = slot_offset(lt, "best")) < 0 || (off_current = slot_offset(st, "current")) < 0)
+        return NULL;
     Py_INCREF(cls);
-    delta_cls = cls;
+    Py_INCREF(mt);
+    Py_INCREF(bt);
+    Py_INCREF(lt);
+    Py_INCREF(st);
+    Py_XSETREF(delta_cls, cls);
+    market_type = (PyTypeObject *)mt;
+    book_type = (PyTypeObject *)bt;
+    ladder_type = (PyTypeObject *)lt;
+    stats_type = (PyTypeObject *)st;
     Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
     {"delta", (PyCFunction)(void (*)(void))hot_delta, METH_FASTCALL, "The delta path in C (see the module source)."},
-    {"setup", hot_setup, METH_O, "setup(OrderbookDelta): the message class to build."},
+    {"setup", hot_setup, METH_VARARGS, "setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_hotpath", "The compiled delta path (issue 17).", -1,
-                                    methods};
+                                    methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__hotpath(void) {
     kwnames = Py_BuildValue("(sssssssssss)", "sid", "seq", "id", "sending_ts_ms", "market_ticker", "side", "price",
                             "delta", "ts_ms", "clock", "client_order_id");
     if (kwnames == NULL) return NULL;
-#define INTERN(var, text)                                                                                              \
-    if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
-    INTERN(s_yes, "yes");
-    INTERN(s_no, "no");
-    INTERN(s_has_snapshot, "has_snapshot");
-    INTERN(s_sid, "sid");
-    INTERN(s_book, "book");
-    INTERN(s_p_yes, "_yes");
-    INTERN(s_p_no, "_no");
-    INTERN(s_levels, "levels");
-    INTERN(s_best, "best");
-    INTERN(s_last_recv_ns, "last_recv_ns");
-    INTERN(s_spread, "spread");
-    INTERN(s_current, "current");
+    if ((s_yes = PyUnicode_InternFromString("yes")) == NULL) return NULL;
+    if ((s_no = PyUnicode_InternFromString("no")) == NULL) return NULL;
     return PyModule_Create(&module);
 }

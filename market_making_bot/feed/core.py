@@ -279,7 +279,10 @@ class Core:
             # one C call, with the same objects the pure path below uses. Anything else comes back undone.
             skip = self._latency_skip
             simple = bool(skip or not timed) and not self._l_changed
-            done = hot(data, recv_ns, self.sequence.last_seq, self.state.markets, simple)
+            try:
+                done = hot(data, recv_ns, self.sequence.last_seq, self.state.markets, simple)
+            except Exception:  # a belt (only a failing allocation can raise there): the pure path decides
+                done = None
             if done is not None:
                 if done.__class__ is not tuple:  # applied, nothing left to do
                     if timed:

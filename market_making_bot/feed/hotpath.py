@@ -15,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from market_making_bot.kalshi.messages import OrderbookDelta
+from market_making_bot.marketdata.orderbook import OrderBook, _Ladder
+from market_making_bot.marketdata.state import MarketState, SpreadStats
 
 __all__ = ["COMPILED", "PURE_ENV", "delta", "path_name"]
 
@@ -28,8 +30,12 @@ if os.environ.get(PURE_ENV, "") in ("", "0"):
     except ImportError:  # not built (no compiler): the pure path
         pass
     else:
-        _hotpath.setup(OrderbookDelta)
-        delta = _hotpath.delta
+        try:  # the classes whose slots the C code reads and writes (it checks each is a plain writable slot)
+            _hotpath.setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats)
+        except TypeError:  # a class changed shape: the pure path (tests/test_hotpath_twin.py fails loudly then)
+            pass
+        else:
+            delta = _hotpath.delta
 
 COMPILED = delta is not None
 

@@ -34,6 +34,11 @@ In every case the books concerned are marked not usable (``MarketState.usable``,
 snapshot replaces them: the book is either right or visibly marked not usable, never quietly wrong. ``feed`` never
 raises: anything a frame makes the decoder or a handler raise is contained and counted (``decode_errors``,
 ``handler_errors``).
+
+The delta path has a compiled twin (``feed.hotpath``, C): ``feed`` hands it each frame first; it takes only the
+canonical delta frames it can read exactly, applies the simple case (the next seq of its sid, a book with its
+snapshot on that sid, no ``BookChanged`` listener, latency not sampled) to the same objects, and hands everything
+else back to the pure-Python path below, the reference (``MARKET_MAKING_BOT_PURE=1`` forces it).
 """
 
 from __future__ import annotations

@@ -44,7 +44,10 @@ class Row:
     name: str = ""
     title: str = ""
     needs: str = "core"
-    """What must be importable: ``core`` (the project), ``sdk`` (kalshi-sdk) or ``none``."""
+    """What must be importable: ``core`` (the project), ``compiled`` (the project with its compiled hot path built),
+    ``sdk`` (kalshi-sdk) or ``none``."""
+    env: dict[str, str] = {}
+    """Environment of this row's worker process (every row has a process of its own)."""
 
     def prepare(self, frames: list[str]) -> Sequence[Any]:
         return frames
@@ -79,6 +82,7 @@ class FloorRow(Row):
 class DecodeRow(Row):
     name = "decode"
     title = "project decode_frame (typed decode + integer units)"
+    env = {"MARKET_MAKING_BOT_PURE": "1"}
 
     def make(self) -> Any:
         from market_making_bot.kalshi import decode_frame
@@ -215,11 +219,26 @@ class _CoreFeed:
 
 class PipelineRow(Row):
     name = "pipeline"
-    title = "project full pipeline: Core.feed (decode, seq, book, state, handlers; log WARNING)"
+    title = "project full pipeline, pure Python: Core.feed (decode, seq, book, state, handlers; log WARNING)"
+    env = {"MARKET_MAKING_BOT_PURE": "1"}
 
     def make(self) -> Any:
         _quiet_logging()
         return _CoreFeed()
+
+
+class CompiledPipelineRow(PipelineRow):
+    name = "pipeline_compiled"
+    title = "project full pipeline, compiled delta path (feed/_hotpath.c); the rest as above"
+    needs = "compiled"
+    env = {"MARKET_MAKING_BOT_PURE": "0"}
+
+    def make(self) -> Any:
+        from market_making_bot.feed import hotpath
+
+        if not hotpath.COMPILED:
+            raise RuntimeError("the compiled hot path is not built")
+        return super().make()
 
 
 class _BaselineFeed:
@@ -274,5 +293,14 @@ class SdkRow(Row):
 
 ROWS: dict[str, Row] = {
     row.name: row
-    for row in (FloorRow(), DecodeRow(), BookRow(), DecimalBookRow(), PipelineRow(), BaselineRow(), SdkRow())
+    for row in (
+        FloorRow(),
+        DecodeRow(),
+        BookRow(),
+        DecimalBookRow(),
+        PipelineRow(),
+        CompiledPipelineRow(),
+        BaselineRow(),
+        SdkRow(),
+    )
 }

@@ -37,9 +37,13 @@ from typing import Any
 from .recording import CACHE_DIR, ensure_recording, load_frames
 
 REPO = Path(__file__).resolve().parent.parent
-IN_PROCESS = ("floor", "decode", "book", "book_baseline", "pipeline", "baseline", "sdk")
-PROCESS_ROWS = ("startup", "replay_cli", "replay_baseline", "replay_sdk")
+IN_PROCESS = ("floor", "decode", "book", "book_baseline", "pipeline", "pipeline_compiled", "baseline", "sdk")
+PROCESS_ROWS = ("startup", "replay_cli", "replay_cli_pure", "replay_baseline", "replay_sdk")
 ALL_ROWS = (*IN_PROCESS, *PROCESS_ROWS, "memory", "e2e")
+CALLGRIND_ROWS = ("floor", "decode", "pipeline", "pipeline_compiled", "baseline", "sdk")
+CALLGRIND_WARMUP = 30_000
+CALLGRIND_SAMPLE = 20_000
+PURE = {"MARKET_MAKING_BOT_PURE": "1"}
 
 # --------------------------------------------------------------------------------------------------------------
 # Targets (issue 7), as ratios from one run.
@@ -53,6 +57,11 @@ TARGET_P99_NS = 20_000
 TARGET_E2E_RATE = 50_000
 TARGET_E2E_P99_MS = 100
 TARGET_RSS_MB = 150
+# Issue 17: the compiled pipeline against the floor, the baseline and kalshi-sdk; the pure one against the baseline;
+# the whole-process replay against the baseline's and kalshi-sdk's.
+TARGET_PURE_BASELINE = 2.5
+TARGET_REPLAY_BASELINE = 4.0
+TARGET_REPLAY_SDK = 3.0
 
 
 def _env_for_children() -> dict[str, str]:
@@ -60,6 +69,13 @@ def _env_for_children() -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("PYTHONHASHSEED", "0")
     return env
+
+
+def _compiled(python: str) -> bool:
+    """The project's compiled hot path is built for ``python``."""
+    code = "from market_making_bot.feed import hotpath; raise SystemExit(0 if hotpath.COMPILED else 1)"
+    env = {**_env_for_children(), "MARKET_MAKING_BOT_PURE": "0"}
+    return subprocess.run([python, "-c", code], env=env, cwd=REPO, capture_output=True).returncode == 0
 
 
 def _can_import(python: str, module: str) -> bool:
@@ -131,6 +147,56 @@ def _replay_feed(kind: str, path: str) -> int:
     return n
 
 
+def _child_sample(row_name: str, recording: str, frames: int) -> dict[str, Any]:
+    """Feed the first ``frames`` frames of the recording to a fresh pipeline of the row (run under callgrind)."""
+    from .pipelines import ROWS
+
+    row = ROWS[row_name]
+    items = row.prepare(load_frames(Path(recording), frames))
+    feed = row.make().feed
+    recv_ns = 0
+    for item in items:
+        recv_ns += 1_000_000
+        feed(item, recv_ns)
+    return {"frames": len(items)}
+
+
+def _instructions(python: str, row_name: str, recording: Path, env: dict[str, str]) -> float | None:
+    """Instructions per frame of a row (callgrind, deterministic): the difference between a run that feeds
+    ``CALLGRIND_WARMUP + CALLGRIND_SAMPLE`` frames and one that feeds the warm-up only, divided by the sample. The
+    imports, the loading and the warm-up cancel out. ``None`` without valgrind."""
+    import re
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        return None
+    counts = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (CALLGRIND_WARMUP, CALLGRIND_WARMUP + CALLGRIND_SAMPLE):
+            out = Path(tmp) / f"cg.{n}"
+            cmd = [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                python,
+                "-m",
+                "bench.run",
+                "--child",
+                "sample",
+                row_name,
+                str(recording),
+                str(n),
+            ]
+            proc = subprocess.run(
+                cmd, env={**_env_for_children(), **env}, cwd=REPO, capture_output=True, text=True, timeout=1800
+            )
+            found = re.search(r"Collected : (\d+)", proc.stderr)
+            if proc.returncode != 0 or not found:
+                raise RuntimeError(f"callgrind of {row_name} failed:\n{proc.stderr[-2000:]}")
+            counts.append(int(found.group(1)))
+    return (counts[1] - counts[0]) / CALLGRIND_SAMPLE
+
+
 def _child_memory(markets: int, levels: int, kind: str) -> dict[str, Any]:
     import gc
 
@@ -186,20 +252,20 @@ def _child_memory(markets: int, levels: int, kind: str) -> dict[str, Any]:
     }
 
 
-def _run_child(python: str, args: list[str], timeout: float = 900) -> dict[str, Any]:
+def _run_child(python: str, args: list[str], timeout: float = 900, env: dict[str, str] | None = None) -> dict[str, Any]:
     cmd = [python, "-m", "bench.run", "--child", *args]
-    proc = subprocess.run(cmd, env=_env_for_children(), cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    full_env = {**_env_for_children(), **(env or {})}
+    proc = subprocess.run(cmd, env=full_env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def _timed_process(cmd: list[str], timeout: float = 900) -> dict[str, Any]:
+def _timed_process(cmd: list[str], timeout: float = 900, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``cmd``; wall time, exit code and peak RSS (from wait4) of that process."""
     t0 = time.perf_counter_ns()
-    proc = subprocess.Popen(
-        cmd, env=_env_for_children(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    full_env = {**_env_for_children(), **(env or {})}
+    proc = subprocess.Popen(cmd, env=full_env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter_ns() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -229,9 +295,10 @@ def _us(ns: float) -> str:
 
 def _fmt_row(r: dict[str, Any]) -> str:
     lat = f"{_us(r['p50_ns']):>7} {_us(r['p99_ns']):>7} {_us(r['p999_ns']):>8}" if r.get("p50_ns") else " " * 24
+    ins = r.get("instructions_per_frame")
     return (
-        f"{r['name']:<14} {r['frames']:>9,} {r['ns_per_frame']:>9.0f} {r['frames_per_s']:>11,.0f} {lat}"
-        f" {_mb(r['peak_rss']):>8}  {r.get('extra', {}).get('python', '')}"
+        f"{r['name']:<17} {r['frames']:>9,} {r['ns_per_frame']:>9.0f} {r['frames_per_s']:>11,.0f} {lat}"
+        f" {_mb(r['peak_rss']):>8} {f'{ins:,.0f}' if ins else '':>9}  {r.get('extra', {}).get('python', '')}"
     )
 
 
@@ -249,59 +316,55 @@ def _verdict(value: float, target: float, accept: float | None = None, higher_is
 def _summary(results: dict[str, Any]) -> list[str]:
     rows = results["rows"]
     lines: list[str] = []
-    pipe = rows.get("pipeline")
-    if not pipe or "ns_per_frame" not in pipe:
+
+    def ns(name: str) -> float | None:
+        r = rows.get(name)
+        return r["ns_per_frame"] if r and "ns_per_frame" in r else None
+
+    pure, compiled = ns("pipeline"), ns("pipeline_compiled")
+    if pure is None and compiled is None:
         return ["(no pipeline row: ratios not computed)"]
-    p = pipe["ns_per_frame"]
+    floor, base, sdk = ns("floor"), ns("baseline"), ns("sdk")
     checks: list[tuple[str, str, str]] = []
-    floor = rows.get("floor")
-    if floor and "ns_per_frame" in floor:
-        ratio = p / floor["ns_per_frame"]
-        checks.append(("pipeline / decode floor", f"{ratio:.2f}x", _verdict(ratio, TARGET_FLOOR_RATIO, None, False)))
-    base = rows.get("baseline")
-    if base and "ns_per_frame" in base:
-        ratio = base["ns_per_frame"] / p
-        checks.append(("baseline / pipeline", f"{ratio:.2f}x", _verdict(ratio, TARGET_BASELINE, ACCEPT_BASELINE)))
-    sdk = rows.get("sdk")
-    if sdk and "ns_per_frame" in sdk:
-        ratio = sdk["ns_per_frame"] / p
-        checks.append(("kalshi-sdk / pipeline", f"{ratio:.2f}x", _verdict(ratio, TARGET_SDK, ACCEPT_SDK)))
-    elif sdk:
-        checks.append(("kalshi-sdk / pipeline", "not measured", sdk.get("skipped", "")))
-    checks.append(
-        ("pipeline p99 per frame", f"{_us(pipe['p99_ns'])} us", _verdict(pipe["p99_ns"], TARGET_P99_NS, None, False))
-    )
-    cli = rows.get("replay_cli")
-    if cli and "frames_per_s" in cli:
-        if base and "ns_per_frame" in base:
-            ratio = cli["frames_per_s"] * base["ns_per_frame"] / 1e9
-            checks.append(
-                (
-                    "baseline (in-process) / --replay (whole process)",
-                    f"{ratio:.2f}x",
-                    _verdict(ratio, TARGET_BASELINE, ACCEPT_BASELINE),
-                )
-            )
+    if compiled is not None:
+        if floor:
+            ratio = compiled / floor
+            checks.append(("compiled pipeline / decode floor", f"{ratio:.2f}x", _verdict(ratio, 2.0, None, False)))
+        if base:
+            ratio = base / compiled
+            checks.append(("baseline / compiled pipeline", f"{ratio:.2f}x", _verdict(ratio, TARGET_BASELINE)))
+        if sdk:
+            ratio = sdk / compiled
+            checks.append(("kalshi-sdk / compiled pipeline", f"{ratio:.2f}x", _verdict(ratio, TARGET_SDK)))
+        p99 = rows["pipeline_compiled"]["p99_ns"]
+        checks.append(("compiled pipeline p99 per frame", f"{_us(p99)} us", _verdict(p99, TARGET_P99_NS, None, False)))
+    elif "pipeline_compiled" in rows:
+        checks.append(("compiled pipeline", "not measured", rows["pipeline_compiled"].get("skipped", "")))
+    if pure is not None:
+        if floor:
+            checks.append(("pure pipeline / decode floor", f"{pure / floor:.2f}x", "(no target)"))
+        if base:
+            ratio = base / pure
+            checks.append(("baseline / pure pipeline", f"{ratio:.2f}x", _verdict(ratio, TARGET_PURE_BASELINE)))
+        if sdk:
+            checks.append(("kalshi-sdk / pure pipeline", f"{sdk / pure:.2f}x", "(no target)"))
+    elif rows.get("sdk"):
+        checks.append(("kalshi-sdk", "not measured", rows["sdk"].get("skipped", "")))
+    for cli_name, label in (("replay_cli", "--replay"), ("replay_cli_pure", "--replay, pure")):
+        cli = rows.get(cli_name)
+        if not cli or "frames_per_s" not in cli:
+            continue
         rb = rows.get("replay_baseline")
         if rb and "frames_per_s" in rb:
             ratio = cli["frames_per_s"] / rb["frames_per_s"]
-            checks.append(
-                (
-                    "whole process: --replay vs baseline replay",
-                    f"{ratio:.2f}x",
-                    _verdict(ratio, TARGET_BASELINE, ACCEPT_BASELINE),
-                )
-            )
+            target = TARGET_REPLAY_BASELINE if cli_name == "replay_cli" else None
+            verdict = _verdict(ratio, target) if target else "(no target)"
+            checks.append((f"whole process: {label} vs baseline replay", f"{ratio:.2f}x", verdict))
         rs = rows.get("replay_sdk")
         if rs and "frames_per_s" in rs:
             ratio = cli["frames_per_s"] / rs["frames_per_s"]
-            checks.append(
-                (
-                    "whole process: --replay vs kalshi-sdk replay",
-                    f"{ratio:.2f}x",
-                    _verdict(ratio, TARGET_SDK, ACCEPT_SDK),
-                )
-            )
+            verdict = _verdict(ratio, TARGET_REPLAY_SDK) if cli_name == "replay_cli" else "(no target)"
+            checks.append((f"whole process: {label} vs kalshi-sdk replay", f"{ratio:.2f}x", verdict))
     mem = rows.get("memory")
     if mem and "rss_after" in mem:
         checks.append(
@@ -342,15 +405,15 @@ def _print_report(results: dict[str, Any]) -> None:
     )
     print()
     print(
-        f"{'row':<14} {'frames':>9} {'ns/frame':>9} {'frames/s':>11} {'p50 us':>7} {'p99 us':>7} {'p99.9 us':>8}"
-        f" {'peak RSS':>8}  python"
+        f"{'row':<17} {'frames':>9} {'ns/frame':>9} {'frames/s':>11} {'p50 us':>7} {'p99 us':>7} {'p99.9 us':>8}"
+        f" {'peak RSS':>8} {'instr/fr':>9}  python"
     )
     for name in IN_PROCESS:
         r = rows.get(name)
         if r is None:
             continue
         if "skipped" in r:
-            print(f"{name:<14} skipped: {r['skipped']}")
+            print(f"{name:<17} skipped: {r['skipped']}")
         else:
             print(_fmt_row(r))
     print()
@@ -393,7 +456,7 @@ def _print_report(results: dict[str, Any]) -> None:
             print(f"e2e: {e2e.get('text', e2e)}")
     digests = {
         n: rows[n]["extra"]["digest"]
-        for n in ("pipeline", "baseline", "sdk", "book", "book_baseline")
+        for n in ("pipeline", "pipeline_compiled", "baseline", "sdk", "book", "book_baseline")
         if n in rows and "digest" in rows[n].get("extra", {})
     }
     if digests:
@@ -401,7 +464,7 @@ def _print_report(results: dict[str, Any]) -> None:
         print()
         print(f"Final books identical across rows: {'yes' if same else 'NO'} {digests}")
     print()
-    print("Targets (issue 7):")
+    print("Targets (issues 7 and 17):")
     for line in _summary(results):
         print(line)
     print(f"\nTotal benchmark time: {results['elapsed_s']:.0f} s")
@@ -411,8 +474,8 @@ def markdown(results: dict[str, Any]) -> str:
     """The results as a Markdown table, for the README's performance section."""
     rows = results["rows"]
     out = [
-        "| row | frames | ns/frame | frames/s | p50 µs | p99 µs | p99.9 µs | peak RSS |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| row | frames | ns/frame | frames/s | p50 µs | p99 µs | p99.9 µs | peak RSS | instructions/frame |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     from .pipelines import ROWS
 
@@ -422,19 +485,20 @@ def markdown(results: dict[str, Any]) -> str:
             continue
         title = ROWS[name].title
         if "skipped" in r:
-            out.append(f"| {title} | not measured: {r['skipped']} | | | | | | |")
+            out.append(f"| {title} | not measured: {r['skipped']} | | | | | | | |")
             continue
+        ins = r.get("instructions_per_frame")
         out.append(
             f"| {title} | {r['frames']:,} | {r['ns_per_frame']:,.0f} | {r['frames_per_s']:,.0f} | {_us(r['p50_ns'])} | "
-            f"{_us(r['p99_ns'])} | {_us(r['p999_ns'])} | {_mb(r['peak_rss'])} |"
+            f"{_us(r['p99_ns'])} | {_us(r['p999_ns'])} | {_mb(r['peak_rss'])} | {f'{ins:,.0f}' if ins else ''} |"
         )
-    for name in ("replay_cli", "replay_baseline", "replay_sdk"):
+    for name in ("replay_cli", "replay_cli_pure", "replay_baseline", "replay_sdk"):
         r = rows.get(name)
         if r is None or "skipped" in r:
             continue
         out.append(
             f"| {r['title']} (whole process) | {r['frames']:,} | {r['wall_ns'] / r['frames']:,.0f} | "
-            f"{r['frames_per_s']:,.0f} | | | | {_mb(r['peak_rss'])} |"
+            f"{r['frames_per_s']:,.0f} | | | | {_mb(r['peak_rss'])} | |"
         )
     e2e = rows.get("e2e") or {}
     senders = [v for v in e2e.values() if isinstance(v, dict) and "rate" in v]
@@ -507,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--e2e-seconds", type=float, default=12.0)
     parser.add_argument("--chunks", type=int, default=50, help="chunks of the interleaved throughput pass")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of the interleaved throughput pass")
+    parser.add_argument("--no-callgrind", action="store_true", help="leave out the instruction counts")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -520,6 +585,8 @@ def main(argv: list[str] | None = None) -> int:
             return worker_main(rest[0], rest[1].split(","))
         elif kind == "memory":
             out = _child_memory(int(rest[0]), int(rest[1]), rest[2])
+        elif kind == "sample":
+            out = _child_sample(rest[0], rest[1], int(rest[2]))
         elif kind == "e2e-listen":
             from .e2e import listen_main
 
@@ -550,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     python = sys.executable
     have_core = _can_import(python, "market_making_bot.feed.core")
+    have_compiled = have_core and _compiled(python)
     sdk_python: str | None = python if _can_import(python, "kalshi.ws.orderbook") else None
     sdk_note = ""
     if (
@@ -588,8 +656,10 @@ def main(argv: list[str] | None = None) -> int:
         if name not in selected:
             continue
         row = ROWS[name]
-        if row.needs == "core" and not have_core:
+        if row.needs in ("core", "compiled") and not have_core:
             rows[name] = {"skipped": "market_making_bot core not importable"}
+        elif row.needs == "compiled" and not have_compiled:
+            rows[name] = {"skipped": "the compiled hot path is not built (no C compiler at install time)"}
         elif row.needs == "sdk" and sdk_python is None:
             rows[name] = {
                 "skipped": "kalshi-sdk is not installed (pip install kalshi-sdk==22.4.0, Python >= 3.12; "
@@ -607,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
         for interp, names in plan.items():
             for name in names:
                 t1 = time.perf_counter()
-                r = _run_child(interp, ["row", name, str(path), "latency", "latency-only"])
+                r = _run_child(interp, ["row", name, str(path), "latency", "latency-only"], env=ROWS[name].env)
                 r.update({k: tp[name][k] for k in ("frames", "total_ns", "ns_per_frame", "frames_per_s")})
                 r["extra"]["round_totals_ns"] = tp[name]["round_totals_ns"]
                 if tp[name]["digest"] is not None:
@@ -619,9 +689,25 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
 
+        if not args.no_callgrind:
+            for interp, names in plan.items():
+                for name in names:
+                    if name in CALLGRIND_ROWS:
+                        t1 = time.perf_counter()
+                        count = _instructions(interp, name, path, ROWS[name].env)
+                        rows[name]["instructions_per_frame"] = count
+                        if count is not None:
+                            print(
+                                f"  {name}: {count:,.0f} instructions/frame (callgrind, {CALLGRIND_SAMPLE:,} frames "
+                                f"after {CALLGRIND_WARMUP:,}; {time.perf_counter() - t1:.0f} s)",
+                                flush=True,
+                            )
+
     if "startup" in selected and have_core:
         rows["startup"] = _timed_process([python, "-c", "import market_making_bot.cli.listener"])
-    if "replay_cli" in selected and have_core:
+    for replay_row, replay_env in (("replay_cli", {"MARKET_MAKING_BOT_PURE": "0"}), ("replay_cli_pure", PURE)):
+        if replay_row not in selected or not have_core:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             summary = Path(tmp) / "summary.json"
             cmd = [
@@ -635,16 +721,17 @@ def main(argv: list[str] | None = None) -> int:
                 "--summary-json",
                 str(summary),
             ]
-            r = _timed_process(cmd)
+            r = _timed_process(cmd, env=replay_env)
             if r["returncode"] != 0:
                 raise RuntimeError(f"replay failed: {r['stderr']}")
             doc = json.loads(summary.read_text())
             r["frames"] = doc["counters"]["frames"]
             r["markets"] = len(doc["markets"])
             r["frames_per_s"] = r["frames"] * 1e9 / r["wall_ns"]
-            r["title"] = "mm_ws_listener --replay --log-level WARNING --summary-json"
-            rows["replay_cli"] = r
-            print(f"  replay_cli: {r['frames_per_s']:,.0f} frames/s whole process", flush=True)
+            path_name = "pure Python" if replay_row == "replay_cli_pure" or not have_compiled else "compiled"
+            r["title"] = f"mm_ws_listener --replay --log-level WARNING --summary-json, {path_name}"
+            rows[replay_row] = r
+            print(f"  {replay_row}: {r['frames_per_s']:,.0f} frames/s whole process", flush=True)
     for name, kind, interp in (("replay_baseline", "baseline", python), ("replay_sdk", "sdk", sdk_python)):
         if name not in selected:
             continue

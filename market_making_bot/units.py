@@ -61,13 +61,11 @@ _FLOAT_REPR = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]+))?(?:e([+-]?[0-9]+))?")
 # Bounded caches of string -> int parses. Wire values repeat a lot (the set of distinct price strings is at most a
 # few thousand), so a dict hit replaces the regex and int() work. When a cache is full its older half is forgotten.
 _CACHE_LIMIT = 65_536
-_TOTAL_CACHE_LIMIT = 8_192
 _price_cache: dict[str, int] = {}
 _size_cache: dict[str, int] = {}
 _money_cache: dict[str, int] = {}
-_total_cache: dict[str, int] = {}
-"""A ticker's running totals (volume, open interest) take many distinct values that seldom repeat: kept apart, in a
-smaller cache, so that they do not push the sizes of book levels and deltas out of ``_size_cache``."""
+# A ticker's running totals (volume, open interest) are not cached at all: they take many distinct values that seldom
+# repeat, and the cache they had spent about 5% of the pipeline evicting itself (issue 17).
 
 
 def show(value: object) -> str:
@@ -230,9 +228,6 @@ cached_book_price = _book_price_cache.get
 cached_size = _size_cache.get
 """``cached_size(text)``: the size units of a size string parsed before, else ``None`` (see ``cached_price``)."""
 
-cached_total = _total_cache.get
-"""``cached_total(text)``: like ``cached_size``, for running totals parsed by ``parse_total_fp``."""
-
 cached_money = _money_cache.get
 """``cached_money(text)``: the money units of a money string parsed before, else ``None``."""
 
@@ -243,9 +238,16 @@ def parse_size_fp(value: str | float) -> int:
 
 
 def parse_total_fp(value: str | float) -> int:
-    """``parse_size_fp`` for running totals (volume, open interest: never negative), with a smaller cache of their
-    own."""
-    return _parse_cached(value, _SIZE_PLACES, "size", _total_cache, 0, MAX_SIZE, _TOTAL_CACHE_LIMIT)
+    """``parse_size_fp`` for running totals (volume, open interest: never negative). Not cached: they seldom repeat."""
+    if value.__class__ is str:
+        parsed = _parse_canonical(value, _SIZE_PLACES)
+        if parsed is None:
+            parsed = _parse_decimal(value, _SIZE_PLACES, "size")
+    else:
+        parsed = _parse_other(value, _SIZE_PLACES, "size")
+    if not 0 <= parsed <= MAX_SIZE:
+        raise ValueError(f"size {show(value)} is out of range")
+    return parsed
 
 
 def parse_money_dollars(value: str | float) -> int:

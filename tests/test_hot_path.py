@@ -140,11 +140,13 @@ def test_recent_ids_forget_the_oldest_first() -> None:
     assert ids.add("b")
 
 
-def test_running_totals_have_their_own_cache() -> None:
-    from market_making_bot.units import _size_cache, _total_cache, parse_total_fp
+def test_running_totals_are_not_cached() -> None:
+    # Volume and open interest seldom repeat: a cache of them only evicted itself (issue 17).
+    from market_making_bot import units
+    from market_making_bot.units import _size_cache, parse_total_fp
 
     assert parse_total_fp("123456.00") == 12345600
-    assert "123456.00" in _total_cache and "123456.00" not in _size_cache
+    assert "123456.00" not in _size_cache and not hasattr(units, "_total_cache")
     msg = decode_frame(
         '{"type":"ticker","sid":2,"msg":{"market_ticker":"M","volume_fp":"777.00","open_interest_fp":"5.50"}}'
     )
@@ -170,3 +172,31 @@ def test_ticker_and_fill_keep_the_envelope_id() -> None:
     assert (ticker.id, ticker.price) == (7, 5000)  # type: ignore[union-attr]
     assert (fill.id, fill.count) == (8, 100)  # type: ignore[union-attr]
     assert decode_frame('{"type":"ticker","sid":2,"msg":{"market_ticker":"M"}}').id is None
+
+
+def test_lazy_ticker_is_checked_on_arrival_and_converted_on_read() -> None:
+    from market_making_bot.kalshi import DecodeError, Ticker
+
+    frame = (
+        '{"type":"ticker","sid":2,"msg":{"market_ticker":"M","price_dollars":"0.4800","yes_bid_dollars":"0.4500",'
+        '"yes_ask_dollars":"0.5300","volume_fp":"%s","open_interest_fp":"20422.00","dollar_volume":16948,'
+        '"yes_bid_size_fp":"%s","ts_ms":1669149841000}}'
+    )
+    msg = decode_frame(frame % ("33896.00", "300.00"))
+    assert isinstance(msg, Ticker) and msg._wire is not None  # not converted yet
+    assert (msg.price, msg.yes_bid, msg.yes_ask, msg.volume, msg.open_interest) == (4800, 4500, 5300, 3389600, 2042200)
+    assert msg._wire is None and msg.yes_bid_size == 30000 and msg.ts_ms == 1669149841000
+    assert msg == Ticker(
+        sid=2, market_ticker="M", price=4800, yes_bid=4500, yes_ask=5300, volume=3389600, open_interest=2042200,
+        dollar_volume=16948, yes_bid_size=30000, ts_ms=1669149841000,
+    )
+    assert "volume=3389600" in repr(msg)
+    # Another notation of a valid total still decodes (the shape check is a fast path, not the rule).
+    assert decode_frame(frame % ("33896.5", "300.00")).volume == 3389650  # type: ignore[union-attr]
+    # A malformed field is refused when the frame arrives, not when someone reads it.
+    for volume, size in (("-1.00", "300.00"), ("1e5", "300.00"), ("\u0663.00", "300.00"), ("1.00", "-3.00")):
+        with pytest.raises(DecodeError):
+            decode_frame(frame % (volume, size))
+    msg = decode_frame(frame % ("1.00", "2.00"))
+    msg.volume = 5  # type: ignore[union-attr]  # a lazy field can be set, like any struct field
+    assert (msg.volume, msg.price) == (5, 4800)  # type: ignore[union-attr]

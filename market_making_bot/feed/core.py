@@ -34,6 +34,11 @@ In every case the books concerned are marked not usable (``MarketState.usable``,
 snapshot replaces them: the book is either right or visibly marked not usable, never quietly wrong. ``feed`` never
 raises: anything a frame makes the decoder or a handler raise is contained and counted (``decode_errors``,
 ``handler_errors``).
+
+The delta path has a compiled twin (``feed.hotpath``, C): ``feed`` hands it each frame first; it takes only the
+canonical delta frames it can read exactly, applies the simple case (the next seq of its sid, a book with its
+snapshot on that sid, no ``BookChanged`` listener, latency not sampled) to the same objects, and hands everything
+else back to the pure-Python path below, the reference (``MARKET_MAKING_BOT_PURE=1`` forces it).
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from market_making_bot.feed.events import (
     UnknownFrame,
 )
 from market_making_bot.feed.health import Health
+from market_making_bot.feed.hotpath import delta as _HOT_DELTA
 from market_making_bot.kalshi.decode import DecodeError, decode_frame
 from market_making_bot.kalshi.messages import (
     ErrorMsg,
@@ -270,16 +276,45 @@ class Core:
         made-up, evenly spaced times), so no feed latency is measured on it."""
         counters = self.counters
         counters["frames"] += 1
-        try:
-            msg = decode_frame(data)
-        except DecodeError as exc:
-            counters["decode_errors"] += 1
-            self._decode_error(str(exc), data, recv_ns)
-            return None
-        except Exception as exc:  # a belt: whatever the decoder raises (RecursionError, ...) costs one frame
-            counters["decode_errors"] += 1
-            self._decode_error(f"undecodable frame ({type(exc).__name__})", data, recv_ns)
-            return None
+        msg: Message | None = None
+        hot = _HOT_DELTA
+        if hot is not None:
+            # The compiled twin (``feed.hotpath``): a canonical delta frame is decoded and, when it is the next seq
+            # of its sid on a frame whose latency is not sampled and nobody listens for ``BookChanged``, applied in
+            # one C call, with the same objects the pure path below uses. Anything else comes back undone.
+            skip = self._latency_skip
+            simple = bool(skip or not timed) and not self._l_changed
+            try:
+                done = hot(data, recv_ns, self.sequence.last_seq, self.state.markets, simple)
+            except Exception:  # a belt (only a failing allocation can raise there): the pure path decides
+                done = None
+            if done is not None:
+                if done.__class__ is not tuple:  # applied, nothing left to do
+                    if timed:
+                        self._latency_skip = skip - 1
+                    self._fast_deltas += 1
+                    return done  # type: ignore[no-any-return]
+                msg = done[0]
+                if len(done) == 3:  # applied; the spread changed or the delta left a problem
+                    if timed:
+                        self._latency_skip = skip - 1
+                    self._fast_deltas += 1
+                    try:
+                        self._delta_tail(done[0], done[1], done[2], recv_ns)
+                    except Exception:
+                        self._callback_failed("orderbook_delta", recv_ns)
+                    return msg
+        if msg is None:
+            try:
+                msg = decode_frame(data)
+            except DecodeError as exc:
+                counters["decode_errors"] += 1
+                self._decode_error(str(exc), data, recv_ns)
+                return None
+            except Exception as exc:  # a belt: whatever the decoder raises (RecursionError, ...) costs one frame
+                counters["decode_errors"] += 1
+                self._decode_error(f"undecodable frame ({type(exc).__name__})", data, recv_ns)
+                return None
         if msg.__class__ is OrderbookDelta:
             # The sequence fast path (the only one; ``process`` asks the tracker): a delta that is the next seq on
             # its sid, on a frame whose feed latency is not sampled (counted apart, in ``by_type``), skips
@@ -502,6 +537,15 @@ class Core:
                     callback(event)
                 except Exception:
                     self._callback_failed("BookChanged callback", recv_ns)
+
+    def _delta_tail(self, msg: OrderbookDelta, size: int, spread: int | None, recv_ns: int) -> None:
+        """The end of ``_on_delta`` for a delta the compiled path applied (``feed``): the spread's statistics when
+        the spread changed, and a negative level or a crossed book reported."""
+        stats = self.state.markets[msg.market_ticker].spread
+        if spread != stats.current:
+            stats.update(spread, recv_ns)
+        if size < 0 or (spread is not None and spread <= 0):
+            self._delta_problem(msg, size, recv_ns)
 
     def _delta_problem(self, msg: OrderbookDelta, size: int, recv_ns: int) -> None:
         """A delta left a negative level or a crossed book (best YES bid + best NO bid >= $1). Reported only while

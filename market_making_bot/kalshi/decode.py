@@ -48,6 +48,7 @@ Unmodelled frames (``UnknownMessage``) have their envelope integers range-checke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Union
 
@@ -81,7 +82,6 @@ from market_making_bot.units import (
     cached_money,
     cached_price,
     cached_size,
-    cached_total,
     centicents_to_money,
     cents_to_book_price,
     cents_to_price,
@@ -591,37 +591,79 @@ def _delta_fields(b: Any, price: int | None, delta: int | None, data: str | byte
     return price, delta, _delta_ts(data) if ts_ms is None else ts_ms
 
 
+_TOTAL_SHAPE = re.compile(r"[0-9]{1,12}\.[0-9]{2}").fullmatch
+"""The canonical shape of a running total (volume, open interest): at most 12 digits, 2 decimals. Any string of this
+shape is a valid total (not negative, below ``MAX_CONTRACTS``); anything else goes through ``parse_total_fp``."""
+
+
 def _ticker(w: _WireTicker) -> Ticker:
+    """A ticker is checked now and converted on first read (``Ticker._lazy``; issue 17): every field's shape is
+    checked here, cheaply (a price or size seen before is a cache hit, a running total a regular-expression match),
+    so that a malformed ticker is refused when it arrives and a later read cannot fail. Legacy integer fields and a
+    missing ``ts_ms`` are rare: such a ticker is converted at once."""
     b = w.msg
-    # Values seen before come straight from the parse caches (a dictionary lookup per field, no Python call); a
-    # None is a new value, an absent field or a legacy one, and the general helpers decide.
-    price = cached_price(b.price_dollars)  # type: ignore[arg-type]
-    if price is None:
-        price = _price(b.price_dollars, b.price)
-    yes_bid = cached_price(b.yes_bid_dollars)  # type: ignore[arg-type]
-    if yes_bid is None:
-        yes_bid = _price(b.yes_bid_dollars, b.yes_bid)
-    yes_ask = cached_price(b.yes_ask_dollars)  # type: ignore[arg-type]
-    if yes_ask is None:
-        yes_ask = _price(b.yes_ask_dollars, b.yes_ask)
-    volume = cached_total(b.volume_fp)  # type: ignore[arg-type]
-    if volume is None:
-        volume = parse_total_fp(b.volume_fp) if b.volume_fp is not None else _total(None, b.volume)
-    open_interest = cached_total(b.open_interest_fp)  # type: ignore[arg-type]
-    if open_interest is None:
-        text = b.open_interest_fp
-        open_interest = parse_total_fp(text) if text is not None else _total(None, b.open_interest)
-    bid_size = cached_size(b.yes_bid_size_fp)  # type: ignore[arg-type]
-    if bid_size is None and b.yes_bid_size_fp is not None:
-        bid_size = parse_size_fp(b.yes_bid_size_fp)
-    ask_size = cached_size(b.yes_ask_size_fp)  # type: ignore[arg-type]
-    if ask_size is None and b.yes_ask_size_fp is not None:
-        ask_size = parse_size_fp(b.yes_ask_size_fp)
-    last_size = cached_size(b.last_trade_size_fp)  # type: ignore[arg-type]
-    if last_size is None and b.last_trade_size_fp is not None:
-        last_size = parse_size_fp(b.last_trade_size_fp)
-    # Sizes at the top of the book and of the last trade cannot be negative (volume and open interest are checked
-    # by ``parse_total_fp``; legacy totals here). Four comparisons, on values that are nearly always cache hits.
+    if (
+        b.ts_ms is None
+        or b.price is not None
+        or b.yes_bid is not None
+        or b.yes_ask is not None
+        or b.volume is not None
+        or b.open_interest is not None
+    ):
+        msg = Ticker._lazy(w.sid, w.seq, w.id, w.sending_ts_ms, b.market_ticker, b)
+        msg._load()  # raises ValueError for a bad field
+        return msg
+    # Prices (fixed-point; an empty string is absent): a cache hit is a valid price, a miss is parsed (and cached).
+    text = b.price_dollars
+    if text and cached_price(text) is None:
+        parse_price_dollars(text)
+    text = b.yes_bid_dollars
+    if text and cached_price(text) is None:
+        parse_price_dollars(text)
+    text = b.yes_ask_dollars
+    if text and cached_price(text) is None:
+        parse_price_dollars(text)
+    # Sizes at the top of the book and of the last trade: not negative (the size cache also holds signed deltas).
+    text = b.yes_bid_size_fp
+    if text is not None and (cached_size(text) or parse_size_fp(text)) < 0:  # a hit of 0 parses again: still 0
+        raise ValueError("negative size")
+    text = b.yes_ask_size_fp
+    if text is not None and (cached_size(text) or parse_size_fp(text)) < 0:
+        raise ValueError("negative size")
+    text = b.last_trade_size_fp
+    if text is not None and (cached_size(text) or parse_size_fp(text)) < 0:
+        raise ValueError("negative size")
+    text = b.volume_fp
+    if text is not None and _TOTAL_SHAPE(text) is None:
+        parse_total_fp(text)  # raises unless a valid total in another notation
+    text = b.open_interest_fp
+    if text is not None and _TOTAL_SHAPE(text) is None:
+        parse_total_fp(text)
+    # ``Ticker._lazy`` inlined: no __init__, six stores instead of seventeen.
+    msg = _new_ticker(Ticker)
+    msg.sid = w.sid
+    msg.seq = w.seq
+    msg.id = w.id
+    msg.sending_ts_ms = w.sending_ts_ms
+    msg.market_ticker = b.market_ticker
+    msg._wire = b
+    return msg
+
+
+_new_ticker = object.__new__
+
+
+def _load_ticker(t: Ticker, b: _TickerBody) -> None:
+    """The lazy fields of a decoded ticker (``Ticker._load``), converted from its wire body ``b``."""
+    t._price = _price(b.price_dollars, b.price)
+    t._yes_bid = _price(b.yes_bid_dollars, b.yes_bid)
+    t._yes_ask = _price(b.yes_ask_dollars, b.yes_ask)
+    volume = parse_total_fp(b.volume_fp) if b.volume_fp is not None else _total(None, b.volume)
+    text = b.open_interest_fp
+    open_interest = parse_total_fp(text) if text is not None else _total(None, b.open_interest)
+    bid_size = _size(b.yes_bid_size_fp, None)
+    ask_size = _size(b.yes_ask_size_fp, None)
+    last_size = _size(b.last_trade_size_fp, None)
     if (
         (bid_size is not None and bid_size < 0)
         or (ask_size is not None and ask_size < 0)
@@ -630,27 +672,17 @@ def _ticker(w: _WireTicker) -> Ticker:
         or (open_interest is not None and open_interest < 0)
     ):
         raise ValueError("negative size, volume or open interest")
-    # At most 15 keyword arguments: a 16th makes the msgspec constructor several times slower (0.2 -> 0.7 us).
-    msg = Ticker(
-        sid=w.sid,
-        seq=w.seq,
-        sending_ts_ms=w.sending_ts_ms,
-        market_ticker=b.market_ticker,
-        price=price,
-        yes_bid=yes_bid,
-        yes_ask=yes_ask,
-        volume=volume,
-        open_interest=open_interest,
-        dollar_volume=b.dollar_volume,
-        dollar_open_interest=b.dollar_open_interest,
-        yes_bid_size=bid_size,
-        yes_ask_size=ask_size,
-        last_trade_size=last_size,
-        ts_ms=b.ts_ms if b.ts_ms is not None else _ts_ms(None, b.ts),
-    )
-    if w.id is not None:
-        msg.id = w.id
-    return msg
+    t._volume = volume
+    t._open_interest = open_interest
+    t._dollar_volume = b.dollar_volume
+    t._dollar_open_interest = b.dollar_open_interest
+    t._yes_bid_size = bid_size
+    t._yes_ask_size = ask_size
+    t._last_trade_size = last_size
+    t._ts_ms = b.ts_ms if b.ts_ms is not None else _ts_ms(None, b.ts)
+
+
+Ticker._loader = _load_ticker
 
 
 def _ticker_v2(w: _WireTickerV2) -> TickerV2:

@@ -8,7 +8,8 @@ Prices are ints in 1/10,000 dollar, sizes ints in 1/100 contract, money ints in 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, TypeAlias
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 import msgspec
 
@@ -78,23 +79,156 @@ class OrderbookDelta(_Envelope, kw_only=True, gc=False):
     client_order_id: str | None = None
 
 
-class Ticker(_Envelope, kw_only=True, gc=False):
-    """Market summary. ``price`` is the last trade price; ``volume``/``open_interest`` and the ``*_size`` fields are
-    sizes; ``dollar_volume``/``dollar_open_interest`` are whole dollars (plain ints, not money units)."""
+_TICKER_LAZY = (
+    "price",
+    "yes_bid",
+    "yes_ask",
+    "volume",
+    "open_interest",
+    "dollar_volume",
+    "dollar_open_interest",
+    "yes_bid_size",
+    "yes_ask_size",
+    "last_trade_size",
+    "ts_ms",
+)
 
+
+def _lazy_field(name: str) -> Any:
+    """A field of ``Ticker`` converted on first read: the wire body is kept until a lazy field is read or set."""
+    slot = "_" + name
+
+    def get(self: Ticker) -> Any:
+        if self._wire is not None:
+            self._load()
+        return getattr(self, slot)
+
+    def set_(self: Ticker, value: Any) -> None:
+        if self._wire is not None:
+            self._load()
+        setattr(self, slot, value)
+
+    return property(get, set_, doc=f"``{name}`` (converted from the wire on first read)")
+
+
+class Ticker:
+    """Market summary. ``price`` is the last trade price; ``volume``/``open_interest`` and the ``*_size`` fields are
+    sizes; ``dollar_volume``/``dollar_open_interest`` are whole dollars (plain ints, not money units).
+
+    A mutable struct like the other messages (keyword construction, ``==``, ``repr``), but not a msgspec Struct:
+    a decoded ticker keeps its wire body and converts the fields below on first read (issue 17: nobody reads most
+    tickers' fields per frame, and volume and open interest almost never repeat, so their parse was pure cost).
+    ``kalshi.decode`` checked every field's shape when the frame arrived, so a malformed ticker is still refused
+    then, and a later read cannot fail."""
+
+    __slots__ = ("_wire", "market_ticker", "sending_ts_ms", "id", "seq", "sid", *("_" + n for n in _TICKER_LAZY))
     type: ClassVar[str] = "ticker"
-    market_ticker: str
-    price: int | None = None
-    yes_bid: int | None = None
-    yes_ask: int | None = None
-    volume: int | None = None
-    open_interest: int | None = None
-    dollar_volume: int | None = None
-    dollar_open_interest: int | None = None
-    yes_bid_size: int | None = None
-    yes_ask_size: int | None = None
-    last_trade_size: int | None = None
-    ts_ms: int | None = None
+    _loader: ClassVar[Callable[[Ticker, Any], None] | None] = None
+    """Set by ``kalshi.decode``: fills the lazy fields from a wire body."""
+
+    if TYPE_CHECKING:
+        price: int | None
+        yes_bid: int | None
+        yes_ask: int | None
+        volume: int | None
+        open_interest: int | None
+        dollar_volume: int | None
+        dollar_open_interest: int | None
+        yes_bid_size: int | None
+        yes_ask_size: int | None
+        last_trade_size: int | None
+        ts_ms: int | None
+    else:
+        price = _lazy_field("price")
+        yes_bid = _lazy_field("yes_bid")
+        yes_ask = _lazy_field("yes_ask")
+        volume = _lazy_field("volume")
+        open_interest = _lazy_field("open_interest")
+        dollar_volume = _lazy_field("dollar_volume")
+        dollar_open_interest = _lazy_field("dollar_open_interest")
+        yes_bid_size = _lazy_field("yes_bid_size")
+        yes_ask_size = _lazy_field("yes_ask_size")
+        last_trade_size = _lazy_field("last_trade_size")
+        ts_ms = _lazy_field("ts_ms")
+
+    def __init__(
+        self,
+        *,
+        market_ticker: str,
+        sid: int | None = None,
+        seq: int | None = None,
+        id: int | None = None,
+        sending_ts_ms: int | None = None,
+        price: int | None = None,
+        yes_bid: int | None = None,
+        yes_ask: int | None = None,
+        volume: int | None = None,
+        open_interest: int | None = None,
+        dollar_volume: int | None = None,
+        dollar_open_interest: int | None = None,
+        yes_bid_size: int | None = None,
+        yes_ask_size: int | None = None,
+        last_trade_size: int | None = None,
+        ts_ms: int | None = None,
+    ) -> None:
+        self.sid = sid
+        self.seq = seq
+        self.id = id
+        self.sending_ts_ms = sending_ts_ms
+        self.market_ticker = market_ticker
+        self._wire: Any = None
+        self._price = price
+        self._yes_bid = yes_bid
+        self._yes_ask = yes_ask
+        self._volume = volume
+        self._open_interest = open_interest
+        self._dollar_volume = dollar_volume
+        self._dollar_open_interest = dollar_open_interest
+        self._yes_bid_size = yes_bid_size
+        self._yes_ask_size = yes_ask_size
+        self._last_trade_size = last_trade_size
+        self._ts_ms = ts_ms
+
+    @classmethod
+    def _lazy(
+        cls, sid: int | None, seq: int | None, id: int | None, sending_ts_ms: int | None, market_ticker: str, wire: Any
+    ) -> Ticker:
+        """A decoded ticker whose fields are converted from ``wire`` (already checked) on first read."""
+        self = cls.__new__(cls)  # no __init__: six stores instead of seventeen (the hot path of tickers)
+        self.sid = sid
+        self.seq = seq
+        self.id = id
+        self.sending_ts_ms = sending_ts_ms
+        self.market_ticker = market_ticker
+        self._wire = wire
+        return self
+
+    def _load(self) -> None:
+        wire, self._wire = self._wire, None
+        loader = Ticker._loader
+        assert loader is not None, "a lazy Ticker is only built by kalshi.decode, which sets the loader"
+        loader(self, wire)
+
+    def _values(self) -> tuple[Any, ...]:
+        return (
+            self.sid,
+            self.seq,
+            self.id,
+            self.sending_ts_ms,
+            self.market_ticker,
+            *(getattr(self, name) for name in _TICKER_LAZY),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the msgspec structs
+
+    def __repr__(self) -> str:
+        names = ("sid", "seq", "id", "sending_ts_ms", "market_ticker", *_TICKER_LAZY)
+        return "Ticker(" + ", ".join(f"{n}={v!r}" for n, v in zip(names, self._values(), strict=True)) + ")"
 
 
 class TickerV2(_Envelope, kw_only=True, gc=False):

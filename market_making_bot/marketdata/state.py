@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-import msgspec
-
 from market_making_bot.kalshi.messages import Fill, MarketPosition, OrderbookSnapshot, Ticker, TickerV2, Trade
 from market_making_bot.marketdata.orderbook import OrderBook
 
@@ -262,9 +260,11 @@ class MarketState:
     def apply_ticker_v2(self, msg: TickerV2) -> None:
         """Merge a partial ``ticker_v2`` update into a new ``last_ticker`` (volume and open interest as deltas)."""
         last = self.last_ticker or Ticker(market_ticker=msg.market_ticker)
-        self.last_ticker = msgspec.structs.replace(
-            last,
+        self.last_ticker = Ticker(
+            market_ticker=last.market_ticker,
             sid=msg.sid,
+            seq=last.seq,
+            id=last.id,
             sending_ts_ms=msg.sending_ts_ms,
             price=_newer(msg.price, last.price),
             yes_bid=_newer(msg.yes_bid, last.yes_bid),
@@ -273,6 +273,9 @@ class MarketState:
             open_interest=_plus(last.open_interest, msg.open_interest_delta),
             dollar_volume=_plus(last.dollar_volume, msg.dollar_volume_delta),
             dollar_open_interest=_plus(last.dollar_open_interest, msg.dollar_open_interest_delta),
+            yes_bid_size=last.yes_bid_size,
+            yes_ask_size=last.yes_ask_size,
+            last_trade_size=last.last_trade_size,
             ts_ms=_newer(msg.ts_ms, last.ts_ms),
         )
 

@@ -462,7 +462,14 @@ async def _main(args: argparse.Namespace, strategy: Strategy) -> int:
                 stale_after=args.stale_after,
                 prefix=args.prefix,
             )
-            bot = Bot(strategy, api, client, settings, journal=journal)
+            bot = Bot(
+                strategy,
+                api,
+                client,
+                settings,
+                journal=journal,
+                on_rest=(lambda text, t: journal.rest(text, t, 0)) if journal else None,
+            )
             from market_making_bot.cli.monitor import start_monitoring
 
             views = start_monitoring(args, core, client, stop)

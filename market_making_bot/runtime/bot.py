@@ -177,6 +177,11 @@ class Bot:
             except Exception:
                 log.exception("the order journal failed")
 
+    def _count_unknown(self, n: int) -> None:
+        """The summary's ``unknown``: counted here, by the runtime (after a create's answer), so journaled too."""
+        self.engine.counters.unknown += n
+        self._note("counted", unknown=n)
+
     # --- events ------------------------------------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
@@ -383,7 +388,7 @@ class Bot:
         if w.handle is not None:
             engine.bind(w.handle, order.client_order_id)
         if order.state is OrderState.UNKNOWN:
-            engine.counters.unknown += 1
+            self._count_unknown(1)
 
     def _ready(self, w: Place) -> bool:
         """Whether a planned create may still go: nothing changed since the plan (this round's cancels were awaited
@@ -462,7 +467,7 @@ class Bot:
             if w.handle is not None:
                 engine.bind(w.handle, request.client_order_id)
         if tracker.unresolved():
-            engine.counters.unknown += len(tracker.unresolved())
+            self._count_unknown(len(tracker.unresolved()))
             await orders.resolve()
 
     async def _create(self, w: Place, request: CreateOrderRequest) -> None:
@@ -472,7 +477,7 @@ class Bot:
         if w.handle is not None:
             self.engine.bind(w.handle, coid)
         if self.tracker.unresolved():
-            self.engine.counters.unknown += 1
+            self._count_unknown(1)
             await self.orders.resolve()
 
     async def _reduce(self, w: Reduce) -> None:

@@ -17,7 +17,8 @@ The bot (``runtime.bot``) adds its own records, without ``phase``, so that a rep
 (``storage.bot_replay``): ``seed`` (tickers, prefix, limits, the positions it started from), ``start`` (the
 engine's clock, the order group), ``round`` (one planning round: ``now``, the engine's clock), ``dropped`` (a
 planned create not sent: the book changed before it went), ``settled`` (a round's writes all answered:
-``tickers``), ``stop`` (``now``, ``reason``) and ``end`` (``position_mismatches`` of the final REST check).
+``tickers``), ``counted`` (``unknown``: creates whose outcome the runtime found unknown), ``stop`` (``now``,
+``reason``) and ``end`` (``position_mismatches`` of the final REST check).
 
 ``op``: ``create``, ``cancel``, ``amend``, ``decrease``, ``batch_cancel`` (its ``coids`` and one ``body`` list),
 ``read`` (a REST read that settled orders: only our orders in it), ``update`` (every state change the tracker
@@ -50,7 +51,7 @@ __all__ = [
     "decode_order_record",
 ]
 
-BOT_OPS = ("seed", "start", "round", "dropped", "settled", "stop", "end")
+BOT_OPS = ("seed", "start", "round", "dropped", "settled", "counted", "stop", "end")
 """The bot's records (no ``phase``): what a replay needs beside the frames and the order records."""
 OPS = ("create", "cancel", "amend", "decrease", "batch_cancel", "read", "update", *BOT_OPS)
 PHASES = ("request", "reply", "error", "unknown")

@@ -135,7 +135,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--replay",
         metavar="JOURNAL",
-        help="replay a journal of the bot (--record) through the strategy: its orders must equal the journal's",
+        help="replay a journal of the bot (--record) through the strategy (--strategy, --param): its orders must "
+        "equal the journal's; the markets, limits and prefix are the journal's",
     )
     parser.add_argument(
         "--ticker", action="append", metavar="T", help="market to trade (repeatable, or comma-separated)"
@@ -495,6 +496,11 @@ async def _main(args: argparse.Namespace, strategy: Strategy) -> int:
                 on_send=journal.frame_out if journal else None,
                 on_connect=journal.connected if journal else None,
             )
+            if journal is not None:  # a lost connection is journaled, so that --replay marks the books as live did
+                from market_making_bot.feed.events import ConnectionDown
+
+                lost = journal.lost
+                client.protocol.bus.subscribe(ConnectionDown, lambda e: lost(e.connection, e.reason, e.recv_ns))
             limits = _limits(args)
             group = args.group_limit
             if group is None:

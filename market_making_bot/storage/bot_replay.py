@@ -106,6 +106,7 @@ class _Replayer:
         self.stopped = False
         self.reason = ""
         self.planned: dict[str, deque[Write]] = {}
+        self._engine_batches: set[tuple[str, ...]] = set()
         self.result = BotReplay(core=self.core)
         self.off = self.core.bus.subscribe(Event, self.engine.on_event)
 
@@ -135,12 +136,14 @@ class _Replayer:
             engine.start(rec["now"])
         elif op == "round" and not self.stopped:
             for w in self._plan(rec["now"]):
-                self.planned.setdefault(w.ticker, deque()).append(w)
+                if self.dry_run:  # nothing was sent: the decisions are made again, there is nothing to compare
+                    self.result.decisions += 1
+                else:
+                    self.planned.setdefault(w.ticker, deque()).append(w)
         elif op == "settled":
             for ticker in rec.get("tickers", ()):
                 engine.settle(ticker)
         elif op == "stop":
-            self._leftover()
             self.stopped, self.reason = True, str(rec.get("reason", ""))
             engine.stop(rec["now"], self.reason)
         elif op == "counted":
@@ -161,16 +164,17 @@ class _Replayer:
         elif op in _CHANGES:
             coids = rec.get("coids") or ([rec["coid"]] if rec.get("coid") else [])
             if phase == "request":
+                planned = [self._match_change(op, coid, rec) for coid in coids]
                 for coid in coids:
-                    self._match_change(op, coid, rec)
                     self.tracker.restore_change(coid, _CHANGES[op], now_ms)
-                if not self.stopped and op in ("cancel", "batch_cancel"):
+                if op in ("cancel", "batch_cancel") and all(planned):  # the engine's cancels: counted as sent
                     engine.counters.cancelled += len(coids)
+                    self._engine_batches.add(tuple(coids))
             else:
                 for coid in coids:
                     self.tracker.restore_change(coid, None, now_ms)
-                if self.stopped and op == "batch_cancel" and phase == "reply":  # cancel_mine counts the confirmed
-                    items = (rec.get("body") or {}).get("orders") or []
+                if op == "batch_cancel" and phase == "reply" and tuple(coids) not in self._engine_batches:
+                    items = (rec.get("body") or {}).get("orders") or []  # the stop's (cancel_mine): the confirmed
                     engine.counters.cancelled += sum(1 for item in items if item.get("error") is None)
         elif op == "update":
             update = OrderUpdate(
@@ -201,9 +205,8 @@ class _Replayer:
         self.result.decisions += 1
         return planned  # type: ignore[return-value]
 
-    def _match_change(self, op: str, coid: str, rec: dict[str, Any]) -> None:
-        if self.stopped:
-            return  # the stop's cancels are the runtime's (cancel_mine), not the engine's
+    def _match_change(self, op: str, coid: str, rec: dict[str, Any]) -> bool:
+        """Whether the change was one the engine planned (after the stop, one not planned is the runtime's)."""
         order = self.tracker.get(coid)
         ticker = "" if order is None else order.ticker
         if op in ("cancel", "batch_cancel"):
@@ -215,7 +218,9 @@ class _Replayer:
                     if rest:
                         queue.appendleft(CancelOrders(ticker, rest, w.reason))
                     self.result.decisions += 1
-                    return
+                    return True
+            if self.stopped:
+                return False  # the stop's cancels are the runtime's (cancel_mine), not the engine's
             planned = next(iter(queue), None)
             self.differ(f"the journal has cancel {ticker} {coid}, the engine planned {_describe(planned)}")
         elif op == "decrease":
@@ -224,11 +229,15 @@ class _Replayer:
             if not isinstance(planned, Reduce) or (planned.coid, planned.remaining) != (coid, reduce_to):
                 self.differ(f"the journal has decrease {coid} on {ticker} to {reduce_to}, "
                             f"the engine planned {_describe(planned)}")  # fmt: skip
-                return
+                return False
             self.result.decisions += 1
+        return True
 
     def _leftover(self) -> None:
-        """Writes planned but never seen in the journal (a create always leaves a request or a ``dropped``)."""
+        """Creates planned but never seen in the journal (a create always leaves a request or a ``dropped``, unless
+        the kill switch abandoned it)."""
+        if self.reason == "kill switch":
+            return
         for queue in self.planned.values():
             for w in queue:
                 if isinstance(w, Place):
@@ -267,8 +276,7 @@ def replay_bot(paths: Iterable[str | PathLike[str]], strategy: Strategy) -> BotR
                 except ValueError:
                     continue
                 r.order(record, t)
-    if not r.stopped:
-        r._leftover()
+    r._leftover()
     r.off()
     r.result.summary = bot_summary(r.engine, r.group_id, r.dry_run)
     return r.result

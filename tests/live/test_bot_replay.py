@@ -5,6 +5,7 @@ journal's, the summary equals the live one; another strategy parameter gives the
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,21 @@ from typing import Any
 import pytest
 
 from market_making_bot.cli.bot import load_strategy, main
+from market_making_bot.feed.core import Core
+from market_making_bot.feed.events import ConnectionDown, ConnectionUp, Event, FillSeen
+from market_making_bot.feed.session import Session
+from market_making_bot.kalshi.auth import Signer
+from market_making_bot.runtime.bot import Bot, BotSettings
+from market_making_bot.runtime.client import ConnectionPolicy, KalshiWebSocketClient
+from market_making_bot.runtime.rest import KalshiAPIClient
 from market_making_bot.storage.bot_replay import replay_bot
+from market_making_bot.storage.journal import JournalWriter
 from market_making_bot.trading.order_log import decode_order_record
+from market_making_bot.trading.risk import RiskLimits
+
+from .test_bot_paper import FAST, MAX_ORDER, MAX_POSITION, MakeSim, make_sim, public, quoter, signer
+
+__all__ = ["make_sim", "public", "signer"]  # the paper tests' fixtures, used here
 
 ROOT = Path(__file__).resolve().parents[2]
 QUOTER = str(ROOT / "examples" / "quoter.py") + ":Quoter"
@@ -91,3 +105,57 @@ def test_replay_refuses_what_is_not_a_bot_journal(tmp_path: Path, capsys: pytest
         main(["--replay", str(frames), "--strategy", QUOTER, "--simulate"])
     assert exc.value.code == 2
     assert "--simulate is for a live run, not --replay" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [["disconnect:every=300", "gap:every=150", "order-429:every=4:count=1", "order-timeout:every=7:count=1"]],
+    ids=["disconnect+gap+429+timeout"],
+)
+async def test_replay_is_exact_through_faults(
+    make_sim: MakeSim, signer: Signer, tmp_path: Path, faults: list[str]
+) -> None:
+    """Disconnects, gaps, refused and timed-out creates (unknown outcomes settled by REST reads): the replay still
+    plans exactly what the live engine planned, and ends in the same summary."""
+    sim = await make_sim(rate=300, seed=11, faults=faults)
+    tickers = sim.config.resolved_tickers()
+    core = Core(tickers)
+    journal = JournalWriter(tmp_path / "run.jsonl")
+    fills, reconnects, done = 0, -1, asyncio.Event()
+
+    def on_event(event: Event) -> None:
+        nonlocal fills, reconnects
+        fills += isinstance(event, FillSeen)
+        reconnects += isinstance(event, ConnectionUp)
+        if fills >= 4 and reconnects >= 1:
+            done.set()
+
+    core.bus.subscribe(Event, on_event)
+    core.bus.subscribe(ConnectionDown, lambda e: journal.lost(e.connection, e.reason, e.recv_ns))
+    client = KalshiWebSocketClient(
+        sim.url, signer, core, Session(tickers, with_private=True, with_orders=True),
+        ConnectionPolicy(ping_interval=5.0, ping_timeout=5.0),
+        on_frame=journal.frame_in, on_send=journal.frame_out, on_connect=journal.connected,
+    )  # fmt: skip
+    params = {"half_spread": "0.005", "size": "1", "skew": "0.005"}
+    limits = RiskLimits(max_position=MAX_POSITION, max_order_size=MAX_ORDER, max_open_orders=8)
+    async with KalshiAPIClient(sim.api_url, signer, backoff=FAST) as api:
+        settings = BotSettings(tickers, limits, group_limit=50_000, rest_lag=0.2, book_wait=2.0, stop_timeout=10.0)
+        bot = Bot(quoter(params), api, client, settings, journal=journal,
+                  on_rest=lambda text, t: journal.rest(text, t, 0))  # fmt: skip
+        stop = asyncio.Event()
+        run = asyncio.create_task(bot.run(stop))
+        try:
+            await asyncio.wait_for(done.wait(), 40)
+        finally:
+            sim.stop_flow()
+            stop.set()
+            await asyncio.wait_for(run, 30)
+    journal.close()
+    live = bot.summary()
+    fired = sim.truth()["faults"]
+    assert fired.get("disconnect", 0) >= 1 and fired.get("order-429", 0) >= 1, fired
+    result = replay_bot([tmp_path / "run.jsonl"], quoter(params))
+    assert result.difference is None, result.line()
+    assert result.decisions >= live["trading"]["orders_sent"] >= 4
+    assert result.summary == live

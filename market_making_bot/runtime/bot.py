@@ -24,6 +24,11 @@ The decisions are the pure engine's (``trading.engine``); this moves frames and 
   orders are never touched), the order group deleted, then a bounded wait (``book_wait``) until each cancelled
   order's removal is seen on the book, so that the summary marks at the book without them; positions are checked
   against REST once more. :attr:`BotResult.left` lists the orders that may still rest (the CLI exits non-zero).
+
+**Journal** (``journal=``, ``on_rest=``): beside the frames and the order records, the bot journals what a replay
+needs to plan again at the same instants (``trading.order_log.BOT_OPS``: its start, every planning round with its
+clock, each round's writes answered, creates dropped, its stop), and the REST updates of its account; ``mm-bot
+--replay`` runs them through the same engine (``storage.bot_replay``).
 """
 
 from __future__ import annotations

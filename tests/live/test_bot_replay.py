@@ -6,7 +6,10 @@ journal's, the summary equals the live one; another strategy parameter gives the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +36,38 @@ ROOT = Path(__file__).resolve().parents[2]
 QUOTER = str(ROOT / "examples" / "quoter.py") + ":Quoter"
 
 
+@contextlib.contextmanager
+def _logging_kept() -> Iterator[None]:
+    """The CLI sets the root handler and level and quiets some loggers (the simulator's): put them back after, so
+    that later tests (which read the simulator's DEBUG lines) see the logging they expect."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: lg.level for name, lg in logging.root.manager.loggerDict.items() if isinstance(lg, logging.Logger)}
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, lg in logging.root.manager.loggerDict.items():
+            if isinstance(lg, logging.Logger):
+                lg.setLevel(levels.get(name, logging.NOTSET))
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging() -> Iterator[None]:
+    with _logging_kept():
+        yield
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     d = tmp_path_factory.mktemp("botreplay")
     journal, summary = d / "run.jsonl", d / "live.json"
-    code = main([
-        "--simulate", "--strategy", QUOTER, "--duration", "1.5", "--sim-rate", "200", "--seed", "7",
-        "--record", str(journal), "--summary-json", str(summary), "--log-level", "WARNING",
-    ])  # fmt: skip
+    with _logging_kept():
+        code = main([
+            "--simulate", "--strategy", QUOTER, "--duration", "1.5", "--sim-rate", "200", "--seed", "7",
+            "--record", str(journal), "--summary-json", str(summary), "--log-level", "WARNING",
+        ])  # fmt: skip
     assert code == 0
     return journal, json.loads(summary.read_text())
 

@@ -52,6 +52,8 @@ EPILOG = """examples:
       --max-position 5 --max-loss 20 --param half_spread=0.02 --param size=2
   # against Kalshi (demo): what it would send, nothing sent
   %(prog)s --demo --ticker A --strategy mypkg.strategies:Maker --dry-run
+  # replay a recorded run (--record): the same strategy decides again; its orders are checked against the journal
+  %(prog)s --replay run.jsonl --strategy examples/quoter.py:Quoter --param half_spread=0.02 --summary-json r.json
   # against Kalshi with real orders: only with --live
   %(prog)s --ticker A --strategy mypkg.strategies:Maker --live --max-position 2 --max-loss 10
 
@@ -71,6 +73,8 @@ exit codes:
   5 no valid market left
   6 the journal (--record) failed during the run
   7 some orders of the bot may still rest after the stop (listed in the log)
+  --replay: 0 every decision equal to the journal's; 1 a decision differs (the first one printed), or the journal
+  cannot be read
 """
 
 
@@ -127,6 +131,12 @@ def build_arg_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="a strategy parameter (repeatable)",
+    )
+    parser.add_argument(
+        "--replay",
+        metavar="JOURNAL",
+        help="replay a journal of the bot (--record) through the strategy (--strategy, --param): its orders must "
+        "equal the journal's; the markets, limits and prefix are the journal's",
     )
     parser.add_argument(
         "--ticker", action="append", metavar="T", help="market to trade (repeatable, or comma-separated)"
@@ -277,7 +287,21 @@ def load_strategy(spec: str, params: dict[str, str]) -> Strategy:
         raise StrategyLoadError(f"--param: {name}: {exc}") from None
 
 
+_NOT_WITH_REPLAY = ("ticker", "event", "simulate", "live", "dry_run", "record", "env_file", "ws_url", "api_url",
+                    "dashboard", "metrics_port")  # fmt: skip
+
+
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.replay is not None:
+        for name in _NOT_WITH_REPLAY:
+            if getattr(args, name, None) not in (None, False, []):
+                parser.error(f"--{name.replace('_', '-')} is for a live run, not --replay (the journal has them)")
+        if args.summary_json:
+            try:
+                check_output_file("--summary-json", args.summary_json)
+            except ValueError as exc:
+                parser.error(str(exc))
+        return
     if not args.simulate and not args.ticker and not args.event:
         parser.error("--ticker or --event is required (or --simulate for the built-in simulator)")
     if args.simulate and (args.ws_url or args.api_url or args.env_file):
@@ -321,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     except StrategyLoadError as exc:
         print(f"mm-bot: {exc}", file=sys.stderr)
         return 2
+    if args.replay is not None:
+        return _replay(args, strategy)
     if args.dashboard or args.metrics_port is not None:
         from market_making_bot.cli.monitor import missing_extra
 
@@ -343,6 +369,29 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if handler is not None:
             handler.close()
+
+
+def _replay(args: argparse.Namespace, strategy: Strategy) -> int:
+    """``--replay``: the journal through the same engine (``storage.bot_replay``): 0 all equal, else 1."""
+    from market_making_bot.storage.bot_replay import replay_bot
+    from market_making_bot.storage.journal import RecordingError
+    from market_making_bot.views.output import setup_logging
+
+    setup_logging(args.log_level)
+    try:
+        result = replay_bot([args.replay], strategy)
+    except RecordingError as exc:
+        print(f"mm-bot: --replay: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(result.line())
+    if args.summary_json and result.core is not None:
+        summary = result.core.summary()
+        for ticker, figures in result.summary["markets"].items():
+            summary["markets"].setdefault(ticker, {}).update(figures)
+        summary["trading"] = result.summary["trading"]
+        summary["pnl"] = result.summary["pnl"]
+        _dump_summary(args.summary_json, summary)
+    return 0 if result.equal else 1
 
 
 def _limits(args: argparse.Namespace) -> RiskLimits:
@@ -447,6 +496,11 @@ async def _main(args: argparse.Namespace, strategy: Strategy) -> int:
                 on_send=journal.frame_out if journal else None,
                 on_connect=journal.connected if journal else None,
             )
+            if journal is not None:  # a lost connection is journaled, so that --replay marks the books as live did
+                from market_making_bot.feed.events import ConnectionDown
+
+                lost = journal.lost
+                client.protocol.bus.subscribe(ConnectionDown, lambda e: lost(e.connection, e.reason, e.recv_ns))
             limits = _limits(args)
             group = args.group_limit
             if group is None:
@@ -462,7 +516,14 @@ async def _main(args: argparse.Namespace, strategy: Strategy) -> int:
                 stale_after=args.stale_after,
                 prefix=args.prefix,
             )
-            bot = Bot(strategy, api, client, settings, journal=journal)
+            bot = Bot(
+                strategy,
+                api,
+                client,
+                settings,
+                journal=journal,
+                on_rest=(lambda text, t: journal.rest(text, t, 0)) if journal else None,
+            )
             from market_making_bot.cli.monitor import start_monitoring
 
             views = start_monitoring(args, core, client, stop)
@@ -538,6 +599,10 @@ def _write_summary(path: str, core: Any, bot: Any, journal: Any) -> None:
         summary["pnl"] = extra["pnl"]
     if journal is not None:
         summary["recording"] = journal.status()
+    _dump_summary(path, summary)
+
+
+def _dump_summary(path: str, summary: dict[str, Any]) -> None:
     try:
         with open(path, "w", encoding="utf-8") as f:
             json.dump(summary, f, indent=2, ensure_ascii=False)

@@ -24,12 +24,18 @@ The decisions are the pure engine's (``trading.engine``); this moves frames and 
   orders are never touched), the order group deleted, then a bounded wait (``book_wait``) until each cancelled
   order's removal is seen on the book, so that the summary marks at the book without them; positions are checked
   against REST once more. :attr:`BotResult.left` lists the orders that may still rest (the CLI exits non-zero).
+
+**Journal** (``journal=``, ``on_rest=``): beside the frames and the order records, the bot journals what a replay
+needs to plan again at the same instants (``trading.order_log.BOT_OPS``: its start, every planning round with its
+clock, each round's writes answered, creates dropped, its stop), and the REST updates of its account; ``mm-bot
+--replay`` runs them through the same engine (``storage.bot_replay``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -44,13 +50,14 @@ from market_making_bot.runtime.client import KalshiWebSocketClient
 from market_making_bot.runtime.orders import BATCH_CANCEL_SIZE, OrderManager, OrderRefused
 from market_making_bot.runtime.rest import KalshiAPIClient, KalshiConnectionError, WriteOutcomeUnknown
 from market_making_bot.trading.engine import CancelOrders, Engine, Place, Reduce, Write
-from market_making_bot.trading.order_log import OrderJournal
+from market_making_bot.trading.order_log import OrderJournal, bot_record
 from market_making_bot.trading.orders import OrderState, OrderTracker, OrderUpdate, TrackedOrder
-from market_making_bot.trading.portfolio import Portfolio, state_mark
-from market_making_bot.trading.risk import RiskCheck, RiskLimits, Rule
+from market_making_bot.trading.portfolio import Portfolio
+from market_making_bot.trading.risk import RiskCheck, RiskLimits
 from market_making_bot.trading.safety import order_destination_refusal
 from market_making_bot.trading.strategy import Strategy
-from market_making_bot.units import PRICE_SCALE, money_str, price_str, size_str
+from market_making_bot.trading.summary import bot_summary
+from market_making_bot.units import PRICE_SCALE, price_str, size_str
 
 __all__ = ["Bot", "BotRefused", "BotResult", "BotSettings", "SentOrder"]
 
@@ -119,6 +126,7 @@ class Bot:
         *,
         clock: Callable[[], int] = time.time_ns,
         journal: OrderJournal | None = None,
+        on_rest: Callable[[str, int], None] | None = None,
     ) -> None:
         self.api = api
         self.client = client
@@ -151,7 +159,8 @@ class Bot:
         )
         # Fills made while the stream was down come back by REST (after every fill subscription, on a timer, and
         # once at the stop): the portfolio takes them, de-duplicated by trade id.
-        self.account = RestAccount(api, self.core, settings.tickers, with_private=True)
+        self.account = RestAccount(api, self.core, settings.tickers, with_private=True, on_update=on_rest)
+        self._journal = journal
         self.group_id: str | None = None
         self.sent: list[SentOrder] = []
         self.cancel_requests = 0
@@ -163,6 +172,20 @@ class Bot:
         self._removals: set[tuple[str, str, int]] = set()
         self._removed = asyncio.Event()
         self.result: BotResult | None = None
+
+    def _note(self, op: str, **fields: Any) -> None:
+        """One of the bot's own journal records (``order_log.BOT_OPS``): what ``--replay`` needs to plan again at
+        the same instants (never raises: the journal keeps its own error)."""
+        if self._journal is not None:
+            try:
+                self._journal.order(bot_record(op, **fields), time.time_ns())
+            except Exception:
+                log.exception("the order journal failed")
+
+    def _count_unknown(self, n: int) -> None:
+        """The summary's ``unknown``: counted here, by the runtime (after a create's answer), so journaled too."""
+        self.engine.counters.unknown += n
+        self._note("counted", unknown=n)
 
     # --- events ------------------------------------------------------------------------------------------------------
 
@@ -204,11 +227,26 @@ class Bot:
             refusal = order_destination_refusal(self.api.base_url, mark, live=settings.live)
             if refusal is not None:
                 raise BotRefused(refusal)
+        seeded: list[dict[str, Any]] = []
         for ticker in settings.tickers:
             positions = [p async for p in self.api.positions(ticker=ticker)]
             self.portfolio.seed_rest(p for p in positions if p.ticker == ticker)
+            seeded.extend(
+                {"ticker": p.ticker, "position": p.position_fp, "exposure": p.market_exposure_dollars}
+                for p in positions
+                if p.ticker == ticker and p.position_fp
+            )
             if self.portfolio.books.get(ticker) is not None and self.portfolio.books[ticker].position:
                 log.info("%s: starting from a position of %s", ticker, size_str(self.portfolio.books[ticker].position))
+        self._note(
+            "seed",
+            tickers=settings.tickers,
+            prefix=self.tracker.prefix,
+            positions=seeded,
+            limits=dataclasses.asdict(settings.limits),
+            stale_ns=self.engine.stale_ns,
+            dry_run=settings.dry_run,
+        )
         if settings.dry_run:
             return
         await self.orders.reconcile()
@@ -234,7 +272,9 @@ class Bot:
         feed_stop = asyncio.Event()
         feed = asyncio.create_task(self.client.run(feed_stop))
         backfill = asyncio.create_task(self.account.run(feed_stop))
-        self.engine.start(self._clock())
+        start_ns = self._clock()
+        self._note("start", now=start_ns, group_id=self.group_id)
+        self.engine.start(start_ns)
         reason = "stopped"
         try:
             reason = await self._loop(stop, kill, feed)
@@ -271,6 +311,7 @@ class Bot:
                 if now - pruned_ns > PRUNE_EVERY_NS:  # a long run would keep every terminal order in the tracker
                     pruned_ns = now
                     self.tracker.prune(now // 1_000_000 - KEEP_TERMINAL_MS)
+                self._note("round", now=now)
                 self.engine.tick(now)
                 self._execute(self.engine.plan(now))
                 timeout = self.settings.tick
@@ -332,6 +373,7 @@ class Bot:
         except Exception:
             log.exception("sending the bot's writes failed")
         finally:
+            self._note("settled", tickers=sorted(tickers))
             for ticker in tickers:
                 self.engine.settle(ticker)
             self._wake.set()
@@ -351,7 +393,7 @@ class Bot:
         if w.handle is not None:
             engine.bind(w.handle, order.client_order_id)
         if order.state is OrderState.UNKNOWN:
-            engine.counters.unknown += 1
+            self._count_unknown(1)
 
     def _ready(self, w: Place) -> bool:
         """Whether a planned create may still go: nothing changed since the plan (this round's cancels were awaited
@@ -359,6 +401,7 @@ class Bot:
         reason = self.engine.halted or self.engine.unusable_reason(w.ticker)
         if reason is not None:
             log.info("create on %s dropped: %s", w.ticker, reason)
+            self._note("dropped", ticker=w.ticker, side=w.side, price=w.price, size=w.size, reason=reason)
             return False
         return True
 
@@ -429,7 +472,7 @@ class Bot:
             if w.handle is not None:
                 engine.bind(w.handle, request.client_order_id)
         if tracker.unresolved():
-            engine.counters.unknown += len(tracker.unresolved())
+            self._count_unknown(len(tracker.unresolved()))
             await orders.resolve()
 
     async def _create(self, w: Place, request: CreateOrderRequest) -> None:
@@ -439,7 +482,7 @@ class Bot:
         if w.handle is not None:
             self.engine.bind(w.handle, coid)
         if self.tracker.unresolved():
-            self.engine.counters.unknown += 1
+            self._count_unknown(1)
             await self.orders.resolve()
 
     async def _reduce(self, w: Reduce) -> None:
@@ -493,7 +536,9 @@ class Bot:
 
     async def _stop(self, reason: str, *, killed: bool, feed: asyncio.Task[None]) -> None:
         self._stopping = True
-        self.engine.stop(self._clock(), reason)
+        stop_ns = self._clock()
+        self._note("stop", now=stop_ns, reason=reason)
+        self.engine.stop(stop_ns, reason)
         log.info("bot stopping (%s): cancelling every order of the bot", reason)
         tasks = list(self._tasks)
         if tasks:
@@ -545,9 +590,11 @@ class Bot:
                 log.warning("positions not checked against REST at the end: %s", exc)
             else:
                 mine = [p for p in positions if p.ticker in self.engine.tickers]
-                for mismatch in self.portfolio.check_rest_positions(mine):
+                mismatches = self.portfolio.check_rest_positions(mine)
+                for mismatch in mismatches:
                     self.engine.counters.position_mismatches += 1
                     log.warning("%s", mismatch)
+                self._note("end", position_mismatches=len(mismatches))
         left = self.tracker.open_orders()
         if left:
             log.error(
@@ -570,55 +617,8 @@ class Bot:
 
     def summary(self) -> dict[str, Any]:
         """The bot's additions to the listener's summary: per market ``orders``, ``fills``, ``position``, ``mark``,
-        ``pnl``; ``trading``; ``pnl`` totals. Money as 6-decimal dollar strings."""
-        engine = self.engine
-        markets: dict[str, Any] = {}
-        total_x2 = 0
-        known = True
-        for ticker in engine.tickers:
-            st = self.core.state.get(ticker)
-            pnl = self.portfolio.pnl(ticker, None if st is None else state_mark(st))
-            counts = engine.counters.per_market.get(ticker)
-            markets[ticker] = {
-                "orders": 0 if counts is None else counts.orders,
-                "fills": engine.bot_fills(ticker),
-                "position": size_str(pnl.position),
-                "mark": None if pnl.mark is None else str(pnl.mark),
-                "pnl": {
-                    "realized": money_str(pnl.realized),
-                    "unrealized": None if pnl.unrealized is None else money_str(pnl.unrealized),
-                    "fees": money_str(pnl.fees),
-                    "total": None if pnl.total is None else money_str(pnl.total),
-                },
-            }
-            if pnl.total_x2 is None:
-                known = False
-            else:
-                total_x2 += pnl.total_x2
-        c = engine.counters
-        trading = {
-            "orders_sent": c.sent,
-            "amended": c.amended,
-            "cancelled": c.cancelled,
-            "rejected": c.rejected,
-            "unknown": c.unknown,
-            "refusals": {rule.value: c.refusals.get(rule.value, 0) for rule in Rule},
-            "refused_checks": {rule.value: self.risk.refusals[rule] for rule in Rule},
-            "halted": engine.halted,
-            "strategy_errors": c.strategy_errors,
-            "position_mismatches": c.position_mismatches,
-            "left_resting": [o.client_order_id for o in self.tracker.open_orders()],
-            "order_group": self.group_id,
-            "dry_run": self.settings.dry_run,
-        }
-        fees = sum(self.portfolio.pnl(t).fees for t in engine.tickers)
-        realized = sum(self.portfolio.pnl(t).realized for t in engine.tickers)
-        totals = {
-            "realized": money_str(realized),
-            "fees": money_str(fees),
-            "total": money_str(total_x2 // 2) if known else None,
-        }
-        return {"markets": markets, "trading": trading, "pnl": totals}
+        ``pnl``; ``trading``; ``pnl`` totals (``trading.summary.bot_summary``, the same for ``--replay``)."""
+        return bot_summary(self.engine, self.group_id, self.settings.dry_run)
 
 
 def _side_value(side: Any) -> str:

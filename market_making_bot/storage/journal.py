@@ -2,7 +2,7 @@
 
 One JSON object per line (JSON Lines; ``.gz`` in the name compresses with gzip)::
 
-    {"journal": "market_making_bot", "version": 4, "started_ns": 1732449000000000000, "session": "20241124T113000Z"}
+    {"journal": "market_making_bot", "version": 5, "started_ns": 1732449000000000000, "session": "20241124T113000Z"}
     {"t": 1732449000123456789, "conn": 1, "dir": "connect", "url": "wss://..."}
     {"t": 1732449000130000000, "conn": 1, "dir": "out", "frame": "{\\"id\\":1,\\"cmd\\":\\"subscribe\\",...}"}
     {"t": 1732449000131000000, "conn": 1, "dir": "in", "frame": "{\\"type\\":\\"subscribed\\",...}"}
@@ -19,7 +19,9 @@ outage replays to the same summary; journals from before it have none and replay
 ``rest`` for what the REST API told the listener that changed its state (``feed.backfill.RestUpdate``: positions at
 start, backfilled fills; replay applies it with ``Core.apply_rest``), ``order`` for an order request, its answer,
 a REST read that settled orders, or an order's change of state (``trading.order_log``, written by ``OrderManager``
-when given this writer as its ``journal``; replay skips them, the export's ``orders`` table reads them). A
+when given this writer as its ``journal``; the bot adds its planning rounds and its stop, so that
+``--replay`` of the bot reproduces its decisions: ``storage.bot_replay``; replay skips them, the export's
+``orders`` table reads them). A
 received frame is the text of the bytes the live core was fed (``frame``); a frame whose bytes are not valid
 UTF-8 is kept exactly as base64 (``b64``), so that replay feeds the same bytes and counts it malformed as live
 did. Each line is flushed as it is written, so a crash or a kill loses at most the line being written; a reader
@@ -68,8 +70,9 @@ __all__ = [
 log = logging.getLogger("market_making_bot.storage.journal")
 
 MAGIC = "market_making_bot"
-VERSION = 4  # 4: ``order`` records; 3: ``rest`` records; 2: rotated sets named after their session, ``b64`` for
-# frames that are not UTF-8 (1 to 3 are still read)
+VERSION = 5  # 5: the bot's rounds and stop (``order_log.BOT_OPS``); 4: ``order`` records; 3: ``rest`` records;
+# 2: rotated sets named after their session, ``b64`` for
+# frames that are not UTF-8 (1 to 4 are still read)
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 _HOUR_NS = 3600 * 10**9
 REMOVED_CHECK_EVERY = 1000

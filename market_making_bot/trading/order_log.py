@@ -13,6 +13,13 @@ with ``order(text, t_ns)``, e.g. ``storage.journal.JournalWriter``) and gets the
     {"op": "update", "coid": .., "order_id": .., "ticker": .., "side": "bid", "state": "resting", "previous": ..,
      "price": 4500, "count": 300, "fill_count": 0, "remaining": 300, "fees": 0, "reason": "create reply"}
 
+The bot (``runtime.bot``) adds its own records, without ``phase``, so that a replay reproduces its decisions
+(``storage.bot_replay``): ``seed`` (tickers, prefix, limits, the positions it started from), ``start`` (the
+engine's clock, the order group), ``round`` (one planning round: ``now``, the engine's clock), ``dropped`` (a
+planned create not sent: the book changed before it went), ``settled`` (a round's writes all answered:
+``tickers``), ``counted`` (``unknown``: creates whose outcome the runtime found unknown), ``stop`` (``now``,
+``reason``) and ``end`` (``position_mismatches`` of the final REST check).
+
 ``op``: ``create``, ``cancel``, ``amend``, ``decrease``, ``batch_cancel`` (its ``coids`` and one ``body`` list),
 ``read`` (a REST read that settled orders: only our orders in it), ``update`` (every state change the tracker
 made, so the final state of an order is its last ``update``). ``phase``: ``request``, ``reply``, ``error`` (an
@@ -32,9 +39,21 @@ import msgspec
 from market_making_bot.kalshi.rest import KalshiAPIError
 from market_making_bot.trading.orders import OrderUpdate, TrackedOrder
 
-__all__ = ["OrderJournal", "OPS", "PHASES", "order_record", "update_record", "error_fields", "decode_order_record"]
+__all__ = [
+    "BOT_OPS",
+    "OrderJournal",
+    "OPS",
+    "PHASES",
+    "bot_record",
+    "order_record",
+    "update_record",
+    "error_fields",
+    "decode_order_record",
+]
 
-OPS = ("create", "cancel", "amend", "decrease", "batch_cancel", "read", "update")
+BOT_OPS = ("seed", "start", "round", "dropped", "settled", "counted", "stop", "end")
+"""The bot's records (no ``phase``): what a replay needs beside the frames and the order records."""
+OPS = ("create", "cancel", "amend", "decrease", "batch_cancel", "read", "update", *BOT_OPS)
 PHASES = ("request", "reply", "error", "unknown")
 
 
@@ -70,6 +89,15 @@ def order_record(op: str, phase: str, coid: str | None, **fields: Any) -> str:
     return _encode(record).decode()
 
 
+def bot_record(op: str, **fields: Any) -> str:
+    """One of the bot's records (``BOT_OPS``): ``{"op": op, **fields}`` (``None`` fields left out)."""
+    record: dict[str, Any] = {"op": op}
+    for key, value in fields.items():
+        if value is not None:
+            record[key] = _plain(value)
+    return _encode(record).decode()
+
+
 def error_fields(error: KalshiAPIError) -> dict[str, Any]:
     """The ``error`` phase's fields: status, Kalshi's code and message (nothing else of the reply)."""
     return {"status": error.status, "code": error.code, "message": error.message}
@@ -88,6 +116,8 @@ def update_record(update: OrderUpdate, order: TrackedOrder | None) -> str:
         "fill_count": update.fill_count,
         "remaining": update.remaining,
         "reason": update.reason,
+        "at_ms": update.at_ms,
+        "new_fill": update.new_fill,
     }
     if order is not None:
         record["side"] = order.side.value
@@ -104,6 +134,6 @@ def decode_order_record(text: str) -> dict[str, Any]:
         raise ValueError(f"not JSON ({exc})") from None
     if not isinstance(record, dict) or record.get("op") not in OPS:
         raise ValueError("not an order record (no known 'op')")
-    if record["op"] != "update" and record.get("phase") not in PHASES:
+    if record["op"] != "update" and record["op"] not in BOT_OPS and record.get("phase") not in PHASES:
         raise ValueError(f"order record {record['op']!r} without a known 'phase'")
     return record

@@ -751,6 +751,34 @@ class OrderTracker:
         self.orders[coid] = order
         return order
 
+    # --- replay (``storage.bot_replay``): the journal's records put back, no reply models needed ------------------
+
+    def restore_new(self, coid: str, ticker: str, side: str, price: int, count: int, now_ms: int) -> TrackedOrder:
+        """A create as journaled (its ``request`` record): the order, pending, as ``new`` left it live."""
+        order = TrackedOrder(coid, ticker, BookSide(side), price, count, now_ms, remaining=count, last_update_ms=now_ms)
+        self.orders[coid] = order
+        return order
+
+    def restore_change(self, coid: str, kind: ChangeKind | None, now_ms: int) -> None:
+        """A change journaled as sent (``kind``) or answered (``None``)."""
+        order = self.get(coid)
+        if order is not None:
+            order.change = None if kind is None else PendingChange(kind, now_ms)
+
+    def restore_update(self, update: OrderUpdate, side: str, fees: int | None) -> None:
+        """An ``update`` record: the order's state as the live tracker left it (adopted if not known)."""
+        order = self.get(update.client_order_id)
+        if order is None:
+            order = self._adopt(update.client_order_id, update.ticker, side, update.price, update.remaining,
+                                update.at_ms)  # fmt: skip
+        if update.order_id is not None:
+            self._set_order_id(order, update.order_id)
+        order.state, order.price = update.state, update.price
+        order.fill_count, order.remaining = update.fill_count, update.remaining
+        order.last_update_ms = update.at_ms
+        if fees is not None:
+            order.fees = fees
+
     def _set_order_id(self, order: TrackedOrder, order_id: str) -> None:
         if order.order_id is None:
             order.order_id = order_id

@@ -308,8 +308,8 @@ def _final_state(core: Core) -> str:
 def run(frames: list[str | bytes], compiled: bool) -> tuple[list[str], str, int]:
     """Feed ``frames`` on one path; per-chunk digests of every returned message and event, the final state, and how
     many frames the compiled path took whole (0 on the pure path)."""
-    saved = core_module._HOT_DELTA
-    core_module._HOT_DELTA = saved if compiled else None
+    saved = core_module._HOT_FRAME
+    core_module._HOT_FRAME = saved if compiled else None
     try:
         core = Core()
         lines: list[str] = []
@@ -355,7 +355,7 @@ def run(frames: list[str | bytes], compiled: bool) -> tuple[list[str], str, int]
         fast_before = core._fast_deltas
         return digests, _final_state(core), fast_before
     finally:
-        core_module._HOT_DELTA = saved
+        core_module._HOT_FRAME = saved
 
 
 def _check(count: int, seed: int) -> None:
@@ -398,6 +398,6 @@ def test_environment_variable_forces_the_pure_path(value: str, expected: str) ->
     import sys
 
     env = {**os.environ, hotpath.PURE_ENV: value}
-    code = "from market_making_bot.feed import core, hotpath; print(hotpath.path_name(), core._HOT_DELTA is None)"
+    code = "from market_making_bot.feed import core, hotpath; print(hotpath.path_name(), core._HOT_FRAME is None)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == [expected, str(expected == "pure")]

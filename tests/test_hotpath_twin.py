@@ -553,7 +553,7 @@ def test_compiled_path_takes_the_canonical_tickers_and_trades() -> None:
         if frame in CONTROLS:
             continue
         text = frame.decode(errors="replace") if isinstance(frame, bytes) else frame
-        kind = "ticker" if text.startswith('{"type":"ticker"') else "trade" if text.startswith('{"type":"trade"') else ""
+        kind = next((k for k in ("ticker", "trade") if text.startswith(f'{{"type":"{k}"')), "")
         if kind:
             seen[kind] += 1
             before = core.by_type.get(kind, 0)

@@ -317,7 +317,7 @@ class Core:
                             self._latency_skip = skip - 1
                         else:
                             self._latency_skip = LATENCY_EVERY - 1
-                            self._sample(msg, recv_ns)  # type: ignore[arg-type]
+                            self._sample(msg, recv_ns)
                     self._hot_tail(done, recv_ns)
                     return msg
         if msg is None:
@@ -355,9 +355,9 @@ class Core:
         """One feed-latency sample (see ``latencies_ms``): receive time minus ``sending_ts_ms``, else ``ts_ms``."""
         sent_ms = msg.sending_ts_ms
         if sent_ms is None:
-            if msg.__class__ is Ticker and msg._wire is not None:  # type: ignore[union-attr]
+            if msg.__class__ is Ticker and msg._wire is not None:
                 # A lazy ticker: its wire ``ts_ms`` (always there on a lazy one), without converting the ticker.
-                sent_ms = msg._wire.ts_ms  # type: ignore[union-attr]
+                sent_ms = msg._wire.ts_ms
             else:
                 sent_ms = getattr(msg, "ts_ms", None)
         if sent_ms is not None:

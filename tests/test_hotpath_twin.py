@@ -570,3 +570,32 @@ def test_compiled_path_takes_the_canonical_tickers_and_trades() -> None:
         core.feed(frame, i)
     assert done["ticker"] > seen["ticker"] * 0.6
     assert done["trade"] > seen["trade"] * 0.5
+
+
+def test_real_kalshi_tickers_and_trades_are_taken_and_read_alike(shared_kalshi: Any) -> None:
+    # Real frames carry the legacy integer fields beside the fixed-point ones, and tickers only an integer ``ts``:
+    # the compiled path takes them whole and every message reads exactly as the pure path's.
+    assert hotpath.frame is not None
+    captures = shared_kalshi / "captures"
+    lines = [
+        line
+        for name in ("prod-2026-02-ticker.jsonl", "prod-2026-02-trade.jsonl")
+        for line in (captures / name).read_text().splitlines()
+        if line.strip()
+    ]
+    assert len(lines) >= 10
+    pure, fast = Core(), Core()
+    saved = core_module._HOT_FRAME
+    for i, line in enumerate(lines):
+        for core in (pure, fast):
+            core.state.market(json.loads(line)["msg"]["market_ticker"])  # known markets: the simple case
+        core_module._HOT_FRAME = None
+        try:
+            a = pure.feed(line, 1_770_897_990_000_000_000 + i)
+        finally:
+            core_module._HOT_FRAME = saved
+        result = hotpath.frame(line, 0, {}, {}, True, {}, [], [], {})  # no market: decoded only, as C reads it
+        assert result is not None and len(result) == 1, line
+        b = fast.feed(line, 1_770_897_990_000_000_000 + i)
+        assert repr(a) == repr(b) == repr(result[0])
+    assert _final_state(pure) == _final_state(fast)

@@ -271,10 +271,20 @@ enum {
 typedef struct {
     const char *ticker;
     Py_ssize_t ticker_len;
-    int keys, has;
+    int keys, has, legacy, ts_is_int;
     long price, bid, ask;
-    int64_t volume, oi, dvol, doi, bid_size, ask_size, last_size, ts_ms;
+    int64_t volume, oi, dvol, doi, bid_size, ask_size, last_size, ts_ms, ts;
 } TickerBody;
+
+/* A legacy integer field beside its fixed-point one (real Kalshi tickers and trades send both): the fixed-point one
+ * wins, so the integer only has to be one msgspec accepts (here: 0 .. 10^18 - 1); *legacy gets ``bit`` (the fixed-
+ * point field must then have a value, checked at the end of the body). */
+static int legacy_field(Scan *s, int *legacy, int bit) {
+    int64_t v;
+    if (integer(s, &v) || (*legacy & bit)) return -1;
+    *legacy |= bit;
+    return 0;
+}
 
 /* A price field of a ticker: "" is absent, else ``ticker_price``. */
 static int ticker_price_field(Scan *s, TickerBody *t, int bit, long *out) {
@@ -306,9 +316,10 @@ static int ts_field(Scan *s, int64_t *secs, int *is_int) {
     return integer(s, secs) || *secs < TS_S_MIN || *secs > TS_S_MAX ? -1 : 0;
 }
 
-/* The canonical ticker body: the fixed-point fields, whole-dollar integers (not negative here), ``ts_ms``; the
- * legacy integer fields (``price``, ``yes_bid``, ``yes_ask``, ``volume``, ``open_interest``) and a missing ``ts_ms``
- * make the pure path convert the ticker at once: handed back. Keys the wire struct does not have are skipped. */
+/* The canonical ticker body: the fixed-point fields, whole-dollar integers (not negative here), ``ts_ms`` or integer
+ * ``ts``. The legacy integer fields (``price``, ``yes_bid``, ``yes_ask``, ``volume``, ``open_interest``) are taken
+ * only beside a fixed-point value, which wins (the pure path converts such a ticker at once, to the same values).
+ * Keys the wire struct does not have are skipped. */
 static int scan_ticker(Scan *s, TickerBody *t) {
     if (expect(s, '{')) return -1;
     ws(s);
@@ -317,8 +328,6 @@ static int scan_ticker(Scan *s, TickerBody *t) {
         const char *k;
         Py_ssize_t kn;
         int bit = 0, rc;
-        int64_t secs;
-        int is_int;
         if (string(s, &k, &kn) || expect(s, ':')) return -1;
         if (key_is(k, kn, "market_ticker")) {
             bit = TK_TICKER;
@@ -358,10 +367,17 @@ static int scan_ticker(Scan *s, TickerBody *t) {
             rc = integer(s, &t->ts_ms) || t->ts_ms < TS_MS_MIN || t->ts_ms > TS_MS_MAX;
         } else if (key_is(k, kn, "ts")) {
             bit = TK_TS;
-            rc = ts_field(s, &secs, &is_int);
-        } else if (key_is(k, kn, "price") || key_is(k, kn, "yes_bid") || key_is(k, kn, "yes_ask") ||
-                   key_is(k, kn, "volume") || key_is(k, kn, "open_interest")) {
-            return -1; /* legacy integer fields: the pure path converts such a ticker at once */
+            rc = ts_field(s, &t->ts, &t->ts_is_int);
+        } else if (key_is(k, kn, "price")) {
+            rc = legacy_field(s, &t->legacy, TK_PRICE);
+        } else if (key_is(k, kn, "yes_bid")) {
+            rc = legacy_field(s, &t->legacy, TK_BID);
+        } else if (key_is(k, kn, "yes_ask")) {
+            rc = legacy_field(s, &t->legacy, TK_ASK);
+        } else if (key_is(k, kn, "volume")) {
+            rc = legacy_field(s, &t->legacy, TK_VOLUME);
+        } else if (key_is(k, kn, "open_interest")) {
+            rc = legacy_field(s, &t->legacy, TK_OI);
         } else {
             rc = skip_simple(s); /* market_id, time, Clock, ...: not in the wire struct */
         }
@@ -375,7 +391,10 @@ static int scan_ticker(Scan *s, TickerBody *t) {
             continue;
         }
         if (expect(s, '}')) return -1;
-        return (t->keys & (TK_TICKER | TK_TSMS)) == (TK_TICKER | TK_TSMS) ? 0 : -1;
+        if (!(t->keys & TK_TICKER) || (t->legacy & ~t->has)) return -1; /* a legacy value the pure path would read */
+        /* No ts_ms: integer seconds ``ts`` (x 1000) or nothing; an RFC 3339 ``ts`` is the pure path's. */
+        if (!(t->keys & TK_TSMS) && (t->keys & TK_TS) && !t->ts_is_int) return -1;
+        return 0;
     }
 }
 
@@ -388,7 +407,7 @@ enum {
 typedef struct {
     const char *ticker, *trade_id, *outcome, *side, *book;
     Py_ssize_t ticker_len, trade_id_len, outcome_len, side_len, book_len;
-    int keys, has, ts_is_int;
+    int keys, has, legacy, ts_is_int;
     long yes, no;
     int64_t count, ts_ms, ts;
 } TradeBody;
@@ -443,8 +462,12 @@ static int scan_trade(Scan *s, TradeBody *r) {
         } else if (key_is(k, kn, "ts")) {
             bit = TR_TS;
             rc = ts_field(s, &r->ts, &r->ts_is_int);
-        } else if (key_is(k, kn, "yes_price") || key_is(k, kn, "no_price") || key_is(k, kn, "count")) {
-            return -1; /* legacy integer fields: the pure path */
+        } else if (key_is(k, kn, "yes_price")) {
+            rc = legacy_field(s, &r->legacy, TR_YES);
+        } else if (key_is(k, kn, "no_price")) {
+            rc = legacy_field(s, &r->legacy, TR_NO);
+        } else if (key_is(k, kn, "count")) {
+            rc = legacy_field(s, &r->legacy, TR_COUNT);
         } else {
             rc = skip_simple(s); /* is_block_trade, ...: not in the wire struct */
         }
@@ -460,6 +483,7 @@ static int scan_trade(Scan *s, TradeBody *r) {
         if (expect(s, '}')) return -1;
         /* The count and one price are required; a string ``ts`` without ``ts_ms`` is RFC 3339: the pure path. */
         if (!(r->has & TR_TICKER) || !(r->has & TR_COUNT) || !(r->has & (TR_YES | TR_NO))) return -1;
+        if (r->legacy & ~r->has) return -1; /* a legacy value the pure path would read */
         if (!(r->has & TR_TSMS) && (r->has & TR_TS) && !r->ts_is_int) return -1;
         return 0;
     }
@@ -905,7 +929,12 @@ static PyObject *build_ticker(const Frame *f) {
     v[13] = opt_long(t->has, TK_BID_SIZE, t->bid_size);
     v[14] = opt_long(t->has, TK_ASK_SIZE, t->ask_size);
     v[15] = opt_long(t->has, TK_LAST_SIZE, t->last_size);
-    v[16] = PyLong_FromLongLong(t->ts_ms);
+    if (t->has & TK_TSMS) v[16] = PyLong_FromLongLong(t->ts_ms);
+    else if (t->has & TK_TS) v[16] = PyLong_FromLongLong(t->ts * 1000); /* integer seconds (``_ts_ms``) */
+    else {
+        v[16] = Py_None;
+        Py_INCREF(Py_None);
+    }
     for (i = 0; i < 17; i++)
         if (v[i] == NULL) goto fail;
     /* tp_alloc zeroes the slots and tracks the object for the GC (a __slots__ class is GC-tracked) */

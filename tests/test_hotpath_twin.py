@@ -30,7 +30,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 MARKETS = [f"KXTWIN-26DEC31-M{i:02d}" for i in range(8)]
-OPEN, LOST, UNTIMED, TIMED, LISTEN = "open", "lost", "untimed", "timed", "listen"
+OPEN, LOST, UNTIMED, TIMED, LISTEN, QUIET = "open", "lost", "untimed", "timed", "listen", "quiet"
+CONTROLS = (OPEN, LOST, UNTIMED, TIMED, LISTEN, QUIET)
 _T0_MS = 1_790_000_000_000
 
 
@@ -107,6 +108,95 @@ def _odd_delta(rng: random.Random, body: dict[str, Any], top: dict[str, Any]) ->
     return text
 
 
+def _odd_text(rng: random.Random, top: dict[str, Any], body: dict[str, Any], kind: str) -> str:
+    """A ticker or trade frame made unusual in a way both kinds share (the text, the envelope, the key order)."""
+    odd = rng.randrange(14)
+    t = dict(top)
+    b = dict(body)
+    if odd == 0:
+        b["market_ticker"] = b["market_ticker"].replace("M", "\\u004d", 1)
+    elif odd == 1:
+        t["sid"] = rng.choice([-1, 2**63, 1.0, True, None, "2"])
+    elif odd == 2:
+        t["seq"] = rng.choice([0, 10**19, -5, None, 1.5])
+    elif odd == 3:
+        t["sending_ts_ms"] = rng.choice([5, 10**14, None, "1790000000000"])
+    elif odd == 4:
+        b["ts_ms"] = rng.choice([1, 10**13, None, "1790000000000", 1.5])
+    elif odd == 5:
+        b[rng.choice(["extra", "market_id", "Clock"])] = rng.choice(
+            [{"nested": [1]}, [1, 2], 1.5, 1e3, True, False, None, -7, "\u00e9t\u00e9", 10**20, ""]
+        )
+    elif odd == 6:
+        b["ts"] = rng.choice([1_790_000_000, 5, "2026-09-21T14:13:20Z", None, 1.5, 10**10])
+        if rng.random() < 0.5:
+            b.pop("ts_ms", None)
+    elif odd == 7:
+        t["extra"] = 1
+    t["msg"] = b
+    text = _dumps(t)
+    if odd == 8:
+        text = text.replace(",", ", ").replace(":", " : ")
+    elif odd == 9:
+        text = text + rng.choice([" ", "\n", "x", "}", " {}"])
+    elif odd == 10:
+        text = text[: rng.randrange(1, len(text))]
+    elif odd == 11:  # a repeated key
+        key = rng.choice(list(b))
+        text = text.replace(f'"{key}":', f'"{key}":{_dumps(b[key])},"{key}":', 1)
+    elif odd == 12:  # keys in another order, the body before the type
+        items = list(b.items())
+        rng.shuffle(items)
+        text = _dumps({"msg": dict(items), **{k: v for k, v in t.items() if k != "msg"}})
+    elif odd == 13:
+        text = text.replace(f'"type":"{kind}"', f'"type":"{kind}s"')
+    return text
+
+
+_TICKER_ODD_VALUES: dict[str, list[Any]] = {
+    "price_dollars": ["", "0.4350", "0.43", "1.0000", "0.0000", "1.0001", "-0.4300", "1e3", None, 43],
+    "yes_bid_dollars": ["", "0.0001", "0.9999", "00.4300", "0.43000"],
+    "yes_ask_dollars": ["", "1.0000", "2.0000", "0.4300 "],
+    "volume_fp": ["999999999999.99", "1000000000000.00", "-1.00", "-0.00", "0.00", "12.5", "1e3", "007.00", ""],
+    "open_interest_fp": ["999999999999.99", "-3.00", "+3.00", "3.001", "3.000"],
+    "dollar_volume": [0, 10**12, 10**12 + 1, -5, 2**63, 1.5, "7", None],
+    "dollar_open_interest": [0, 10**12, -1, 10**13],
+    "yes_bid_size_fp": ["-1.00", "-0.00", "0.00", "1.5", "999999999999.99", "9999999999999.00", ""],
+    "yes_ask_size_fp": ["-5.00", "12.34", "abc"],
+    "last_trade_size_fp": ["-0.01", "0.01", "113.00"],
+    "price": [43, 0, 100],  # legacy integer fields
+    "yes_bid": [4],
+    "yes_ask": [95],
+    "volume": [13446],
+    "open_interest": [892],
+}
+
+_TRADE_ODD_VALUES: dict[str, list[Any]] = {
+    "yes_price_dollars": ["", "0.0000", "1.0000", "0.4350", "0.43", "-0.4300", None, 43],
+    "no_price_dollars": ["", "0.5700", "0.0000", "0.5650", "0.57"],
+    "count_fp": ["-1.00", "-0.00", "0.00", "", "1e3", "999999999999.99", "1000000000000.00", None, 5],
+    "trade_id": ["", "\u00e9", None, 7, "t1"],
+    "taker_outcome_side": ["YES", "", "maybe", None, "no"],
+    "taker_side": ["yes", "no", "", None],
+    "taker_book_side": ["bid", "ask", "BID", None],
+    "is_block_trade": [True, False, None, {"x": 1}],
+    "yes_price": [43],  # legacy integer fields
+    "no_price": [57],
+    "count": [3],
+}
+
+
+def _odd_fields(rng: random.Random, body: dict[str, Any], values: dict[str, list[Any]]) -> dict[str, Any]:
+    b = dict(body)
+    for _ in range(rng.choice([1, 1, 1, 2])):
+        key = rng.choice(list(values))
+        if rng.random() < 0.15:
+            b.pop(key, None)  # a missing field
+        else:
+            b[key] = rng.choice(values[key])
+    return b
+
+
 def stream(count: int, seed: int) -> Iterator[str | bytes]:
     """``count`` frames (and control words) of a seeded session over ``MARKETS``."""
     rng = random.Random(seed)
@@ -145,7 +235,7 @@ def stream(count: int, seed: int) -> Iterator[str | bytes]:
         r = rng.random()
         m = rng.choice(MARKETS) if rng.random() < 0.97 else "KXTWIN-UNKNOWN"
         if r < 0.0004:
-            yield rng.choice([OPEN, LOST, UNTIMED, TIMED, LISTEN])
+            yield rng.choice(CONTROLS)
             if rng.random() < 0.5:
                 for sid, channel in ((1, "orderbook_delta"), (2, "ticker"), (3, "trade"), (4, "fill")):
                     seqs[sid] = 0
@@ -193,6 +283,7 @@ def stream(count: int, seed: int) -> Iterator[str | bytes]:
             yield text.encode() if rng.random() < 0.7 else text
         elif r < 0.86:
             body = {
+                "market_id": "id-" + m,
                 "market_ticker": m,
                 "price_dollars": _price(rng),
                 "yes_bid_dollars": _price(rng),
@@ -200,22 +291,62 @@ def stream(count: int, seed: int) -> Iterator[str | bytes]:
                 "volume_fp": f"{n * 3}.00",
                 "open_interest_fp": f"{n}.{n % 100:02d}",
                 "dollar_volume": n,
+                "dollar_open_interest": n // 3,
                 "yes_bid_size_fp": _size(rng),
+                "yes_ask_size_fp": _size(rng),
+                "last_trade_size_fp": _size(rng),
+                "ts": ts // 1000,
                 "ts_ms": ts,
+                "time": "2026-09-21T14:13:20.007Z",
             }
-            if rng.random() < 0.03:
-                body[rng.choice(["volume_fp", "yes_bid_size_fp", "price_dollars"])] = rng.choice(["-1.00", "x", "1e3"])
-            yield _dumps({"type": "ticker", "sid": 2, "seq": nxt(2), "msg": body})
+            for key in ("dollar_open_interest", "yes_ask_size_fp", "last_trade_size_fp", "ts", "time", "market_id"):
+                if rng.random() < 0.2:
+                    body.pop(key)
+            top = {"type": "ticker", "sid": 2}
+            if rng.random() < 0.3:  # the simulator and Kalshi send tickers without seq; the twin stream also with
+                top["seq"] = nxt(2)
+            if rng.random() < 0.5:
+                top["sending_ts_ms"] = ts + rng.randint(0, 3)
+            roll = rng.random()
+            if roll < 0.08:
+                text = _dumps({**top, "msg": _odd_fields(rng, body, _TICKER_ODD_VALUES)})
+            elif roll < 0.12:
+                text = _odd_text(rng, top, body, "ticker")
+            else:
+                text = _dumps({**top, "msg": body})
+            yield text.encode() if rng.random() < 0.5 else text
         elif r < 0.95:
+            price = _price(rng)
             body = {
                 "trade_id": f"t{n % 5000}",
                 "market_ticker": m,
-                "yes_price_dollars": _price(rng),
+                "yes_price_dollars": price,
+                "no_price_dollars": f"0.{10_000 - int(price[2:]):04d}",
                 "count_fp": _size(rng),
+                "taker_side": rng.choice(["yes", "no"]),
                 "taker_outcome_side": rng.choice(["yes", "no"]),
+                "taker_book_side": rng.choice(["bid", "ask"]),
+                "is_block_trade": False,
+                "ts": ts // 1000,
                 "ts_ms": ts,
             }
-            yield _dumps({"type": "trade", "sid": 3, "seq": nxt(3), "msg": body})
+            for key in ("no_price_dollars", "taker_side", "taker_book_side", "is_block_trade", "ts"):
+                if rng.random() < 0.2:
+                    body.pop(key)
+            if rng.random() < 0.1:  # only the NO price
+                body.pop("yes_price_dollars")
+                body.setdefault("no_price_dollars", "0.3300")
+            top = {"type": "trade", "sid": 3, "seq": nxt(3)}
+            if rng.random() < 0.5:
+                top["sending_ts_ms"] = ts + rng.randint(0, 3)
+            roll = rng.random()
+            if roll < 0.08:
+                text = _dumps({**top, "msg": _odd_fields(rng, body, _TRADE_ODD_VALUES)})
+            elif roll < 0.12:
+                text = _odd_text(rng, top, body, "trade")
+            else:
+                text = _dumps({**top, "msg": body})
+            yield text.encode() if rng.random() < 0.5 else text
         elif r < 0.97:
             fill = {
                 "trade_id": f"f{n}",
@@ -308,8 +439,8 @@ def _final_state(core: Core) -> str:
 def run(frames: list[str | bytes], compiled: bool) -> tuple[list[str], str, int]:
     """Feed ``frames`` on one path; per-chunk digests of every returned message and event, the final state, and how
     many frames the compiled path took whole (0 on the pure path)."""
-    saved = core_module._HOT_DELTA
-    core_module._HOT_DELTA = saved if compiled else None
+    saved = core_module._HOT_FRAME
+    core_module._HOT_FRAME = saved if compiled else None
     try:
         core = Core()
         lines: list[str] = []
@@ -318,9 +449,11 @@ def run(frames: list[str | bytes], compiled: bool) -> tuple[list[str], str, int]
             lines.append(_event_line(event))
 
         kinds = [c for c in vars(ev).values() if isinstance(c, type) and issubclass(c, ev.Event) and c is not ev.Event]
+        quiet = (ev.BookChanged, ev.TickerSeen, ev.TradeSeen)  # the events whose listeners keep frames off C
         for kind in kinds:
-            if kind is not ev.BookChanged:
+            if kind not in quiet:
                 core.bus.subscribe(kind, record)
+        stop_quiet: list[Callable[[], None]] = []
         digests: list[str] = []
         h = hashlib.sha256()
         timed = True
@@ -337,6 +470,13 @@ def run(frames: list[str | bytes], compiled: bool) -> tuple[list[str], str, int]
                 timed = False
             elif frame == TIMED:
                 timed = True
+            elif frame == QUIET:
+                if stop_quiet:
+                    for stop in stop_quiet:
+                        stop()
+                    stop_quiet.clear()
+                else:
+                    stop_quiet.extend(core.bus.subscribe(kind, record) for kind in (ev.TickerSeen, ev.TradeSeen))
             elif frame == LISTEN:
                 if stop_listening is not None:
                     stop_listening()
@@ -355,7 +495,7 @@ def run(frames: list[str | bytes], compiled: bool) -> tuple[list[str], str, int]
         fast_before = core._fast_deltas
         return digests, _final_state(core), fast_before
     finally:
-        core_module._HOT_DELTA = saved
+        core_module._HOT_FRAME = saved
 
 
 def _check(count: int, seed: int) -> None:
@@ -376,7 +516,7 @@ def test_compiled_path_takes_the_canonical_deltas() -> None:
         if isinstance(frame, bytes) and frame.startswith(b'{"type":"orderbook_delta"'):
             done = hotpath.delta(frame, i, core.sequence.last_seq, core.state.markets, False)
             taken += done is not None
-        if frame not in (OPEN, LOST, UNTIMED, TIMED, LISTEN):
+        if frame not in CONTROLS:
             core.feed(frame, i)
     assert taken > 8_000
 
@@ -398,6 +538,64 @@ def test_environment_variable_forces_the_pure_path(value: str, expected: str) ->
     import sys
 
     env = {**os.environ, hotpath.PURE_ENV: value}
-    code = "from market_making_bot.feed import core, hotpath; print(hotpath.path_name(), core._HOT_DELTA is None)"
+    code = "from market_making_bot.feed import core, hotpath; print(hotpath.path_name(), core._HOT_FRAME is None)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == [expected, str(expected == "pure")]
+
+
+def test_compiled_path_takes_the_canonical_tickers_and_trades() -> None:
+    # As above, for tickers and trades: with nobody listening for their events most are applied in C whole.
+    assert hotpath.frame is not None
+    core = Core()
+    done: dict[str, int] = {"ticker": 0, "trade": 0}
+    seen: dict[str, int] = {"ticker": 0, "trade": 0}
+    for i, frame in enumerate(stream(20_000, 5)):
+        if frame in CONTROLS:
+            continue
+        text = frame.decode(errors="replace") if isinstance(frame, bytes) else frame
+        kind = next((k for k in ("ticker", "trade") if text.startswith(f'{{"type":"{k}"')), "")
+        if kind:
+            seen[kind] += 1
+            before = core.by_type.get(kind, 0)
+            result = hotpath.frame(
+                frame, i, core.sequence.last_seq, core.state.markets, True, core._by_type, [], [], core._restart_at
+            )
+            if result is not None and result.__class__ is not tuple:
+                done[kind] += 1
+                assert core.by_type[kind] == before + 1
+                continue
+            if result is not None and len(result) == 1:
+                core.process(result[0], i)
+                continue
+        core.feed(frame, i)
+    assert done["ticker"] > seen["ticker"] * 0.6
+    assert done["trade"] > seen["trade"] * 0.5
+
+
+def test_real_kalshi_tickers_and_trades_are_taken_and_read_alike(shared_kalshi: Any) -> None:
+    # Real frames carry the legacy integer fields beside the fixed-point ones, and tickers only an integer ``ts``:
+    # the compiled path takes them whole and every message reads exactly as the pure path's.
+    assert hotpath.frame is not None
+    captures = shared_kalshi / "captures"
+    lines = [
+        line
+        for name in ("prod-2026-02-ticker.jsonl", "prod-2026-02-trade.jsonl")
+        for line in (captures / name).read_text().splitlines()
+        if line.strip()
+    ]
+    assert len(lines) >= 10
+    pure, fast = Core(), Core()
+    saved = core_module._HOT_FRAME
+    for i, line in enumerate(lines):
+        for core in (pure, fast):
+            core.state.market(json.loads(line)["msg"]["market_ticker"])  # known markets: the simple case
+        core_module._HOT_FRAME = None
+        try:
+            a = pure.feed(line, 1_770_897_990_000_000_000 + i)
+        finally:
+            core_module._HOT_FRAME = saved
+        result = hotpath.frame(line, 0, {}, {}, True, {}, [], [], {})  # no market: decoded only, as C reads it
+        assert result is not None and len(result) == 1, line
+        b = fast.feed(line, 1_770_897_990_000_000_000 + i)
+        assert repr(a) == repr(b) == repr(result[0])
+    assert _final_state(pure) == _final_state(fast)

@@ -1,5 +1,6 @@
-/* The compiled twin of the delta path of ``Core.feed`` (issue 17): scan, exact fixed-point parse, sequence check,
- * integer book update and spread of one ``orderbook_delta`` frame, in one C call.
+/* The compiled twin of the hot paths of ``Core.feed`` (issue 17): scan, exact fixed-point parse, sequence check,
+ * integer book update and spread of one ``orderbook_delta`` frame in one C call; and the same for the two next most
+ * frequent types, ``ticker`` (the market's ``last_ticker``) and ``trade`` (``MarketState.add_trade``).
  *
  * The pure-Python code (``kalshi.decode.decode_frame``, ``Core.feed``, ``OrderBook.apply_delta``) is the reference:
  * this module only takes the frames whose shape it knows exactly and returns ``None`` for anything else (another
@@ -16,6 +17,17 @@
  *     (msg, size, spread)  as above, but the spread changed or the delta left a negative level or a crossed book:
  *                     the caller finishes (``Core._delta_tail``).
  *
+ * frame(data, recv_ns, last_seq, markets, apply, by_type, ticker_listeners, trade_listeners, restart_at) ->
+ *     the same for deltas (``apply``: nobody listens for ``BookChanged``), and ``by_type`` counted for every frame
+ *     it completes (msg, or a tuple of two or three); for tickers and trades:
+ *     None            not a canonical ticker/trade frame: nothing was done;
+ *     (msg,)          decoded only (listeners, an unknown market, not the next seq, ...): ``Core.process`` goes on;
+ *     msg             done: sequence-checked, the market updated (``last_recv_ns``; ``last_ticker`` or
+ *                     ``add_trade``);
+ *     (msg, False)    a trade done, but ``add_trade`` found its trade_id already seen (``trade_duplicates``);
+ *     (msg, exc)      a trade whose ``add_trade`` raised ``exc`` (a bug): the caller counts it as the pure path does.
+ * The latency sample (one frame in 8) is the caller's: it reads the returned message's ``sending_ts_ms`` or ``ts_ms``.
+ *
  * The objects are the pure path's own (dicts, ``MarketState``, ``OrderBook`` and its ``_Ladder``s): no state lives
  * here, so both paths can be mixed frame by frame.
  */
@@ -31,7 +43,7 @@
 
 static PyObject *delta_cls = NULL; /* OrderbookDelta, from setup() */
 static PyObject *kwnames = NULL;   /* its field names, in the order of build_msg */
-static PyObject *s_yes, *s_no;
+static PyObject *s_yes, *s_no, *s_delta_type, *s_ticker_type, *s_trade_type;
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Scanner: a tiny JSON reader for the one shape. Every function returns 0 on success, -1 for "not this shape". */
@@ -96,6 +108,34 @@ static inline int key_is(const char *k, Py_ssize_t n, const char *name) {
     return (Py_ssize_t)strlen(name) == n && memcmp(k, name, (size_t)n) == 0;
 }
 
+/* The value of a key the pure path's wire struct does not have (msgspec skips it): only a string, an integer,
+ * true, false or null is skipped here; anything else (an object, an array, a float) hands the frame back. */
+static int skip_simple(Scan *s) {
+    ws(s);
+    if (s->p >= s->end) return -1;
+    char c = *s->p;
+    if (c == '"') {
+        const char *a;
+        Py_ssize_t n;
+        return string(s, &a, &n);
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        int64_t v;
+        if (c == '-') s->p++;
+        return integer(s, &v);
+    }
+    Py_ssize_t left = s->end - s->p;
+    if (left >= 4 && (memcmp(s->p, "true", 4) == 0 || memcmp(s->p, "null", 4) == 0)) {
+        s->p += 4; /* what follows must be a ',' or '}' (the caller checks): "nullx" is refused there */
+        return 0;
+    }
+    if (left >= 5 && memcmp(s->p, "false", 5) == 0) {
+        s->p += 5;
+        return 0;
+    }
+    return -1;
+}
+
 /* "0.dddd" strictly between $0 and $1 (``parse_book_price`` on the canonical shape). */
 static int book_price(const char *t, Py_ssize_t n, long *out) {
     if (n != 6 || t[0] != '0' || t[1] != '.') return -1;
@@ -127,6 +167,31 @@ static int size_fp(const char *t, Py_ssize_t n, int64_t *out) {
     *out = neg ? -v : v;
     return 0;
 }
+
+/* A ticker price "d.dddd" from $0 to $1 inclusive (``parse_price_dollars`` on the canonical shape; ticker prices
+ * may be 0 and 1: "no bid", "no ask"). */
+static int ticker_price(const char *t, Py_ssize_t n, long *out) {
+    if (n != 6 || (t[0] != '0' && t[0] != '1') || t[1] != '.') return -1;
+    long v = t[0] - '0';
+    for (int i = 2; i < 6; i++) {
+        if (t[i] < '0' || t[i] > '9') return -1;
+        v = v * 10 + (t[i] - '0');
+    }
+    if (v > PRICE_SCALE) return -1;
+    *out = v;
+    return 0;
+}
+
+/* A size that must not be negative (ticker sizes, running totals, a trade's count): ``size_fp`` and >= 0 ("-0.00" is
+ * 0, as the pure parser reads it); a negative one is an error of the pure path, which reports it. */
+static int unsigned_size(const char *t, Py_ssize_t n, int64_t *out) {
+    if (size_fp(t, n, out) || *out < 0) return -1;
+    return 0;
+}
+
+#define MAX_DOLLARS 1000000000000LL
+#define TS_S_MIN (TS_MS_MIN / 1000)
+#define TS_S_MAX (TS_MS_MAX / 1000)
 
 enum {
     F_SID = 1, F_SEQ = 2, F_ID = 4, F_SENT = 8, F_TICKER = 16, F_SIDE = 32, F_PRICE = 64, F_DELTA = 128,
@@ -196,7 +261,247 @@ static int scan_body(Scan *s, Delta *d) {
     }
 }
 
-static int scan(const char *buf, Py_ssize_t n, Delta *d) {
+/* A ticker's body (``_TickerBody``). ``keys``: the keys seen (a repeated one hands the frame back); ``has``: the
+ * values present (an empty price string is a key seen with no value: the pure path reads "" as absent). */
+enum {
+    TK_TICKER = 1, TK_PRICE = 2, TK_BID = 4, TK_ASK = 8, TK_VOLUME = 16, TK_OI = 32, TK_DVOL = 64, TK_DOI = 128,
+    TK_BID_SIZE = 256, TK_ASK_SIZE = 512, TK_LAST_SIZE = 1024, TK_TSMS = 2048, TK_TS = 4096
+};
+
+typedef struct {
+    const char *ticker;
+    Py_ssize_t ticker_len;
+    int keys, has, legacy, ts_is_int;
+    long price, bid, ask;
+    int64_t volume, oi, dvol, doi, bid_size, ask_size, last_size, ts_ms, ts;
+} TickerBody;
+
+/* A legacy integer field beside its fixed-point one (real Kalshi tickers and trades send both): the fixed-point one
+ * wins, so the integer only has to be one msgspec accepts (here: 0 .. 10^18 - 1); *legacy gets ``bit`` (the fixed-
+ * point field must then have a value, checked at the end of the body). */
+static int legacy_field(Scan *s, int *legacy, int bit) {
+    int64_t v;
+    if (integer(s, &v) || (*legacy & bit)) return -1;
+    *legacy |= bit;
+    return 0;
+}
+
+/* A price field of a ticker: "" is absent, else ``ticker_price``. */
+static int ticker_price_field(Scan *s, TickerBody *t, int bit, long *out) {
+    const char *v;
+    Py_ssize_t vn;
+    if (string(s, &v, &vn)) return -1;
+    if (vn == 0) return 0;
+    if (ticker_price(v, vn, out)) return -1;
+    t->has |= bit;
+    return 0;
+}
+
+static int size_field(Scan *s, int64_t *out) {
+    const char *v;
+    Py_ssize_t vn;
+    return string(s, &v, &vn) || unsigned_size(v, vn, out) ? -1 : 0;
+}
+
+/* ``ts`` (deprecated): integer seconds in range or a string (only read when ``ts_ms`` is absent). *is_int set. */
+static int ts_field(Scan *s, int64_t *secs, int *is_int) {
+    ws(s);
+    if (s->p < s->end && *s->p == '"') {
+        const char *v;
+        Py_ssize_t vn;
+        *is_int = 0;
+        return string(s, &v, &vn);
+    }
+    *is_int = 1;
+    return integer(s, secs) || *secs < TS_S_MIN || *secs > TS_S_MAX ? -1 : 0;
+}
+
+/* The canonical ticker body: the fixed-point fields, whole-dollar integers (not negative here), ``ts_ms`` or integer
+ * ``ts``. The legacy integer fields (``price``, ``yes_bid``, ``yes_ask``, ``volume``, ``open_interest``) are taken
+ * only beside a fixed-point value, which wins (the pure path converts such a ticker at once, to the same values).
+ * Keys the wire struct does not have are skipped. */
+static int scan_ticker(Scan *s, TickerBody *t) {
+    if (expect(s, '{')) return -1;
+    ws(s);
+    if (s->p < s->end && *s->p == '}') return -1;
+    for (;;) {
+        const char *k;
+        Py_ssize_t kn;
+        int bit = 0, rc;
+        if (string(s, &k, &kn) || expect(s, ':')) return -1;
+        if (key_is(k, kn, "market_ticker")) {
+            bit = TK_TICKER;
+            rc = string(s, &t->ticker, &t->ticker_len);
+        } else if (key_is(k, kn, "price_dollars")) {
+            bit = TK_PRICE;
+            rc = ticker_price_field(s, t, bit, &t->price);
+        } else if (key_is(k, kn, "yes_bid_dollars")) {
+            bit = TK_BID;
+            rc = ticker_price_field(s, t, bit, &t->bid);
+        } else if (key_is(k, kn, "yes_ask_dollars")) {
+            bit = TK_ASK;
+            rc = ticker_price_field(s, t, bit, &t->ask);
+        } else if (key_is(k, kn, "volume_fp")) {
+            bit = TK_VOLUME;
+            rc = size_field(s, &t->volume);
+        } else if (key_is(k, kn, "open_interest_fp")) {
+            bit = TK_OI;
+            rc = size_field(s, &t->oi);
+        } else if (key_is(k, kn, "dollar_volume")) {
+            bit = TK_DVOL;
+            rc = integer(s, &t->dvol) || t->dvol > MAX_DOLLARS;
+        } else if (key_is(k, kn, "dollar_open_interest")) {
+            bit = TK_DOI;
+            rc = integer(s, &t->doi) || t->doi > MAX_DOLLARS;
+        } else if (key_is(k, kn, "yes_bid_size_fp")) {
+            bit = TK_BID_SIZE;
+            rc = size_field(s, &t->bid_size);
+        } else if (key_is(k, kn, "yes_ask_size_fp")) {
+            bit = TK_ASK_SIZE;
+            rc = size_field(s, &t->ask_size);
+        } else if (key_is(k, kn, "last_trade_size_fp")) {
+            bit = TK_LAST_SIZE;
+            rc = size_field(s, &t->last_size);
+        } else if (key_is(k, kn, "ts_ms")) {
+            bit = TK_TSMS;
+            rc = integer(s, &t->ts_ms) || t->ts_ms < TS_MS_MIN || t->ts_ms > TS_MS_MAX;
+        } else if (key_is(k, kn, "ts")) {
+            bit = TK_TS;
+            rc = ts_field(s, &t->ts, &t->ts_is_int);
+        } else if (key_is(k, kn, "price")) {
+            rc = legacy_field(s, &t->legacy, TK_PRICE);
+        } else if (key_is(k, kn, "yes_bid")) {
+            rc = legacy_field(s, &t->legacy, TK_BID);
+        } else if (key_is(k, kn, "yes_ask")) {
+            rc = legacy_field(s, &t->legacy, TK_ASK);
+        } else if (key_is(k, kn, "volume")) {
+            rc = legacy_field(s, &t->legacy, TK_VOLUME);
+        } else if (key_is(k, kn, "open_interest")) {
+            rc = legacy_field(s, &t->legacy, TK_OI);
+        } else {
+            rc = skip_simple(s); /* market_id, time, Clock, ...: not in the wire struct */
+        }
+        if (rc) return -1;
+        if (t->keys & bit) return -1; /* a repeated key */
+        t->keys |= bit;
+        if (bit != TK_PRICE && bit != TK_BID && bit != TK_ASK) t->has |= bit;
+        ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (expect(s, '}')) return -1;
+        if (!(t->keys & TK_TICKER) || (t->legacy & ~t->has)) return -1; /* a legacy value the pure path would read */
+        /* No ts_ms: integer seconds ``ts`` (x 1000) or nothing; an RFC 3339 ``ts`` is the pure path's. */
+        if (!(t->keys & TK_TSMS) && (t->keys & TK_TS) && !t->ts_is_int) return -1;
+        return 0;
+    }
+}
+
+/* A trade's body (``_TradeBody``). */
+enum {
+    TR_TICKER = 1, TR_ID = 2, TR_YES = 4, TR_NO = 8, TR_COUNT = 16, TR_OUTCOME = 32, TR_SIDE = 64, TR_BOOK = 128,
+    TR_TSMS = 256, TR_TS = 512
+};
+
+typedef struct {
+    const char *ticker, *trade_id, *outcome, *side, *book;
+    Py_ssize_t ticker_len, trade_id_len, outcome_len, side_len, book_len;
+    int keys, has, legacy, ts_is_int;
+    long yes, no;
+    int64_t count, ts_ms, ts;
+} TradeBody;
+
+/* A trade price: "" is absent, else ``book_price`` (strictly inside $0..$1). */
+static int trade_price_field(Scan *s, TradeBody *r, int bit, long *out) {
+    const char *v;
+    Py_ssize_t vn;
+    if (string(s, &v, &vn)) return -1;
+    if (vn == 0) return 0;
+    if (book_price(v, vn, out)) return -1;
+    r->has |= bit;
+    return 0;
+}
+
+static int scan_trade(Scan *s, TradeBody *r) {
+    if (expect(s, '{')) return -1;
+    ws(s);
+    if (s->p < s->end && *s->p == '}') return -1;
+    for (;;) {
+        const char *k;
+        Py_ssize_t kn;
+        int bit = 0, rc;
+        if (string(s, &k, &kn) || expect(s, ':')) return -1;
+        if (key_is(k, kn, "market_ticker")) {
+            bit = TR_TICKER;
+            rc = string(s, &r->ticker, &r->ticker_len);
+        } else if (key_is(k, kn, "trade_id")) {
+            bit = TR_ID;
+            rc = string(s, &r->trade_id, &r->trade_id_len);
+        } else if (key_is(k, kn, "yes_price_dollars")) {
+            bit = TR_YES;
+            rc = trade_price_field(s, r, bit, &r->yes);
+        } else if (key_is(k, kn, "no_price_dollars")) {
+            bit = TR_NO;
+            rc = trade_price_field(s, r, bit, &r->no);
+        } else if (key_is(k, kn, "count_fp")) {
+            bit = TR_COUNT;
+            rc = size_field(s, &r->count);
+        } else if (key_is(k, kn, "taker_outcome_side")) {
+            bit = TR_OUTCOME;
+            rc = string(s, &r->outcome, &r->outcome_len);
+        } else if (key_is(k, kn, "taker_side")) {
+            bit = TR_SIDE;
+            rc = string(s, &r->side, &r->side_len);
+        } else if (key_is(k, kn, "taker_book_side")) {
+            bit = TR_BOOK;
+            rc = string(s, &r->book, &r->book_len);
+        } else if (key_is(k, kn, "ts_ms")) {
+            bit = TR_TSMS;
+            rc = integer(s, &r->ts_ms) || r->ts_ms < TS_MS_MIN || r->ts_ms > TS_MS_MAX;
+        } else if (key_is(k, kn, "ts")) {
+            bit = TR_TS;
+            rc = ts_field(s, &r->ts, &r->ts_is_int);
+        } else if (key_is(k, kn, "yes_price")) {
+            rc = legacy_field(s, &r->legacy, TR_YES);
+        } else if (key_is(k, kn, "no_price")) {
+            rc = legacy_field(s, &r->legacy, TR_NO);
+        } else if (key_is(k, kn, "count")) {
+            rc = legacy_field(s, &r->legacy, TR_COUNT);
+        } else {
+            rc = skip_simple(s); /* is_block_trade, ...: not in the wire struct */
+        }
+        if (rc) return -1;
+        if (r->keys & bit) return -1;
+        r->keys |= bit;
+        if (bit != TR_YES && bit != TR_NO) r->has |= bit;
+        ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (expect(s, '}')) return -1;
+        /* The count and one price are required; a string ``ts`` without ``ts_ms`` is RFC 3339: the pure path. */
+        if (!(r->has & TR_TICKER) || !(r->has & TR_COUNT) || !(r->has & (TR_YES | TR_NO))) return -1;
+        if (r->legacy & ~r->has) return -1; /* a legacy value the pure path would read */
+        if (!(r->has & TR_TSMS) && (r->has & TR_TS) && !r->ts_is_int) return -1;
+        return 0;
+    }
+}
+
+enum { K_NONE = 0, K_DELTA = 1, K_TICKER = 2, K_TRADE = 3 };
+
+typedef struct {
+    Delta d; /* the envelope (sid, seq, id, sending_ts_ms, and their bits in d.seen) and a delta's body */
+    TickerBody t;
+    TradeBody r;
+    int kind;
+} Frame;
+
+/* The envelope; the body by the frame's type. A body before its "type" is read as a delta's (the old contract of
+ * ``delta``), and the type must then say so. */
+static int scan(const char *buf, Py_ssize_t n, Frame *f) {
+    Delta *d = &f->d;
     Scan s = {buf, buf + n};
     if (expect(&s, '{')) return -1;
     for (;;) {
@@ -206,7 +511,13 @@ static int scan(const char *buf, Py_ssize_t n, Delta *d) {
         if (string(&s, &k, &kn) || expect(&s, ':')) return -1;
         if (key_is(k, kn, "type")) {
             bit = F_TYPE;
-            if (string(&s, &v, &vn) || !key_is(v, vn, "orderbook_delta")) return -1;
+            if (string(&s, &v, &vn)) return -1;
+            int kind = key_is(v, vn, "orderbook_delta") ? K_DELTA
+                       : key_is(v, vn, "ticker")        ? K_TICKER
+                       : key_is(v, vn, "trade")         ? K_TRADE
+                                                        : K_NONE;
+            if (kind == K_NONE || (f->kind != K_NONE && f->kind != kind)) return -1;
+            f->kind = kind;
         } else if (key_is(k, kn, "sid")) {
             bit = F_SID;
             if (integer(&s, &d->sid)) return -1;
@@ -222,7 +533,10 @@ static int scan(const char *buf, Py_ssize_t n, Delta *d) {
         } else if (key_is(k, kn, "msg")) {
             bit = F_MSG;
             if (d->seen & F_MSG) return -1;
-            if (scan_body(&s, d)) return -1;
+            if (f->kind == K_NONE) f->kind = K_DELTA;
+            int rc = f->kind == K_DELTA ? scan_body(&s, d) : f->kind == K_TICKER ? scan_ticker(&s, &f->t)
+                                                                                 : scan_trade(&s, &f->r);
+            if (rc) return -1;
         } else {
             return -1;
         }
@@ -238,7 +552,9 @@ static int scan(const char *buf, Py_ssize_t n, Delta *d) {
         if (s.p != s.end) return -1; /* trailing characters */
         break;
     }
-    int need = F_TYPE | F_MSG | F_TICKER | F_SIDE | F_PRICE | F_DELTA | F_TSMS; /* no ts_ms: the pure path reads ts */
+    if ((d->seen & (F_TYPE | F_MSG)) != (F_TYPE | F_MSG)) return -1;
+    if (f->kind != K_DELTA) return 0;
+    int need = F_TICKER | F_SIDE | F_PRICE | F_DELTA | F_TSMS; /* no ts_ms: the pure path reads ts */
     return (d->seen & need) == need ? 0 : -1;
 }
 
@@ -360,8 +676,10 @@ static inline int small_int(PyObject *o, long long *out) {
 /* The simple case of ``Core.feed``'s delta fast path and ``Core._on_delta`` (see core.py): 1 applied (*size_out,
  * *spread_out (new reference), *market_out (borrowed) set), 0 not the simple case (nothing changed), -1 error. Every
  * check comes before the first change. */
+static int count_type(PyObject *by_type, PyObject *kind);
+
 static int apply(const Delta *d, PyObject *ticker, PyObject *recv_ns, PyObject *last_seq, PyObject *markets,
-                 int64_t *size_out, PyObject **spread_out, PyObject **market_out) {
+                 PyObject *by_type, int64_t *size_out, PyObject **spread_out, PyObject **market_out) {
     if (!(d->seen & F_SID) || !(d->seen & F_SEQ)) return 0;
     PyObject *sid = PyLong_FromLongLong(d->sid);
     if (sid == NULL) return -1;
@@ -395,12 +713,22 @@ static int apply(const Delta *d, PyObject *ticker, PyObject *recv_ns, PyObject *
         Py_DECREF(price);
         goto not_simple;
     }
-    /* From here on the frame is applied: the sequence, the receive time, the level, the best bid. */
     PyObject *seqo = PyLong_FromLongLong(d->seq);
     if (seqo == NULL) {
         Py_DECREF(price);
         goto fail;
     }
+    /* ``by_type`` (``frame``; ``delta`` counts nothing) before any change: if it fails, nothing was done. */
+    if (by_type != NULL) {
+        int c = count_type(by_type, s_delta_type);
+        if (c <= 0) {
+            Py_DECREF(price);
+            Py_DECREF(seqo);
+            if (c < 0) goto fail;
+            goto not_simple;
+        }
+    }
+    /* From here on the frame is applied: the sequence, the receive time, the level, the best bid. */
     int rc = PyDict_SetItem(last_seq, sid, seqo);
     Py_DECREF(seqo);
     if (rc < 0) {
@@ -460,43 +788,22 @@ fail:
     return -1;
 }
 
-static PyObject *hot_delta(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "delta(data, recv_ns, last_seq, markets, apply)");
-        return NULL;
-    }
-    if (delta_cls == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "setup() was not called");
-        return NULL;
-    }
-    PyObject *data = args[0];
-    const char *buf;
-    Py_ssize_t n;
-    if (PyBytes_CheckExact(data)) {
-        buf = PyBytes_AS_STRING(data);
-        n = PyBytes_GET_SIZE(data);
-    } else if (PyUnicode_CheckExact(data) && PyUnicode_IS_COMPACT_ASCII(data)) {
-        buf = (const char *)PyUnicode_DATA(data);
-        n = PyUnicode_GET_LENGTH(data);
-    } else {
-        Py_RETURN_NONE;
-    }
-    Delta d;
-    memset(&d, 0, sizeof d);
-    if (scan(buf, n, &d)) Py_RETURN_NONE;
-    PyObject *ticker = PyUnicode_FromStringAndSize(d.ticker, d.ticker_len);
+/* The delta of ``frame`` (and ``delta``, with ``by_type`` NULL): see the contract at the top. */
+static PyObject *delta_path(Delta *d, PyObject *recv_ns, PyObject *last_seq, PyObject *markets, PyObject *apply_,
+                            PyObject *by_type) {
+    PyObject *ticker = PyUnicode_FromStringAndSize(d->ticker, d->ticker_len);
     if (ticker == NULL) return NULL;
     int applied = 0;
     int64_t size = 0;
     PyObject *spread = NULL, *market = NULL;
-    if (args[4] == Py_True && PyDict_CheckExact(args[2]) && PyDict_CheckExact(args[3])) {
-        applied = apply(&d, ticker, args[1], args[2], args[3], &size, &spread, &market);
+    if (apply_ == Py_True && PyDict_CheckExact(last_seq) && PyDict_CheckExact(markets)) {
+        applied = apply(d, ticker, recv_ns, last_seq, markets, by_type, &size, &spread, &market);
         if (applied < 0) {
             Py_DECREF(ticker);
             return NULL;
         }
     }
-    PyObject *msg = build_msg(&d, ticker); /* steals ticker */
+    PyObject *msg = build_msg(d, ticker); /* steals ticker */
     if (msg == NULL) {
         Py_XDECREF(spread);
         return NULL;
@@ -527,14 +834,372 @@ static PyObject *hot_delta(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
     return t;
 }
 
-/* setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats): the classes, and their slots' offsets. */
-static PyObject *hot_setup(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *cls, *mt, *bt, *lt, *st;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!", &PyType_Type, &cls, &PyType_Type, &mt, &PyType_Type, &bt, &PyType_Type,
-                          &lt, &PyType_Type, &st))
+/* The text of a frame: bytes, or an ASCII-only str (its characters are its bytes); else 0 (the pure path). */
+static int frame_text(PyObject *data, const char **buf, Py_ssize_t *n) {
+    if (PyBytes_CheckExact(data)) {
+        *buf = PyBytes_AS_STRING(data);
+        *n = PyBytes_GET_SIZE(data);
+        return 1;
+    }
+    if (PyUnicode_CheckExact(data) && PyUnicode_IS_COMPACT_ASCII(data)) {
+        *buf = (const char *)PyUnicode_DATA(data);
+        *n = PyUnicode_GET_LENGTH(data);
+        return 1;
+    }
+    return 0;
+}
+
+static PyObject *hot_delta(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "delta(data, recv_ns, last_seq, markets, apply)");
         return NULL;
-    if (PyType_HasFeature((PyTypeObject *)cls, Py_TPFLAGS_HAVE_GC)) {
-        PyErr_SetString(PyExc_TypeError, "the message class must not be tracked by the GC (gc=False)");
+    }
+    if (delta_cls == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "setup() was not called");
+        return NULL;
+    }
+    const char *buf;
+    Py_ssize_t n;
+    if (!frame_text(args[0], &buf, &n)) Py_RETURN_NONE;
+    Frame f;
+    f.kind = K_NONE;
+    memset(&f.d, 0, sizeof f.d);
+    memset(&f.t, 0, sizeof f.t);
+    memset(&f.r, 0, sizeof f.r);
+    if (scan(buf, n, &f) || f.kind != K_DELTA) Py_RETURN_NONE;
+    return delta_path(&f.d, args[1], args[2], args[3], args[4], NULL);
+}
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Tickers and trades. */
+
+static PyTypeObject *ticker_type, *trade_type;
+static PyObject *add_trade; /* MarketState.add_trade (the market's exact type is checked before the call) */
+static Py_ssize_t off_ticker[17], off_trade[11], off_last_ticker;
+static const char *ticker_slots[17] = {"sid", "seq", "id", "sending_ts_ms", "market_ticker", "_wire", "_price",
+                                       "_yes_bid", "_yes_ask", "_volume", "_open_interest", "_dollar_volume",
+                                       "_dollar_open_interest", "_yes_bid_size", "_yes_ask_size",
+                                       "_last_trade_size", "_ts_ms"};
+static const char *trade_slots[11] = {"sid", "seq", "id", "sending_ts_ms", "market_ticker", "yes_price",
+                                      "no_price", "count", "taker_side", "trade_id", "ts_ms"};
+
+/* by_type[kind] += 1: 1 done, 0 not an int there (not the simple case, nothing changed), -1 error. */
+static int count_type(PyObject *by_type, PyObject *kind) {
+    PyObject *cur = PyDict_GetItemWithError(by_type, kind); /* borrowed */
+    long long v = 0;
+    if (cur == NULL && PyErr_Occurred()) return -1;
+    if (cur != NULL && !small_int(cur, &v)) return 0;
+    PyObject *nv = PyLong_FromLongLong(v + 1);
+    if (nv == NULL) return -1;
+    int rc = PyDict_SetItem(by_type, kind, nv);
+    Py_DECREF(nv);
+    return rc < 0 ? -1 : 1;
+}
+
+static PyObject *opt_long(int has, int bit, int64_t v) {
+    if (has & bit) return PyLong_FromLongLong(v);
+    Py_RETURN_NONE;
+}
+
+/* The envelope's four integers into v[0..3] (new references; NULL on error, the caller frees). */
+static void envelope(const Delta *d, PyObject **v) {
+    v[0] = opt_int(d->seen, F_SID, d->sid);
+    v[1] = opt_int(d->seen, F_SEQ, d->seq);
+    v[2] = opt_int(d->seen, F_ID, d->id);
+    v[3] = opt_int(d->seen, F_SENT, d->sent);
+}
+
+/* A ``Ticker`` filled eagerly (``_wire`` None: nothing is left to convert, and every field reads equal to the pure
+ * path's lazy one). Every value is made before the object, so a failure leaves nothing half-built. */
+static PyObject *build_ticker(const Frame *f) {
+    const TickerBody *t = &f->t;
+    PyObject *v[17];
+    int i;
+    envelope(&f->d, v);
+    v[4] = PyUnicode_FromStringAndSize(t->ticker, t->ticker_len);
+    v[5] = Py_None;
+    Py_INCREF(Py_None);
+    v[6] = opt_long(t->has, TK_PRICE, t->price);
+    v[7] = opt_long(t->has, TK_BID, t->bid);
+    v[8] = opt_long(t->has, TK_ASK, t->ask);
+    v[9] = opt_long(t->has, TK_VOLUME, t->volume);
+    v[10] = opt_long(t->has, TK_OI, t->oi);
+    v[11] = opt_long(t->has, TK_DVOL, t->dvol);
+    v[12] = opt_long(t->has, TK_DOI, t->doi);
+    v[13] = opt_long(t->has, TK_BID_SIZE, t->bid_size);
+    v[14] = opt_long(t->has, TK_ASK_SIZE, t->ask_size);
+    v[15] = opt_long(t->has, TK_LAST_SIZE, t->last_size);
+    if (t->has & TK_TSMS) v[16] = PyLong_FromLongLong(t->ts_ms);
+    else if (t->has & TK_TS) v[16] = PyLong_FromLongLong(t->ts * 1000); /* integer seconds (``_ts_ms``) */
+    else {
+        v[16] = Py_None;
+        Py_INCREF(Py_None);
+    }
+    for (i = 0; i < 17; i++)
+        if (v[i] == NULL) goto fail;
+    /* tp_alloc zeroes the slots and tracks the object for the GC (a __slots__ class is GC-tracked) */
+    PyObject *msg = ticker_type->tp_alloc(ticker_type, 0);
+    if (msg == NULL) goto fail;
+    for (i = 0; i < 17; i++) SLOT(msg, off_ticker[i]) = v[i];
+    return msg;
+fail:
+    for (i = 0; i < 17; i++) Py_XDECREF(v[i]);
+    return NULL;
+}
+
+static int is_str(const char *p, Py_ssize_t n, const char *lit) { return p != NULL && key_is(p, n, lit); }
+
+/* ``_taker_side``: taker_outcome_side yes/no, else taker_side yes/no, else taker_book_side bid/ask; else None. */
+static PyObject *taker_side(const TradeBody *r) {
+    PyObject *side = Py_None;
+    if (is_str(r->outcome, r->outcome_len, "yes")) side = s_yes;
+    else if (is_str(r->outcome, r->outcome_len, "no")) side = s_no;
+    else if (is_str(r->side, r->side_len, "yes")) side = s_yes;
+    else if (is_str(r->side, r->side_len, "no")) side = s_no;
+    else if (is_str(r->book, r->book_len, "bid")) side = s_yes;
+    else if (is_str(r->book, r->book_len, "ask")) side = s_no;
+    Py_INCREF(side);
+    return side;
+}
+
+/* A ``Trade`` built as ``build_msg`` builds a delta (a gc=False msgspec Struct: allocate, zero, store). A missing
+ * price is the complement of the other (``_trade``); both given are taken as they are, like the pure path. */
+static PyObject *build_trade(const Frame *f) {
+    const TradeBody *r = &f->r;
+    PyObject *v[11];
+    int i;
+    long yes = r->yes, no = r->no;
+    if (!(r->has & TR_YES)) yes = PRICE_SCALE - no;
+    if (!(r->has & TR_NO)) no = PRICE_SCALE - yes;
+    envelope(&f->d, v);
+    v[4] = PyUnicode_FromStringAndSize(r->ticker, r->ticker_len);
+    v[5] = PyLong_FromLong(yes);
+    v[6] = PyLong_FromLong(no);
+    v[7] = PyLong_FromLongLong(r->count);
+    v[8] = taker_side(r);
+    if (r->has & TR_ID) {
+        v[9] = PyUnicode_FromStringAndSize(r->trade_id, r->trade_id_len);
+    } else {
+        v[9] = Py_None;
+        Py_INCREF(Py_None);
+    }
+    if (r->has & TR_TSMS) v[10] = PyLong_FromLongLong(r->ts_ms);
+    else if (r->has & TR_TS) v[10] = PyLong_FromLongLong(r->ts * 1000); /* integer seconds (``_ts_ms``) */
+    else {
+        v[10] = Py_None;
+        Py_INCREF(Py_None);
+    }
+    for (i = 0; i < 11; i++)
+        if (v[i] == NULL) goto fail;
+    PyObject *msg = PyObject_New(PyObject, trade_type);
+    if (msg == NULL) goto fail;
+    memset((char *)msg + sizeof(PyObject), 0, (size_t)(trade_type->tp_basicsize - (Py_ssize_t)sizeof(PyObject)));
+    for (i = 0; i < 11; i++) SLOT(msg, off_trade[i]) = v[i];
+    return msg;
+fail:
+    for (i = 0; i < 11; i++) Py_XDECREF(v[i]);
+    return NULL;
+}
+
+/* The sequence check of ``Core.process`` for a frame that is not a delta, simple case only: no sid or no seq (no
+ * check), or the next seq of its sid (and not a seq 1 while a restart is pending: ``Core._restart``). 1 simple
+ * (*sid_out, *seq_out new references or NULL when there is nothing to store), 0 not simple, -1 error. */
+static int seq_simple(const Delta *d, PyObject *last_seq, PyObject *restart_at, PyObject **sid_out,
+                      PyObject **seq_out) {
+    *sid_out = *seq_out = NULL;
+    if (!(d->seen & F_SID) || !(d->seen & F_SEQ)) return 1;
+    if (!PyDict_CheckExact(last_seq) || !PyDict_CheckExact(restart_at)) return 0;
+    if (d->seq == 1 && PyDict_GET_SIZE(restart_at) != 0) return 0;
+    PyObject *sid = PyLong_FromLongLong(d->sid);
+    if (sid == NULL) return -1;
+    long long v;
+    PyObject *last = PyDict_GetItemWithError(last_seq, sid); /* borrowed */
+    if (last == NULL || !small_int(last, &v) || v != d->seq - 1) {
+        Py_DECREF(sid);
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *seq = PyLong_FromLongLong(d->seq);
+    if (seq == NULL) {
+        Py_DECREF(sid);
+        return -1;
+    }
+    *sid_out = sid;
+    *seq_out = seq;
+    return 1;
+}
+
+static PyObject *decoded_only(PyObject *msg) {
+    PyObject *t = PyTuple_Pack(1, msg);
+    Py_DECREF(msg);
+    return t;
+}
+
+/* The ticker of ``frame``: ``Core._on_ticker`` for a known market, nobody listening for ``TickerSeen``. */
+static PyObject *ticker_path(const Frame *f, PyObject *const *args) {
+    PyObject *msg = build_ticker(f);
+    if (msg == NULL) return NULL;
+    PyObject *listeners = args[6], *markets = args[3];
+    if (!PyList_CheckExact(listeners) || PyList_GET_SIZE(listeners) != 0 || !PyDict_CheckExact(markets))
+        return decoded_only(msg);
+    PyObject *market = PyDict_GetItemWithError(markets, SLOT(msg, off_ticker[4])); /* borrowed */
+    if (market == NULL || Py_TYPE(market) != market_type) {
+        if (PyErr_Occurred()) {
+            Py_DECREF(msg);
+            return NULL;
+        }
+        return decoded_only(msg);
+    }
+    PyObject *sid, *seq;
+    int rc = seq_simple(&f->d, args[2], args[8], &sid, &seq);
+    if (rc <= 0) {
+        if (rc < 0) {
+            Py_DECREF(msg);
+            return NULL;
+        }
+        return decoded_only(msg);
+    }
+    rc = count_type(args[5], s_ticker_type);
+    if (rc <= 0) {
+        Py_XDECREF(sid);
+        Py_XDECREF(seq);
+        if (rc < 0) {
+            Py_DECREF(msg);
+            return NULL;
+        }
+        return decoded_only(msg);
+    }
+    /* From here on nothing can fail: replacing the value of a key already in a dict allocates nothing. */
+    if (sid != NULL) {
+        PyDict_SetItem(args[2], sid, seq);
+        Py_DECREF(sid);
+        Py_DECREF(seq);
+    }
+    set_slot(market, off_last_recv_ns, args[1]);
+    set_slot(market, off_last_ticker, msg); /* ``MarketState.apply_ticker`` inlined, as ``_on_ticker`` does */
+    return msg;
+}
+
+/* The trade of ``frame``: ``Core._on_trade`` for a known market, nobody listening for ``TradeSeen``; the market's
+ * own ``add_trade`` (Python: duplicate trade_id, the trades deque, trade_count, volume stats) is called from here. */
+static PyObject *trade_path(const Frame *f, PyObject *const *args) {
+    PyObject *msg = build_trade(f);
+    if (msg == NULL) return NULL;
+    PyObject *listeners = args[7], *markets = args[3];
+    if (!PyList_CheckExact(listeners) || PyList_GET_SIZE(listeners) != 0 || !PyDict_CheckExact(markets))
+        return decoded_only(msg);
+    PyObject *market = PyDict_GetItemWithError(markets, SLOT(msg, off_trade[4])); /* borrowed */
+    if (market == NULL || Py_TYPE(market) != market_type) {
+        if (PyErr_Occurred()) {
+            Py_DECREF(msg);
+            return NULL;
+        }
+        return decoded_only(msg);
+    }
+    PyObject *sid, *seq;
+    int rc = seq_simple(&f->d, args[2], args[8], &sid, &seq);
+    if (rc <= 0) {
+        if (rc < 0) {
+            Py_DECREF(msg);
+            return NULL;
+        }
+        return decoded_only(msg);
+    }
+    rc = count_type(args[5], s_trade_type);
+    if (rc <= 0) {
+        Py_XDECREF(sid);
+        Py_XDECREF(seq);
+        if (rc < 0) {
+            Py_DECREF(msg);
+            return NULL;
+        }
+        return decoded_only(msg);
+    }
+    if (sid != NULL) {
+        PyDict_SetItem(args[2], sid, seq); /* an existing key: cannot fail */
+        Py_DECREF(sid);
+        Py_DECREF(seq);
+    }
+    set_slot(market, off_last_recv_ns, args[1]);
+    Py_INCREF(market); /* held across the call: add_trade runs Python code */
+    PyObject *call[3] = {market, msg, args[1]};
+    PyObject *res = PyObject_Vectorcall(add_trade, call, 3, NULL);
+    Py_DECREF(market);
+    if (res == NULL) {
+        /* A bug in add_trade: the frame was counted and sequence-checked, as ``process`` does before its handler
+         * raises; the caller counts the failure (``HandlerFailed``) with the exception. */
+#if PY_VERSION_HEX >= 0x030C0000
+        PyObject *exc = PyErr_GetRaisedException();
+#else
+        PyObject *type, *exc, *tb;
+        PyErr_Fetch(&type, &exc, &tb);
+        PyErr_NormalizeException(&type, &exc, &tb);
+        if (tb != NULL && exc != NULL) PyException_SetTraceback(exc, tb);
+        Py_XDECREF(type);
+        Py_XDECREF(tb);
+#endif
+        if (exc == NULL) {
+            exc = Py_None;
+            Py_INCREF(exc);
+        }
+        PyObject *t = PyTuple_Pack(2, msg, exc);
+        Py_DECREF(exc);
+        Py_DECREF(msg);
+        return t;
+    }
+    int added = PyObject_IsTrue(res);
+    Py_DECREF(res);
+    if (added > 0) return msg;
+    if (added < 0) PyErr_Clear();
+    PyObject *t = PyTuple_Pack(2, msg, Py_False); /* a trade_id seen before: ``trade_duplicates`` */
+    Py_DECREF(msg);
+    return t;
+}
+
+static PyObject *hot_frame(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "frame(data, recv_ns, last_seq, markets, apply, by_type, ticker_listeners, "
+                                         "trade_listeners, restart_at)");
+        return NULL;
+    }
+    if (delta_cls == NULL || ticker_type == NULL || !PyDict_CheckExact(args[5])) {
+        PyErr_SetString(PyExc_RuntimeError, "setup() was not called with the ticker and trade classes");
+        return NULL;
+    }
+    const char *buf;
+    Py_ssize_t n;
+    if (!frame_text(args[0], &buf, &n)) Py_RETURN_NONE;
+    Frame f;
+    f.kind = K_NONE;
+    memset(&f.d, 0, sizeof f.d);
+    memset(&f.t, 0, sizeof f.t);
+    memset(&f.r, 0, sizeof f.r);
+    if (scan(buf, n, &f)) Py_RETURN_NONE;
+    switch (f.kind) {
+    case K_DELTA:
+        return delta_path(&f.d, args[1], args[2], args[3], args[4], args[5]);
+    case K_TICKER:
+        return ticker_path(&f, args);
+    case K_TRADE:
+        return trade_path(&f, args);
+    default:
+        Py_RETURN_NONE;
+    }
+}
+
+/* setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats[, Ticker, Trade]): the classes, and their
+ * slots' offsets; ``frame`` needs the last two. */
+static PyObject *hot_setup(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *cls, *mt, *bt, *lt, *st, *tk = NULL, *tr = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O!O!", &PyType_Type, &cls, &PyType_Type, &mt, &PyType_Type, &bt,
+                          &PyType_Type, &lt, &PyType_Type, &st, &PyType_Type, &tk, &PyType_Type, &tr))
+        return NULL;
+    if (PyType_HasFeature((PyTypeObject *)cls, Py_TPFLAGS_HAVE_GC) ||
+        (tr != NULL && PyType_HasFeature((PyTypeObject *)tr, Py_TPFLAGS_HAVE_GC))) {
+        PyErr_SetString(PyExc_TypeError, "the message classes must not be tracked by the GC (gc=False)");
+        return NULL;
+    }
+    if ((tk == NULL) != (tr == NULL)) {
+        PyErr_SetString(PyExc_TypeError, "setup() takes both Ticker and Trade, or neither");
         return NULL;
     }
     for (int i = 0; i < 11; i++) {
@@ -547,6 +1212,31 @@ static PyObject *hot_setup(PyObject *Py_UNUSED(self), PyObject *args) {
         (off_no = slot_offset(bt, "_no")) < 0 || (off_levels = slot_offset(lt, "levels")) < 0 ||
         (off_best = slot_offset(lt, "best")) < 0 || (off_current = slot_offset(st, "current")) < 0)
         return NULL;
+    if (tk != NULL) {
+        /* Ticker: a plain __slots__ class built with tp_alloc, so it must not have a __dict__ or an __init__
+         * that the C-built object would skip past unknowingly: every slot is written. */
+        if (((PyTypeObject *)tk)->tp_dictoffset != 0) {
+            PyErr_SetString(PyExc_TypeError, "Ticker must have __slots__ only");
+            return NULL;
+        }
+        for (int i = 0; i < 17; i++)
+            if ((off_ticker[i] = slot_offset(tk, ticker_slots[i])) < 0) return NULL;
+        for (int i = 0; i < 11; i++)
+            if ((off_trade[i] = slot_offset(tr, trade_slots[i])) < 0) return NULL;
+        if ((off_last_ticker = slot_offset(mt, "last_ticker")) < 0) return NULL;
+        PyObject *fn = PyObject_GetAttrString(mt, "add_trade");
+        if (fn == NULL) return NULL;
+        if (!PyFunction_Check(fn)) {
+            Py_DECREF(fn);
+            PyErr_SetString(PyExc_TypeError, "MarketState.add_trade is not a function");
+            return NULL;
+        }
+        Py_XSETREF(add_trade, fn);
+        Py_INCREF(tk);
+        Py_INCREF(tr);
+        ticker_type = (PyTypeObject *)tk;
+        trade_type = (PyTypeObject *)tr;
+    }
     Py_INCREF(cls);
     Py_INCREF(mt);
     Py_INCREF(bt);
@@ -562,11 +1252,14 @@ static PyObject *hot_setup(PyObject *Py_UNUSED(self), PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"delta", (PyCFunction)(void (*)(void))hot_delta, METH_FASTCALL, "The delta path in C (see the module source)."},
-    {"setup", hot_setup, METH_VARARGS, "setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats)."},
+    {"frame", (PyCFunction)(void (*)(void))hot_frame, METH_FASTCALL,
+     "The delta, ticker and trade paths in C (see the module source)."},
+    {"setup", hot_setup, METH_VARARGS,
+     "setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats[, Ticker, Trade])."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_hotpath", "The compiled delta path (issue 17).", -1,
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_hotpath", "The compiled delta, ticker and trade paths (issue 17).", -1,
                                     methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__hotpath(void) {
@@ -575,5 +1268,8 @@ PyMODINIT_FUNC PyInit__hotpath(void) {
     if (kwnames == NULL) return NULL;
     if ((s_yes = PyUnicode_InternFromString("yes")) == NULL) return NULL;
     if ((s_no = PyUnicode_InternFromString("no")) == NULL) return NULL;
+    if ((s_delta_type = PyUnicode_InternFromString("orderbook_delta")) == NULL) return NULL;
+    if ((s_ticker_type = PyUnicode_InternFromString("ticker")) == NULL) return NULL;
+    if ((s_trade_type = PyUnicode_InternFromString("trade")) == NULL) return NULL;
     return PyModule_Create(&module);
 }

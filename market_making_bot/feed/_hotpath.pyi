@@ -1,4 +1,18 @@
 from typing import Any
 
 def delta(data: str | bytes, recv_ns: int, last_seq: dict[int, int], markets: dict[str, Any], apply: bool) -> Any: ...
-def setup(message: type, market: type, book: type, ladder: type, stats: type, /) -> None: ...
+def frame(
+    data: str | bytes,
+    recv_ns: int,
+    last_seq: dict[int, int],
+    markets: dict[str, Any],
+    apply: bool,
+    by_type: dict[str, int],
+    ticker_listeners: list[Any],
+    trade_listeners: list[Any],
+    restart_at: dict[int, int],
+    /,
+) -> Any: ...
+def setup(
+    message: type, market: type, book: type, ladder: type, stats: type, ticker: type = ..., trade: type = ..., /
+) -> None: ...

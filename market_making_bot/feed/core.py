@@ -35,10 +35,12 @@ snapshot replaces them: the book is either right or visibly marked not usable, n
 raises: anything a frame makes the decoder or a handler raise is contained and counted (``decode_errors``,
 ``handler_errors``).
 
-The delta path has a compiled twin (``feed.hotpath``, C): ``feed`` hands it each frame first; it takes only the
-canonical delta frames it can read exactly, applies the simple case (the next seq of its sid, a book with its
-snapshot on that sid, no ``BookChanged`` listener, latency not sampled) to the same objects, and hands everything
-else back to the pure-Python path below, the reference (``MARKET_MAKING_BOT_PURE=1`` forces it).
+The delta, ticker and trade paths have a compiled twin (``feed.hotpath``, C): ``feed`` hands it each frame first; it
+takes only the canonical frames of those types it can read exactly, applies the simple case (the next seq of its
+sid, a known market (for a delta, a book with its snapshot on that sid), nobody listening for the frame's event:
+``BookChanged``, ``TickerSeen``, ``TradeSeen``) to the same objects, and hands everything else back to the
+pure-Python path below, the reference (``MARKET_MAKING_BOT_PURE=1`` forces it). The one-in-``LATENCY_EVERY`` feed
+latency sample of a frame the compiled path applied is taken by ``feed`` from the message it returns.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ from market_making_bot.feed.events import (
     UnknownFrame,
 )
 from market_making_bot.feed.health import Health
-from market_making_bot.feed.hotpath import delta as _HOT_DELTA
+from market_making_bot.feed.hotpath import frame as _HOT_FRAME
 from market_making_bot.kalshi.decode import DecodeError, decode_frame
 from market_making_bot.kalshi.messages import (
     ErrorMsg,
@@ -277,32 +279,46 @@ class Core:
         counters = self.counters
         counters["frames"] += 1
         msg: Message | None = None
-        hot = _HOT_DELTA
+        hot = _HOT_FRAME
         if hot is not None:
-            # The compiled twin (``feed.hotpath``): a canonical delta frame is decoded and, when it is the next seq
-            # of its sid on a frame whose latency is not sampled and nobody listens for ``BookChanged``, applied in
-            # one C call, with the same objects the pure path below uses. Anything else comes back undone.
-            skip = self._latency_skip
-            simple = bool(skip or not timed) and not self._l_changed
+            # The compiled twin (``feed.hotpath``): a canonical delta, ticker or trade frame is decoded and, in the
+            # simple case (the next seq of its sid, a known market, nobody listening for its event), applied in one
+            # C call to the same objects the pure path below uses, ``by_type`` counted. Anything else comes back
+            # undone (None) or decoded only (``(msg,)``).
             try:
-                done = hot(data, recv_ns, self.sequence.last_seq, self.state.markets, simple)
+                done = hot(
+                    data,
+                    recv_ns,
+                    self.sequence.last_seq,
+                    self.state.markets,
+                    not self._l_changed,
+                    self._by_type,
+                    self._l_ticker,
+                    self._l_trade,
+                    self._restart_at,
+                )
             except Exception:  # a belt (only a failing allocation can raise there): the pure path decides
                 done = None
             if done is not None:
-                if done.__class__ is not tuple:  # applied, nothing left to do
+                if done.__class__ is not tuple:  # applied, nothing left to do but the latency sample
                     if timed:
-                        self._latency_skip = skip - 1
-                    self._fast_deltas += 1
+                        skip = self._latency_skip
+                        if skip:
+                            self._latency_skip = skip - 1
+                        else:
+                            self._latency_skip = LATENCY_EVERY - 1
+                            self._sample(done, recv_ns)
                     return done  # type: ignore[no-any-return]
                 msg = done[0]
-                if len(done) == 3:  # applied; the spread changed or the delta left a problem
+                if len(done) > 1:  # applied, with something left for Python (rare)
                     if timed:
-                        self._latency_skip = skip - 1
-                    self._fast_deltas += 1
-                    try:
-                        self._delta_tail(done[0], done[1], done[2], recv_ns)
-                    except Exception:
-                        self._callback_failed("orderbook_delta", recv_ns)
+                        skip = self._latency_skip
+                        if skip:
+                            self._latency_skip = skip - 1
+                        else:
+                            self._latency_skip = LATENCY_EVERY - 1
+                            self._sample(msg, recv_ns)
+                    self._hot_tail(done, recv_ns)
                     return msg
         if msg is None:
             try:
@@ -335,6 +351,39 @@ class Core:
         self.process(msg, recv_ns, timed)
         return msg
 
+    def _sample(self, msg: Message, recv_ns: int) -> None:
+        """One feed-latency sample (see ``latencies_ms``): receive time minus ``sending_ts_ms``, else ``ts_ms``."""
+        sent_ms = msg.sending_ts_ms
+        if sent_ms is None:
+            if msg.__class__ is Ticker and msg._wire is not None:
+                # A lazy ticker: its wire ``ts_ms`` (always there on a lazy one), without converting the ticker.
+                sent_ms = msg._wire.ts_ms
+            else:
+                sent_ms = getattr(msg, "ts_ms", None)
+        if sent_ms is not None:
+            lag = recv_ns // 1_000_000 - sent_ms
+            if -_MAX_LAG_MS < lag < _MAX_LAG_MS:  # an absurd stamp is not a latency
+                self.latencies_ms.append(lag)
+                self.latency_samples += 1
+
+    def _hot_tail(self, done: tuple[Any, ...], recv_ns: int) -> None:
+        """The end of a frame the compiled path applied and handed back with something left (``feed``): a delta's
+        spread statistics or problem (``(msg, size, spread)``), a duplicate trade (``(msg, False)``) or a failure of
+        ``add_trade`` (``(msg, exc)``)."""
+        msg = done[0]
+        if len(done) == 3:
+            try:
+                self._delta_tail(msg, done[1], done[2], recv_ns)
+            except Exception:
+                self._callback_failed(msg.type, recv_ns)
+        elif done[1] is False:
+            self.counters["trade_duplicates"] += 1
+        else:
+            try:
+                raise done[1]
+            except Exception:
+                self._callback_failed(msg.type, recv_ns)
+
     def _decode_error(self, reason: str, data: str | bytes, recv_ns: int) -> None:
         if self._l_rejected:
             self._emit(self._l_rejected, FrameRejected(recv_ns, reason, data))
@@ -352,14 +401,7 @@ class Core:
                     self._latency_skip = skip - 1
                 else:
                     self._latency_skip = LATENCY_EVERY - 1
-                    sent_ms = msg.sending_ts_ms
-                    if sent_ms is None:
-                        sent_ms = getattr(msg, "ts_ms", None)
-                    if sent_ms is not None:
-                        lag = recv_ns // 1_000_000 - sent_ms
-                        if -_MAX_LAG_MS < lag < _MAX_LAG_MS:  # an absurd stamp is not a latency
-                            self.latencies_ms.append(lag)
-                            self.latency_samples += 1
+                    self._sample(msg, recv_ns)
             sid = msg.sid
             if sid is not None:
                 # No reset on an ack (``subscribed`` or ``ok``): a sid is unique within a connection and the tracker

@@ -1,11 +1,13 @@
-"""Which delta path ``Core.feed`` runs: the compiled one (``feed/_hotpath.c``) when it was built, else pure Python.
+"""Which hot path ``Core.feed`` runs: the compiled one (``feed/_hotpath.c``: deltas, tickers, trades) when it was
+built, else pure Python.
 
 The C extension is built by ``pip install -e .`` wherever a C compiler is present (``setup.py``, an optional
 extension: without a compiler the install goes on without it). ``MARKET_MAKING_BOT_PURE=1`` (any value but empty or
 ``0``) forces the pure-Python path, which stays the reference implementation: the compiled path must match it exactly,
 frame by frame (tests/test_hotpath_twin.py), and hands every frame it does not know exactly back to it.
 
-``delta`` is the compiled function (see the C source for its contract) or ``None``; ``COMPILED`` tells which.
+``frame`` is the compiled function ``Core.feed`` calls (deltas, tickers and trades; see the C source for its
+contract), ``delta`` the delta-only one (kept for the tests); both ``None`` on the pure path; ``COMPILED`` tells which.
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from market_making_bot.kalshi.messages import OrderbookDelta
+from market_making_bot.kalshi.messages import OrderbookDelta, Ticker, Trade
 from market_making_bot.marketdata.orderbook import OrderBook, _Ladder
 from market_making_bot.marketdata.state import MarketState, SpreadStats
 
-__all__ = ["COMPILED", "PURE_ENV", "delta", "path_name"]
+__all__ = ["COMPILED", "PURE_ENV", "delta", "frame", "path_name"]
 
 PURE_ENV = "MARKET_MAKING_BOT_PURE"
 
 delta: Callable[[str | bytes, int, dict[int, int], dict[str, Any], bool], Any] | None = None
+frame: Callable[..., Any] | None = None
 
 if os.environ.get(PURE_ENV, "") in ("", "0"):
     try:
@@ -31,11 +34,12 @@ if os.environ.get(PURE_ENV, "") in ("", "0"):
         pass
     else:
         try:  # the classes whose slots the C code reads and writes (it checks each is a plain writable slot)
-            _hotpath.setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats)
+            _hotpath.setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats, Ticker, Trade)
         except TypeError:  # a class changed shape: the pure path (tests/test_hotpath_twin.py fails loudly then)
             pass
         else:
             delta = _hotpath.delta
+            frame = _hotpath.frame
 
 COMPILED = delta is not None
 

@@ -75,11 +75,9 @@ from market_making_bot.kalshi.messages import (
 )
 from market_making_bot.units import (
     MAX_DOLLARS,
-    MAX_SIZE,
     PRICE_SCALE,
     TS_MS_MAX,
     TS_MS_MIN,
-    _parse_canonical,
     cached_book_price,
     cached_price,
     cached_size,
@@ -754,13 +752,10 @@ each of the five has its shape: none of the five patterns holds a space, so the 
 spaces and the fields cannot have shifted."""
 
 
-def _uncached_size(text: str) -> int:
-    """A signed size that seldom repeats (a position): parsed without filling the size cache, which the book's
-    deltas need (a cache hit is still taken by the caller)."""
-    value = _parse_canonical(text, 2)
-    if value is None or not -MAX_SIZE <= value <= MAX_SIZE:
-        return parse_size_fp(text)  # another notation, or the error
-    return value
+_SIGNED_SIZE_SHAPE = re.compile(r"-?[0-9]{1,12}\.[0-9]{2}").fullmatch
+"""The canonical shape of a signed size (a position): any string of this shape is valid (within ``MAX_CONTRACTS``)
+and its value is the integer of its digits. Positions seldom repeat, so a cache miss is read this way, without
+filling the size cache that the book's deltas need; anything else goes through ``parse_size_fp``."""
 
 
 def _fill(w: _WireFill) -> Fill:
@@ -793,7 +788,7 @@ def _fill(w: _WireFill) -> Fill:
     if text is not None:
         post_position: int | None = cached_size(text)
         if post_position is None:
-            post_position = _uncached_size(text)
+            post_position = int(text.replace(".", "", 1)) if _SIGNED_SIZE_SHAPE(text) else parse_size_fp(text)
     else:
         post_position = None if b.post_position is None else count_to_size(b.post_position)
     side = b.outcome_side or b.purchased_side or b.side
@@ -899,7 +894,7 @@ def _position(w: _WirePosition) -> MarketPosition:
         return _position_now(w)
     position = cached_size(text)
     if position is None:
-        position = _uncached_size(text)
+        position = int(text.replace(".", "", 1)) if _SIGNED_SIZE_SHAPE(text) else parse_size_fp(text)
     # ``MarketPosition.__init__`` skipped: the lazy fields stay unset until ``_load_position``.
     msg = _new_message(MarketPosition)
     msg.sid = w.sid

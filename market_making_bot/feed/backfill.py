@@ -63,8 +63,63 @@ class RestUpdate(msgspec.Struct, kw_only=True, gc=False):
     audits: list[AuditResult] = []
 
 
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder(RestUpdate).decode
+class _FillRecord(msgspec.Struct, kw_only=True, gc=False):
+    """A ``Fill`` in a journal: the fields, types and order of the msgspec struct ``Fill`` was before it became lazy
+    (issue 17; msgspec cannot encode or decode that class itself), so journals keep their bytes both ways."""
+
+    sid: int | None = None
+    seq: int | None = None
+    id: int | None = None
+    sending_ts_ms: int | None = None
+    market_ticker: str
+    yes_price: int
+    count: int
+    side: str | None = None
+    action: str | None = None
+    fee: int | None = None
+    is_taker: bool | None = None
+    post_position: int | None = None
+    trade_id: str | None = None
+    order_id: str | None = None
+    client_order_id: str | None = None
+    ts_ms: int | None = None
+
+
+class _PositionRecord(msgspec.Struct, kw_only=True, gc=False):
+    """A ``MarketPosition`` in a journal (see ``_FillRecord``)."""
+
+    sid: int | None = None
+    seq: int | None = None
+    id: int | None = None
+    sending_ts_ms: int | None = None
+    market_ticker: str
+    position: int
+    position_cost: int | None = None
+    realized_pnl: int | None = None
+    fees_paid: int | None = None
+    position_fee_cost: int | None = None
+    volume: int | None = None
+
+
+_RECORDS: dict[type, type[_FillRecord] | type[_PositionRecord]] = {Fill: _FillRecord, MarketPosition: _PositionRecord}
+
+
+def _enc_hook(value: object) -> object:
+    record = _RECORDS.get(value.__class__)
+    if record is None:
+        raise NotImplementedError(f"cannot journal a {type(value).__name__}")
+    return record(**{name: getattr(value, name) for name in record.__struct_fields__})
+
+
+def _dec_hook(kind: type, obj: object) -> object:
+    record = _RECORDS.get(kind)
+    if record is None:
+        raise NotImplementedError(f"cannot read a {kind.__name__}")
+    return kind(**msgspec.structs.asdict(msgspec.convert(obj, record)))
+
+
+_encode = msgspec.json.Encoder(enc_hook=_enc_hook).encode
+_decode = msgspec.json.Decoder(RestUpdate, dec_hook=_dec_hook).decode
 
 
 def encode_update(update: RestUpdate) -> str:

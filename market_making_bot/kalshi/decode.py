@@ -79,7 +79,6 @@ from market_making_bot.units import (
     TS_MS_MAX,
     TS_MS_MIN,
     cached_book_price,
-    cached_money,
     cached_price,
     cached_size,
     centicents_to_money,
@@ -743,7 +742,94 @@ def _trade(w: _WireTrade) -> Trade:
     )
 
 
+_MONEY_SHAPE = re.compile(r"-?[0-9]{1,12}\.[0-9]{6}").fullmatch
+"""The canonical shape of an amount of money (fees, costs, P&L): at most 12 digits, 6 decimals, signed. Any string of
+this shape is a valid amount (within ``MAX_DOLLARS``), and its value is the integer of its digits; anything else goes
+through ``parse_money_dollars``."""
+_POSITION_SHAPE = re.compile(r"(?:-?[0-9]{1,12}\.[0-9]{6} ){4}[0-9]{1,12}\.[0-9]{2}").fullmatch
+"""A position's four amounts and its volume (``_TOTAL_SHAPE``), joined by spaces, checked in one call. A match means
+each of the five has its shape: none of the five patterns holds a space, so the match has exactly the four joining
+spaces and the fields cannot have shifted."""
+
+
+_SIGNED_SIZE_SHAPE = re.compile(r"-?[0-9]{1,12}\.[0-9]{2}").fullmatch
+"""The canonical shape of a signed size (a position): any string of this shape is valid (within ``MAX_CONTRACTS``)
+and its value is the integer of its digits. Positions seldom repeat, so a cache miss is read this way, without
+filling the size cache that the book's deltas need; anything else goes through ``parse_size_fp``."""
+
+
 def _fill(w: _WireFill) -> Fill:
+    """A fill: what the hot consumers read per fill is converted now, the rest (``fee``, ``is_taker``,
+    ``client_order_id``, ``ts_ms``) on first read (``Fill`` is lazy; issue 17) after a shape check here, so that a
+    malformed fill is refused when it arrives. A fee in another notation, a fee in ``fee_dollars``, a deprecated
+    ``ts`` without ``ts_ms`` or legacy integer fields: converted at once (``_fill_now``)."""
+    b = w.msg
+    fee = b.fee_cost
+    text = b.yes_price_dollars
+    if (
+        not text
+        or b.ts_ms is None
+        or (fee is None and b.fee_dollars is not None)
+        or (fee is not None and _MONEY_SHAPE(fee) is None)
+    ):
+        return _fill_now(w)
+    yes_price = cached_book_price(text)
+    if yes_price is None:
+        yes_price = parse_book_price(text)
+    text = b.count_fp
+    if text is None:
+        count = _required(_size(None, b.count), "count_fp/count")
+    else:
+        hit = cached_size(text)
+        count = parse_size_fp(text) if hit is None else hit
+    if count < 0:
+        raise ValueError("negative count")
+    text = b.post_position_fp
+    if text is not None:
+        post_position: int | None = cached_size(text)
+        if post_position is None:
+            post_position = int(text.replace(".", "", 1)) if _SIGNED_SIZE_SHAPE(text) else parse_size_fp(text)
+    else:
+        post_position = None if b.post_position is None else count_to_size(b.post_position)
+    side = b.outcome_side or b.purchased_side or b.side
+    action = b.action
+    if action is None and side in ("buy", "sell"):
+        action, side = side, None  # the seed README's example puts the action in ``side``
+    # ``Fill.__init__`` skipped: the lazy fields stay unset until ``_load_fill``.
+    msg = _new_message(Fill)
+    msg.sid = w.sid
+    msg.seq = w.seq
+    msg.id = w.id
+    msg.sending_ts_ms = w.sending_ts_ms
+    msg.market_ticker = b.market_ticker
+    msg.yes_price = yes_price
+    msg.count = count
+    msg.side = side
+    msg.action = action
+    msg.post_position = post_position
+    msg.trade_id = b.trade_id
+    msg.order_id = b.order_id
+    msg._wire = b
+    return msg
+
+
+_new_message = object.__new__
+
+
+def _load_fill(f: Fill, b: _FillBody) -> None:
+    """The lazy fields of a decoded fill (``Fill._load``), from its wire body ``b`` checked by ``_fill``."""
+    fee = b.fee_cost
+    f._fee = None if fee is None else int(fee.replace(".", "", 1))  # the checked shape: its digits are the value
+    f._is_taker = b.is_taker
+    f._client_order_id = b.client_order_id
+    f._ts_ms = b.ts_ms
+
+
+Fill._loader = _load_fill
+
+
+def _fill_now(w: _WireFill) -> Fill:
+    """A fill converted at once (the general converter; ``_fill`` for the usual shape)."""
     b = w.msg
     if b.yes_price_dollars:
         yes_price: int | None = parse_book_price(b.yes_price_dollars)
@@ -765,9 +851,10 @@ def _fill(w: _WireFill) -> Fill:
     count = _required(_size(b.count_fp, b.count), "count_fp/count")
     if count < 0:
         raise ValueError("negative count")
-    msg = Fill(  # at most 15 keyword arguments (see _ticker)
+    return Fill(
         sid=w.sid,
         seq=w.seq,
+        id=w.id,
         sending_ts_ms=w.sending_ts_ms,
         market_ticker=b.market_ticker,
         yes_price=_required(yes_price, "yes_price_dollars/yes_price"),
@@ -782,17 +869,60 @@ def _fill(w: _WireFill) -> Fill:
         client_order_id=b.client_order_id,
         ts_ms=_ts_ms(b.ts_ms, b.ts),
     )
-    if w.id is not None:
-        msg.id = w.id
-    return msg
 
 
 def _position(w: _WirePosition) -> MarketPosition:
+    """A position: ``position`` converted now, the money fields and volume on first read (``MarketPosition`` is
+    lazy; issue 17) after one shape check of all five here (``_POSITION_SHAPE``), so that a malformed position is
+    refused when it arrives. Anything else (a field absent, another notation, legacy integers): ``_position_now``."""
     b = w.msg
-    cost = cached_money(b.position_cost_dollars)  # type: ignore[arg-type]
-    pnl = cached_money(b.realized_pnl_dollars)  # type: ignore[arg-type]
-    fees = cached_money(b.fees_paid_dollars)  # type: ignore[arg-type]
-    fee_cost = cached_money(b.position_fee_cost_dollars)  # type: ignore[arg-type]
+    cost = b.position_cost_dollars
+    pnl = b.realized_pnl_dollars
+    fees = b.fees_paid_dollars
+    fee_cost = b.position_fee_cost_dollars
+    volume = b.volume_fp
+    text = b.position_fp
+    if (
+        text is None
+        or cost is None
+        or pnl is None
+        or fees is None
+        or fee_cost is None
+        or volume is None
+        or _POSITION_SHAPE(f"{cost} {pnl} {fees} {fee_cost} {volume}") is None
+    ):
+        return _position_now(w)
+    position = cached_size(text)
+    if position is None:
+        position = int(text.replace(".", "", 1)) if _SIGNED_SIZE_SHAPE(text) else parse_size_fp(text)
+    # ``MarketPosition.__init__`` skipped: the lazy fields stay unset until ``_load_position``.
+    msg = _new_message(MarketPosition)
+    msg.sid = w.sid
+    msg.seq = w.seq
+    msg.id = w.id
+    msg.sending_ts_ms = w.sending_ts_ms
+    msg.market_ticker = b.market_ticker
+    msg.position = position
+    msg._wire = b
+    return msg
+
+
+def _load_position(p: MarketPosition, b: _PositionBody) -> None:
+    """The lazy fields of a decoded position (``MarketPosition._load``), from its body ``b`` checked by
+    ``_position``: each has its canonical shape, so its value is the integer of its digits."""
+    p._position_cost = int(b.position_cost_dollars.replace(".", "", 1))  # type: ignore[union-attr]
+    p._realized_pnl = int(b.realized_pnl_dollars.replace(".", "", 1))  # type: ignore[union-attr]
+    p._fees_paid = int(b.fees_paid_dollars.replace(".", "", 1))  # type: ignore[union-attr]
+    p._position_fee_cost = int(b.position_fee_cost_dollars.replace(".", "", 1))  # type: ignore[union-attr]
+    p._volume = int(b.volume_fp.replace(".", "", 1))  # type: ignore[union-attr]
+
+
+MarketPosition._loader = _load_position
+
+
+def _position_now(w: _WirePosition) -> MarketPosition:
+    """A position converted at once (the general converter; ``_position`` for the usual shape)."""
+    b = w.msg
     volume = _size(b.volume_fp, b.volume)
     _not_negative(volume, "volume")
     return MarketPosition(
@@ -802,12 +932,10 @@ def _position(w: _WirePosition) -> MarketPosition:
         sending_ts_ms=w.sending_ts_ms,
         market_ticker=b.market_ticker,
         position=_required(_size(b.position_fp, b.position), "position_fp/position"),
-        position_cost=cost if cost is not None else _money(b.position_cost_dollars, b.position_cost),
-        realized_pnl=pnl if pnl is not None else _money(b.realized_pnl_dollars, b.realized_pnl),
-        fees_paid=fees if fees is not None else _money(b.fees_paid_dollars, b.fees_paid),
-        position_fee_cost=fee_cost
-        if fee_cost is not None
-        else _money(b.position_fee_cost_dollars, b.position_fee_cost),
+        position_cost=_money(b.position_cost_dollars, b.position_cost),
+        realized_pnl=_money(b.realized_pnl_dollars, b.realized_pnl),
+        fees_paid=_money(b.fees_paid_dollars, b.fees_paid),
+        position_fee_cost=_money(b.position_fee_cost_dollars, b.position_fee_cost),
         volume=volume,
     )
 

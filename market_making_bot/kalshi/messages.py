@@ -260,36 +260,203 @@ class Trade(_Envelope, kw_only=True, gc=False):
     ts_ms: int | None = None
 
 
-class Fill(_Envelope, kw_only=True, gc=False):
+_FILL_FIELDS = (
+    "sid",
+    "seq",
+    "id",
+    "sending_ts_ms",
+    "market_ticker",
+    "yes_price",
+    "count",
+    "side",
+    "action",
+    "fee",
+    "is_taker",
+    "post_position",
+    "trade_id",
+    "order_id",
+    "client_order_id",
+    "ts_ms",
+)
+"""A fill's fields in the order of ``repr`` and of the journal (the order of the struct it was until issue 17)."""
+_FILL_LAZY = ("fee", "is_taker", "client_order_id", "ts_ms")
+_POSITION_FIELDS = (
+    "sid",
+    "seq",
+    "id",
+    "sending_ts_ms",
+    "market_ticker",
+    "position",
+    "position_cost",
+    "realized_pnl",
+    "fees_paid",
+    "position_fee_cost",
+    "volume",
+)
+_POSITION_LAZY = ("position_cost", "realized_pnl", "fees_paid", "position_fee_cost", "volume")
+
+
+class _LazyMessage:
+    """What ``Fill`` and ``MarketPosition`` share: a mutable message that, when decoded, keeps its wire body in
+    ``_wire`` and converts the fields nobody reads per frame (money, mostly) on first read or write of one of them
+    (``_lazy_field``), like ``Ticker``. ``==`` and ``repr`` are those of the msgspec structs they were (all fields,
+    in ``_fields`` order); not hashable (mutable)."""
+
+    __slots__ = ("_wire",)
+    _wire: Any
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _loader: ClassVar[Callable[[Any, Any], None] | None] = None
+    """Set by ``kalshi.decode``: fills the lazy fields from a wire body (already checked when the frame arrived)."""
+
+    def _load(self) -> None:
+        wire, self._wire = self._wire, None
+        loader = self.__class__._loader
+        assert loader is not None, "a lazy message is only built by kalshi.decode, which sets the loader"
+        loader(self, wire)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, name) for name in self._fields])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the msgspec structs
+
+    def __repr__(self) -> str:
+        pairs = zip(self._fields, self._values(), strict=True)
+        return self.__class__.__name__ + "(" + ", ".join(f"{n}={v!r}" for n, v in pairs) + ")"
+
+
+class Fill(_LazyMessage):
     """One of your fills. ``side`` is the outcome bought or sold (``"yes"``/``"no"``), ``action`` ``"buy"``/``"sell"``
-    (as sent); ``fee`` is money units; ``post_position`` is your signed position after the fill (size units)."""
+    (as sent); ``fee`` is money units; ``post_position`` is your signed position after the fill (size units).
 
+    Keyword construction, ``==`` and ``repr`` as a msgspec struct; decoded, ``fee``, ``is_taker``,
+    ``client_order_id`` and ``ts_ms`` are converted on first read (issue 17: a fee seldom repeats, so its parse and
+    cache insertion were pure cost to a listener that never reads it). ``kalshi.decode`` checked their shape when
+    the frame arrived, so a malformed fill is still refused then, and a later read cannot fail. What the hot
+    consumers read per fill (price, count, side, action, ids, ``post_position``) is a plain attribute."""
+
+    __slots__ = (
+        "action",
+        "count",
+        "id",
+        "market_ticker",
+        "order_id",
+        "post_position",
+        "sending_ts_ms",
+        "seq",
+        "side",
+        "sid",
+        "trade_id",
+        "yes_price",
+        *("_" + n for n in _FILL_LAZY),
+    )
     type: ClassVar[str] = "fill"
-    market_ticker: str
-    yes_price: int
-    count: int
-    side: str | None = None
-    action: str | None = None
-    fee: int | None = None
-    is_taker: bool | None = None
-    post_position: int | None = None
-    trade_id: str | None = None
-    order_id: str | None = None
-    client_order_id: str | None = None
-    ts_ms: int | None = None
+    _fields: ClassVar[tuple[str, ...]] = _FILL_FIELDS
+
+    if TYPE_CHECKING:
+        fee: int | None
+        is_taker: bool | None
+        client_order_id: str | None
+        ts_ms: int | None
+    else:
+        fee = _lazy_field("fee")
+        is_taker = _lazy_field("is_taker")
+        client_order_id = _lazy_field("client_order_id")
+        ts_ms = _lazy_field("ts_ms")
+
+    def __init__(
+        self,
+        *,
+        market_ticker: str,
+        yes_price: int,
+        count: int,
+        sid: int | None = None,
+        seq: int | None = None,
+        id: int | None = None,
+        sending_ts_ms: int | None = None,
+        side: str | None = None,
+        action: str | None = None,
+        fee: int | None = None,
+        is_taker: bool | None = None,
+        post_position: int | None = None,
+        trade_id: str | None = None,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        ts_ms: int | None = None,
+    ) -> None:
+        self.sid = sid
+        self.seq = seq
+        self.id = id
+        self.sending_ts_ms = sending_ts_ms
+        self.market_ticker = market_ticker
+        self.yes_price = yes_price
+        self.count = count
+        self.side = side
+        self.action = action
+        self.post_position = post_position
+        self.trade_id = trade_id
+        self.order_id = order_id
+        self._wire = None
+        self._fee = fee
+        self._is_taker = is_taker
+        self._client_order_id = client_order_id
+        self._ts_ms = ts_ms
 
 
-class MarketPosition(_Envelope, kw_only=True, gc=False):
-    """Your position in one market: ``position`` signed size (negative = NO), money fields in money units."""
+class MarketPosition(_LazyMessage):
+    """Your position in one market: ``position`` signed size (negative = NO), money fields in money units.
 
+    Like ``Fill``: decoded, the money fields and ``volume`` (which almost never repeat) are converted on first read,
+    after a shape check when the frame arrived; ``position`` is a plain attribute."""
+
+    __slots__ = ("id", "market_ticker", "position", "sending_ts_ms", "seq", "sid", *("_" + n for n in _POSITION_LAZY))
     type: ClassVar[str] = "market_position"
-    market_ticker: str
-    position: int
-    position_cost: int | None = None
-    realized_pnl: int | None = None
-    fees_paid: int | None = None
-    position_fee_cost: int | None = None
-    volume: int | None = None
+    _fields: ClassVar[tuple[str, ...]] = _POSITION_FIELDS
+
+    if TYPE_CHECKING:
+        position_cost: int | None
+        realized_pnl: int | None
+        fees_paid: int | None
+        position_fee_cost: int | None
+        volume: int | None
+    else:
+        position_cost = _lazy_field("position_cost")
+        realized_pnl = _lazy_field("realized_pnl")
+        fees_paid = _lazy_field("fees_paid")
+        position_fee_cost = _lazy_field("position_fee_cost")
+        volume = _lazy_field("volume")
+
+    def __init__(
+        self,
+        *,
+        market_ticker: str,
+        position: int,
+        sid: int | None = None,
+        seq: int | None = None,
+        id: int | None = None,
+        sending_ts_ms: int | None = None,
+        position_cost: int | None = None,
+        realized_pnl: int | None = None,
+        fees_paid: int | None = None,
+        position_fee_cost: int | None = None,
+        volume: int | None = None,
+    ) -> None:
+        self.sid = sid
+        self.seq = seq
+        self.id = id
+        self.sending_ts_ms = sending_ts_ms
+        self.market_ticker = market_ticker
+        self.position = position
+        self._wire = None
+        self._position_cost = position_cost
+        self._realized_pnl = realized_pnl
+        self._fees_paid = fees_paid
+        self._position_fee_cost = position_fee_cost
+        self._volume = volume
 
 
 class UserOrder(_Envelope, kw_only=True, gc=False):

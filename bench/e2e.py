@@ -1,9 +1,12 @@
 """End to end over loopback: a sender in another process, the project's listener (``KalshiWebSocketClient`` feeding
 a ``Core``, logging at WARNING) receiving in a process of its own, once per WebSocket transport
-(``runtime/transport.py``: websockets, aiohttp). Figures: the sustained rate (frames processed per second over the
-measured window), the lag from the frame's ``sending_ts_ms`` (stamped by the sender when it sends it) to the end
-of ``Core.feed`` for that frame, p50/p99 (both processes read the same wall clock; the stamp has ms resolution), and
-the listener's CPU per frame (its process CPU time, user + system, over the window, divided by the frames in it).
+(``runtime/transport.py``: websockets, aiohttp, picows; those installed). Figures: the sustained rate (frames
+processed per second over the measured window), the lag from the frame's ``sending_ts_ms`` (stamped by the sender
+as it writes the frame) to the end of ``Core.feed`` for that frame, p50/p99 (both processes read the same wall
+clock; the stamp has ms resolution), split into the part before the client received it (socket buffers, the
+library's queue) and receipt to processed; the listener's CPU per frame (its process CPU time, user + system, over
+the window, divided by the frames in it), its share of a core and of the time it waited for a CPU; and the
+sender's own figures (``bench/blast.py``: offered rate, CPU, backpressure, lateness against its pace).
 
 The transports take turns (``rounds`` rounds, each transport once per sender per round, a fresh sender each time)
 so that the machine's drift hits them alike; a row reports its best round by rate.

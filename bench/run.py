@@ -14,7 +14,9 @@ Over the same cached recording:
 * memory: RSS with 1,000 markets, 50 levels per side;
 * end to end over loopback (``bench/e2e.py``, alone: ``python -m bench.e2e``): a sender in another process (the
   recording paced at 50,000 frames/s and unpaced, the simulator as fast as it can), the listener in its own process
-  once per installed WebSocket transport.
+  once per installed WebSocket transport (websockets, aiohttp, picows): sustained rate, lag p50/p99 (split into
+  before receipt and receipt to processed), CPU per frame, and the sender's own offered rate and CPU; the 50,000
+  frames/s, p99 < 100 ms target is judged on the best transport.
 
 Options: ``--frames N`` (default 1,000,000), ``--markets N`` (50), ``--quick`` (100,000 frames, fewer checks),
 ``--only ROW[,ROW]``, ``--sdk-python PATH`` (an interpreter that has kalshi-sdk, used for the kalshi-sdk rows when
@@ -56,6 +58,7 @@ ACCEPT_SDK = 3.0
 TARGET_P99_NS = 20_000
 TARGET_E2E_RATE = 50_000
 TARGET_E2E_P99_MS = 100
+KEEPS_PACE = 0.99  # bench/e2e.py's: processing 99% of the rate offered counts as keeping it
 TARGET_RSS_MB = 150
 # Issue 17: the compiled pipeline against the floor, the baseline and kalshi-sdk; the pure one against the baseline;
 # the whole-process replay against the baseline's and kalshi-sdk's.
@@ -313,6 +316,12 @@ def _verdict(value: float, target: float, accept: float | None = None, higher_is
     return "MISSED"
 
 
+def _describe_e2e(row: dict[str, Any]) -> str:
+    from .e2e import _describe
+
+    return _describe(row)
+
+
 def _summary(results: dict[str, Any]) -> list[str]:
     rows = results["rows"]
     lines: list[str] = []
@@ -322,10 +331,10 @@ def _summary(results: dict[str, Any]) -> list[str]:
         return r["ns_per_frame"] if r and "ns_per_frame" in r else None
 
     pure, compiled = ns("pipeline"), ns("pipeline_compiled")
-    if pure is None and compiled is None:
-        return ["(no pipeline row: ratios not computed)"]
     floor, base, sdk = ns("floor"), ns("baseline"), ns("sdk")
     checks: list[tuple[str, str, str]] = []
+    if pure is None and compiled is None:  # the other targets (replay, memory, loopback) are still judged
+        lines.append("  (no pipeline row: its ratios not computed)")
     if compiled is not None:
         if floor:
             ratio = compiled / floor
@@ -376,19 +385,30 @@ def _summary(results: dict[str, Any]) -> list[str]:
         )
     e2e = rows.get("e2e")
     if e2e and "rate" in e2e:
+        # Judged on the best socket layer (bench/e2e.py: the one that keeps the pace with the lowest p99); a row
+        # keeps the pace when it processes 99% of the 50,000 frames/s offered or more.
+        best = e2e.get("best_transport", "websockets")
         checks.append(
-            ("loopback sustained rate", f"{e2e['rate']:,.0f} frames/s", _verdict(e2e["rate"], TARGET_E2E_RATE))
+            (
+                f"loopback at 50,000/s, best ({best}): rate",
+                f"{e2e['rate']:,.0f} frames/s",
+                _verdict(e2e["rate"], TARGET_E2E_RATE * KEEPS_PACE),
+            )
         )
         checks.append(
             (
-                "loopback lag p99",
+                f"loopback at 50,000/s, best ({best}): lag p99",
                 f"{e2e['lag_p99_ms']:.1f} ms",
                 _verdict(e2e["lag_p99_ms"], TARGET_E2E_P99_MS, None, False),
             )
         )
+        for name, t in (e2e.get("transports") or {}).items():
+            if name != best and t.get("rate") is not None:
+                value = f"{t['rate']:,.0f}/s p99 {t['lag_p99_ms']:.0f} ms"
+                checks.append((f"loopback at 50,000/s over {name}", value, "(no target)"))
     elif e2e:
         checks.append(("loopback end to end", "not measured", e2e.get("skipped", "")))
-    width = max(len(c[0]) for c in checks)
+    width = max((len(c[0]) for c in checks), default=0)
     for name, value, verdict in checks:
         lines.append(f"  {name:<{width}}  {value:>14}  {verdict}")
     return lines
@@ -453,7 +473,10 @@ def _print_report(results: dict[str, Any]) -> None:
         if "skipped" in e2e:
             print(f"e2e: skipped: {e2e['skipped']}")
         else:
-            print(f"e2e: {e2e.get('text', e2e)}")
+            print("Loopback (bench/e2e.py), each socket layer in its own listener process:")
+            for key, v in e2e.items():
+                if isinstance(v, dict) and "rate" in v:
+                    print(f"  {key}: {_describe_e2e(v)}")
     digests = {
         n: rows[n]["extra"]["digest"]
         for n in ("pipeline", "pipeline_compiled", "baseline", "sdk", "book", "book_baseline")
@@ -511,9 +534,16 @@ def markdown(results: dict[str, Any]) -> str:
             out.append(f"| interpreter start + import of the listener | {rows['startup']['wall_ns'] / 1e6:.0f} ms |")
         for v in senders:
             cpu = f", CPU {v['cpu_us_per_frame']:.1f} µs/frame" if "cpu_us_per_frame" in v else ""
+            sock = f" (before the client got it: {v['socket_lag_p99_ms']:.1f})" if "socket_lag_p99_ms" in v else ""
+            sender = v.get("sender_stats") or {}
+            offered = (
+                f"; sender offered {sender['offered_rate']:,.0f}/s, {sender['cpu_us_per_frame']:.1f} µs/frame"
+                if "offered_rate" in sender
+                else ""
+            )
             out.append(
                 f"| loopback, {v['sender']}, over {v.get('transport', 'websockets')} | {v['rate']:,.0f} frames/s "
-                f"processed, lag p50 {v['lag_p50_ms']:.1f} ms, p99 {v['lag_p99_ms']:.1f} ms{cpu} |"
+                f"processed, lag p50 {v['lag_p50_ms']:.1f} ms, p99 {v['lag_p99_ms']:.1f} ms{sock}{cpu}{offered} |"
             )
         names = {"memory": "project", "memory_baseline": "baseline", "memory_sdk": "kalshi-sdk"}
         for key, m in mem:

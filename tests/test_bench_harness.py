@@ -43,3 +43,15 @@ def test_blast_sender_drops_the_recorded_stamp() -> None:
         '"type":"orderbook_delta","sid":1,"seq":2,"msg":{"side":"yes"}}',
         '"type":"ticker","sid":2,"msg":{}}',
     ]
+
+
+def test_blast_raw_frame_header_matches_websockets_framing() -> None:
+    """The loopback sender writes its frames itself (bench/blast.py, ``--framing raw``): byte for byte what
+    websockets would send (unmasked, final, text), at each of the three length encodings."""
+    from websockets.frames import Frame, Opcode
+
+    from bench.blast import _ws_header
+
+    for size in (0, 125, 126, 65_535, 65_536, 200_000):
+        payload = b"x" * size
+        assert _ws_header(size) + payload == Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[]), size

@@ -1186,6 +1186,223 @@ static PyObject *hot_frame(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
     }
 }
 
+/* ---------------------------------------------------------------------------------------------------------------
+ * The whole simple case of ``Core.feed`` (issue 17): a callable installed per ``Core`` as its ``feed`` attribute
+ * (``Core.__init__``), so that a frame the compiled path completes runs no Python bytecode at all: the ``frames``
+ * counter, ``frame()``, the one-in-``LATENCY_EVERY`` latency sample, the return value. Everything else goes back to
+ * Python: a call with keywords or another arity to ``Core.feed`` itself (nothing done yet), a frame ``frame()`` did
+ * not complete to ``Core._feed_rest`` (the frame counted, as ``Core.feed`` does), and the sampled frame's latency
+ * to ``Core._sample`` (one frame in 8: not worth a C copy of it).
+ *
+ * The Core's state is read at each call from its instance dict (``sequence``, ``_restart_at`` and
+ * ``_latency_skip`` are replaced while it runs; ``state``'s ``markets`` through its slot); ``counters``,
+ * ``_by_type`` and the three listener lists are held: they are made once by ``Core.__init__`` and only changed in
+ * place (the bus edits its lists in place). */
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *core, *dict, *counters, *by_type, *l_changed, *l_ticker, *l_trade;
+    PyObject *feed, *rest, *sample; /* Core.feed, Core._feed_rest, Core._sample (plain functions) */
+    PyTypeObject *state_type, *tracker_type;
+    Py_ssize_t off_markets, off_last_seq;
+    long every;
+} Feeder;
+
+static PyObject *s_frames, *s_state, *s_sequence, *s_restart_at, *s_latency_skip;
+
+/* ``Core.feed(core, *args, **kwargs)``, nothing done here. */
+static PyObject *feeder_forward(Feeder *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    PyObject *stack[8];
+    if (total + 1 > 8) return PyObject_CallMethod(self->core, "feed", NULL); /* raises the arity TypeError */
+    stack[0] = self->core;
+    for (Py_ssize_t i = 0; i < total; i++) stack[i + 1] = args[i];
+    return PyObject_Vectorcall(self->feed, stack, (size_t)(nargs + 1), kwnames);
+}
+
+static PyObject *feeder_call(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Feeder *self = (Feeder *)op;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames != NULL || nargs < 2 || nargs > 3) return feeder_forward(self, args, nargsf, kwnames);
+    PyObject *timed = nargs == 3 ? args[2] : Py_True;
+    /* The inputs of frame(), all borrowed; an odd one (replaced by something else): Core.feed decides. */
+    PyObject *state = PyDict_GetItemWithError(self->dict, s_state);
+    PyObject *tracker = PyDict_GetItemWithError(self->dict, s_sequence);
+    PyObject *restart = PyDict_GetItemWithError(self->dict, s_restart_at);
+    PyObject *frames = PyDict_GetItemWithError(self->counters, s_frames);
+    long long count;
+    if (state == NULL || tracker == NULL || restart == NULL || Py_TYPE(state) != self->state_type ||
+        Py_TYPE(tracker) != self->tracker_type || !small_int(frames, &count)) {
+        if (PyErr_Occurred()) return NULL;
+        return feeder_forward(self, args, nargsf, kwnames);
+    }
+    PyObject *markets = SLOT(state, self->off_markets), *last_seq = SLOT(tracker, self->off_last_seq);
+    if (markets == NULL || last_seq == NULL) return feeder_forward(self, args, nargsf, kwnames);
+    /* counters["frames"] += 1, first, as Core.feed does: from here on the frame is counted */
+    PyObject *nv = PyLong_FromLongLong(count + 1);
+    if (nv == NULL || PyDict_SetItem(self->counters, s_frames, nv) < 0) {
+        Py_XDECREF(nv);
+        return NULL;
+    }
+    Py_DECREF(nv);
+    PyObject *fargs[9] = {args[0], args[1], last_seq, markets,
+                          PyList_GET_SIZE(self->l_changed) == 0 ? Py_True : Py_False, self->by_type,
+                          self->l_ticker, self->l_trade, restart};
+    PyObject *done = hot_frame(NULL, fargs, 9);
+    if (done == NULL) {
+        /* Core.feed's belt: a failure there (only an allocation can fail) changed nothing; the pure path decides */
+        if (!PyErr_ExceptionMatches(PyExc_Exception)) return NULL;
+        PyErr_Clear();
+        done = Py_None;
+        Py_INCREF(done);
+    }
+    if (done != Py_None && !PyTuple_CheckExact(done)) { /* applied: only the latency sample is left */
+        int t = timed == Py_True ? 1 : timed == Py_False ? 0 : PyObject_IsTrue(timed);
+        if (t < 0) goto fail;
+        if (t) {
+            long long skip;
+            PyObject *so = PyDict_GetItemWithError(self->dict, s_latency_skip);
+            if (!small_int(so, &skip)) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "Core._latency_skip is not an int");
+                goto fail;
+            }
+            /* 0 .. LATENCY_EVERY - 1: CPython's cached small ints, so these cannot fail for want of memory */
+            PyObject *next = PyLong_FromLongLong(skip ? skip - 1 : self->every - 1);
+            int rc = next == NULL ? -1 : PyDict_SetItem(self->dict, s_latency_skip, next);
+            Py_XDECREF(next);
+            if (rc < 0) goto fail;
+            if (!skip) {
+                PyObject *call[3] = {self->core, done, args[1]};
+                PyObject *r = PyObject_Vectorcall(self->sample, call, 3, NULL);
+                if (r == NULL) goto fail;
+                Py_DECREF(r);
+            }
+        }
+        return done;
+    }
+    PyObject *call[5] = {self->core, args[0], args[1], timed, done};
+    PyObject *r = PyObject_Vectorcall(self->rest, call, 5, NULL);
+    Py_DECREF(done);
+    return r;
+fail:
+    Py_DECREF(done);
+    return NULL;
+}
+
+static int feeder_traverse(PyObject *op, visitproc visit, void *arg) {
+    Feeder *self = (Feeder *)op;
+    Py_VISIT(self->core);
+    Py_VISIT(self->dict);
+    Py_VISIT(self->counters);
+    Py_VISIT(self->by_type);
+    Py_VISIT(self->l_changed);
+    Py_VISIT(self->l_ticker);
+    Py_VISIT(self->l_trade);
+    Py_VISIT(self->feed);
+    Py_VISIT(self->rest);
+    Py_VISIT(self->sample);
+    Py_VISIT(self->state_type);
+    Py_VISIT(self->tracker_type);
+    return 0;
+}
+
+static int feeder_clear(PyObject *op) {
+    Feeder *self = (Feeder *)op;
+    Py_CLEAR(self->core);
+    Py_CLEAR(self->dict);
+    Py_CLEAR(self->counters);
+    Py_CLEAR(self->by_type);
+    Py_CLEAR(self->l_changed);
+    Py_CLEAR(self->l_ticker);
+    Py_CLEAR(self->l_trade);
+    Py_CLEAR(self->feed);
+    Py_CLEAR(self->rest);
+    Py_CLEAR(self->sample);
+    Py_CLEAR(self->state_type);
+    Py_CLEAR(self->tracker_type);
+    return 0;
+}
+
+static void feeder_dealloc(PyObject *op) {
+    PyObject_GC_UnTrack(op);
+    feeder_clear(op);
+    Py_TYPE(op)->tp_free(op);
+}
+
+static PyTypeObject FeederType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "market_making_bot.feed._hotpath.Feeder",
+    .tp_basicsize = sizeof(Feeder),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "Core.feed's simple case in C (see the module source).",
+    .tp_vectorcall_offset = offsetof(Feeder, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_traverse = feeder_traverse,
+    .tp_clear = feeder_clear,
+    .tp_dealloc = feeder_dealloc,
+};
+
+/* feeder(core, feed, rest, sample, every, MarketDataState, SequenceTracker) -> the Core's ``feed``. */
+static PyObject *hot_feeder(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *core, *feed, *rest, *sample, *st, *tt;
+    long every;
+    if (!PyArg_ParseTuple(args, "OOOOlO!O!", &core, &feed, &rest, &sample, &every, &PyType_Type, &st, &PyType_Type,
+                          &tt))
+        return NULL;
+    if (delta_cls == NULL || ticker_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "setup() was not called with the ticker and trade classes");
+        return NULL;
+    }
+    if (every < 1 || every > 256) {
+        PyErr_SetString(PyExc_ValueError, "every must be in 1..256 (cached small ints)");
+        return NULL;
+    }
+    Py_ssize_t off_markets = slot_offset(st, "markets"), off_last_seq = slot_offset(tt, "last_seq");
+    if (off_markets < 0 || off_last_seq < 0) return NULL;
+    PyObject *dict = PyObject_GetAttrString(core, "__dict__");
+    if (dict == NULL) return NULL;
+    if (!PyDict_CheckExact(dict)) {
+        Py_DECREF(dict);
+        PyErr_SetString(PyExc_TypeError, "the core's __dict__ is not a dict");
+        return NULL;
+    }
+    static const char *held[5] = {"counters", "_by_type", "_l_changed", "_l_ticker", "_l_trade"};
+    PyObject *v[5];
+    for (int i = 0; i < 5; i++) {
+        v[i] = PyDict_GetItemString(dict, held[i]); /* borrowed */
+        if (v[i] == NULL || (i < 2 ? !PyDict_CheckExact(v[i]) : !PyList_CheckExact(v[i]))) {
+            Py_DECREF(dict);
+            PyErr_Format(PyExc_TypeError, "the core's %s is missing or of another type", held[i]);
+            return NULL;
+        }
+    }
+    Feeder *f = PyObject_GC_New(Feeder, &FeederType);
+    if (f == NULL) {
+        Py_DECREF(dict);
+        return NULL;
+    }
+    f->vectorcall = feeder_call;
+    Py_INCREF(core);
+    f->core = core;
+    f->dict = dict;
+    f->counters = Py_NewRef(v[0]);
+    f->by_type = Py_NewRef(v[1]);
+    f->l_changed = Py_NewRef(v[2]);
+    f->l_ticker = Py_NewRef(v[3]);
+    f->l_trade = Py_NewRef(v[4]);
+    f->feed = Py_NewRef(feed);
+    f->rest = Py_NewRef(rest);
+    f->sample = Py_NewRef(sample);
+    f->state_type = (PyTypeObject *)Py_NewRef(st);
+    f->tracker_type = (PyTypeObject *)Py_NewRef(tt);
+    f->off_markets = off_markets;
+    f->off_last_seq = off_last_seq;
+    f->every = every;
+    PyObject_GC_Track((PyObject *)f);
+    return (PyObject *)f;
+}
+
 /* setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats[, Ticker, Trade]): the classes, and their
  * slots' offsets; ``frame`` needs the last two. */
 static PyObject *hot_setup(PyObject *Py_UNUSED(self), PyObject *args) {
@@ -1256,6 +1473,8 @@ static PyMethodDef methods[] = {
      "The delta, ticker and trade paths in C (see the module source)."},
     {"setup", hot_setup, METH_VARARGS,
      "setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats[, Ticker, Trade])."},
+    {"feeder", hot_feeder, METH_VARARGS,
+     "feeder(core, feed, rest, sample, every, MarketDataState, SequenceTracker): Core.feed's simple case in C."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1271,5 +1490,11 @@ PyMODINIT_FUNC PyInit__hotpath(void) {
     if ((s_delta_type = PyUnicode_InternFromString("orderbook_delta")) == NULL) return NULL;
     if ((s_ticker_type = PyUnicode_InternFromString("ticker")) == NULL) return NULL;
     if ((s_trade_type = PyUnicode_InternFromString("trade")) == NULL) return NULL;
+    if ((s_frames = PyUnicode_InternFromString("frames")) == NULL) return NULL;
+    if ((s_state = PyUnicode_InternFromString("state")) == NULL) return NULL;
+    if ((s_sequence = PyUnicode_InternFromString("sequence")) == NULL) return NULL;
+    if ((s_restart_at = PyUnicode_InternFromString("_restart_at")) == NULL) return NULL;
+    if ((s_latency_skip = PyUnicode_InternFromString("_latency_skip")) == NULL) return NULL;
+    if (PyType_Ready(&FeederType) < 0) return NULL;
     return PyModule_Create(&module);
 }

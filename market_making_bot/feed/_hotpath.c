@@ -713,68 +713,93 @@ static int apply(const Delta *d, PyObject *ticker, PyObject *recv_ns, PyObject *
         Py_DECREF(price);
         goto not_simple;
     }
+    /* No change can fail half-way (issue 17: a failure after the book changed would make the pure path apply the
+     * delta again). Guaranteed by this order: (1) every object is made and every value computed first (the new
+     * size, seq, count and spread, the next best bid); (2) the two changes that can fail (a dict insertion that
+     * may grow the dict: a new level, a first by_type key) come first, and the second one undoes the first on
+     * failure; (3) the rest cannot fail: replacing the value of a key already in a dict and storing a slot
+     * allocate nothing, and deleting a key that is there never fails. */
     PyObject *seqo = PyLong_FromLongLong(d->seq);
-    if (seqo == NULL) {
-        Py_DECREF(price);
-        goto fail;
-    }
-    /* ``by_type`` (``frame``; ``delta`` counts nothing) before any change: if it fails, nothing was done. */
+    PyObject *newsize = size > 0 ? PyLong_FromLongLong(size) : NULL;
+    PyObject *newcount = NULL, *oldcount = NULL;
+    long long count = 0;
+    if (seqo == NULL || (size > 0 && newsize == NULL)) goto fail_made;
     if (by_type != NULL) {
-        int c = count_type(by_type, s_delta_type);
-        if (c <= 0) {
-            Py_DECREF(price);
+        oldcount = PyDict_GetItemWithError(by_type, s_delta_type); /* borrowed */
+        if (oldcount == NULL && PyErr_Occurred()) goto fail_made;
+        if (oldcount != NULL && !small_int(oldcount, &count)) {
             Py_DECREF(seqo);
-            if (c < 0) goto fail;
+            Py_XDECREF(newsize);
+            Py_DECREF(price);
             goto not_simple;
         }
+        if ((newcount = PyLong_FromLongLong(count + 1)) == NULL) goto fail_made;
     }
-    /* From here on the frame is applied: the sequence, the receive time, the level, the best bid. */
-    int rc = PyDict_SetItem(last_seq, sid, seqo);
-    Py_DECREF(seqo);
-    if (rc < 0) {
-        Py_DECREF(price);
-        goto fail;
-    }
-    set_slot(market, off_last_recv_ns, recv_ns);
+    /* The side's next best bid (borrowed): the new price if it beats the best, the next key below the removed best
+     * (found before the removal, so nothing is left to do after it), else unchanged. */
+    PyObject *next = best;
+    int removing = size <= 0 && cur != NULL;
     if (size > 0) {
-        PyObject *newsize = PyLong_FromLongLong(size);
-        rc = newsize == NULL ? -1 : PyDict_SetItem(levels, price, newsize);
-        Py_XDECREF(newsize);
-        if (rc < 0) {
-            Py_DECREF(price);
-            goto fail;
-        }
-        if (best == Py_None || d->price > best_v) set_slot(ladder, off_best, price);
-    } else if (cur != NULL) {
-        if (PyDict_DelItem(levels, price) < 0) {
-            Py_DECREF(price);
-            goto fail;
-        }
-        if (best != Py_None && d->price == best_v) {
-            PyObject *next = max_key(levels);
-            if (next == NULL) {
-                Py_DECREF(price);
-                goto fail;
+        if (best == Py_None || d->price > best_v) next = price;
+    } else if (removing && best != Py_None && d->price == best_v) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        long long k, top = 0;
+        next = Py_None;
+        while (PyDict_Next(levels, &pos, &key, &value)) {
+            if (key == price || !small_int(key, &k)) continue; /* the level going away (same int object or equal) */
+            if (k == d->price) continue;
+            if (next == Py_None || k > top) {
+                next = key;
+                top = k;
             }
-            set_slot(ladder, off_best, next);
-            Py_DECREF(next);
         }
     }
-    Py_DECREF(price);
     /* The spread: YES ask - YES bid = PRICE_SCALE - best NO bid - best YES bid, None if a ladder is empty. */
-    yes_best = SLOT(yes_l, off_best);
-    no_best = SLOT(no_l, off_best);
+    PyObject *y_after = d->side_yes ? next : yes_best, *n_after = d->side_yes ? no_best : next;
     long long y, n;
-    if (yes_best == Py_None || no_best == Py_None) {
+    if (y_after == Py_None || n_after == Py_None) {
         Py_INCREF(Py_None);
         *spread_out = Py_None;
-    } else if (small_int(yes_best, &y) && small_int(no_best, &n)) {
+    } else if (small_int(y_after, &y) && small_int(n_after, &n)) {
         *spread_out = PyLong_FromLongLong(PRICE_SCALE - n - y);
-        if (*spread_out == NULL) goto fail;
+        if (*spread_out == NULL) goto fail_made;
     } else {
-        PyErr_SetString(PyExc_TypeError, "a best bid is not an int");
-        goto fail;
+        Py_DECREF(seqo);
+        Py_XDECREF(newsize);
+        Py_XDECREF(newcount);
+        Py_DECREF(price);
+        goto not_simple;
     }
+    Py_INCREF(next); /* held across the changes: the removed level's key may be the last reference to it */
+    /* (2) the changes that can fail, first */
+    int rc = 0;
+    if (size > 0) rc = PyDict_SetItem(levels, price, newsize);
+    if (rc == 0 && by_type != NULL) {
+        rc = PyDict_SetItem(by_type, s_delta_type, newcount);
+        if (rc < 0 && size > 0) { /* undo the level: put the old size back, or remove the new key */
+            PyObject *exc_type, *exc, *tb;
+            PyErr_Fetch(&exc_type, &exc, &tb);
+            if (cur != NULL) PyDict_SetItem(levels, price, cur);
+            else PyDict_DelItem(levels, price);
+            PyErr_Restore(exc_type, exc, tb);
+        }
+    }
+    if (rc < 0) {
+        Py_DECREF(next);
+        Py_CLEAR(*spread_out);
+        goto fail_made;
+    }
+    /* (3) the changes that cannot fail */
+    if (removing) PyDict_DelItem(levels, price);
+    PyDict_SetItem(last_seq, sid, seqo); /* the key is there (its last seq was read above) */
+    set_slot(market, off_last_recv_ns, recv_ns);
+    set_slot(ladder, off_best, next);
+    Py_DECREF(next);
+    Py_DECREF(seqo);
+    Py_XDECREF(newsize);
+    Py_XDECREF(newcount);
+    Py_DECREF(price);
     *size_out = size;
     *market_out = market;
     Py_DECREF(sid);
@@ -783,6 +808,11 @@ not_simple:
     Py_DECREF(sid);
     if (PyErr_Occurred()) return -1;
     return 0;
+fail_made:
+    Py_XDECREF(seqo);
+    Py_XDECREF(newsize);
+    Py_XDECREF(newcount);
+    Py_DECREF(price);
 fail:
     Py_DECREF(sid);
     return -1;
@@ -796,17 +826,15 @@ static PyObject *delta_path(Delta *d, PyObject *recv_ns, PyObject *last_seq, PyO
     int applied = 0;
     int64_t size = 0;
     PyObject *spread = NULL, *market = NULL;
+    /* The message is made before anything changes (see apply): a failure to make it leaves the book as it was. */
+    PyObject *msg = build_msg(d, ticker); /* steals ticker (the message holds it) */
+    if (msg == NULL) return NULL;
     if (apply_ == Py_True && PyDict_CheckExact(last_seq) && PyDict_CheckExact(markets)) {
         applied = apply(d, ticker, recv_ns, last_seq, markets, by_type, &size, &spread, &market);
         if (applied < 0) {
-            Py_DECREF(ticker);
+            Py_DECREF(msg);
             return NULL;
         }
-    }
-    PyObject *msg = build_msg(d, ticker); /* steals ticker */
-    if (msg == NULL) {
-        Py_XDECREF(spread);
-        return NULL;
     }
     if (!applied) {
         PyObject *t = PyTuple_Pack(1, msg);

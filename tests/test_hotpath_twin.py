@@ -23,6 +23,7 @@ from market_making_bot.feed import core as core_module
 from market_making_bot.feed import events as ev
 from market_making_bot.feed import hotpath
 from market_making_bot.feed.core import Core
+from market_making_bot.kalshi.messages import Trade
 from market_making_bot.marketdata.state import MarketState
 
 pytestmark = pytest.mark.skipif(
@@ -599,3 +600,28 @@ def test_real_kalshi_tickers_and_trades_are_taken_and_read_alike(shared_kalshi: 
         b = fast.feed(line, 1_770_897_990_000_000_000 + i)
         assert repr(a) == repr(b) == repr(result[0])
     assert _final_state(pure) == _final_state(fast)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_failing_add_trade_is_counted_alike_on_both_paths(compiled: bool) -> None:
+    # The ``(msg, exc)`` path: a trade applied in C whose ``add_trade`` raises is counted as a handler error and
+    # reported (``HandlerFailed``), its seq taken, exactly as the pure path does.
+    saved = core_module._HOT_FRAME
+    core_module._HOT_FRAME = saved if compiled else None
+    try:
+        core = Core()
+        failed: list[ev.HandlerFailed] = []
+        core.bus.subscribe(ev.HandlerFailed, failed.append)
+        market = core.state.market("KX-A")
+        market.trades = None  # type: ignore[assignment]  # add_trade's append raises AttributeError
+        body = {"market_ticker": "KX-A", "yes_price_dollars": "0.4200", "count_fp": "3.00", "taker_side": "yes"}
+        for seq in (1, 2):
+            frame = _dumps({"type": "trade", "sid": 1, "seq": seq, "msg": {**body, "trade_id": f"t{seq}"}})
+            msg = core.feed(frame, 1_000_000 * seq)
+            assert isinstance(msg, Trade) and msg.seq == seq
+        assert core.counters["handler_errors"] == 2
+        assert [f.msg_type for f in failed] == ["trade", "trade"]
+        assert core.sequence.last_seq[1] == 2 and core.counters["gaps"] == 0
+        assert core.by_type["trade"] == 2
+    finally:
+        core_module._HOT_FRAME = saved

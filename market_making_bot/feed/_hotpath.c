@@ -713,68 +713,93 @@ static int apply(const Delta *d, PyObject *ticker, PyObject *recv_ns, PyObject *
         Py_DECREF(price);
         goto not_simple;
     }
+    /* No change can fail half-way (issue 17: a failure after the book changed would make the pure path apply the
+     * delta again). Guaranteed by this order: (1) every object is made and every value computed first (the new
+     * size, seq, count and spread, the next best bid); (2) the two changes that can fail (a dict insertion that
+     * may grow the dict: a new level, a first by_type key) come first, and the second one undoes the first on
+     * failure; (3) the rest cannot fail: replacing the value of a key already in a dict and storing a slot
+     * allocate nothing, and deleting a key that is there never fails. */
     PyObject *seqo = PyLong_FromLongLong(d->seq);
-    if (seqo == NULL) {
-        Py_DECREF(price);
-        goto fail;
-    }
-    /* ``by_type`` (``frame``; ``delta`` counts nothing) before any change: if it fails, nothing was done. */
+    PyObject *newsize = size > 0 ? PyLong_FromLongLong(size) : NULL;
+    PyObject *newcount = NULL, *oldcount = NULL;
+    long long count = 0;
+    if (seqo == NULL || (size > 0 && newsize == NULL)) goto fail_made;
     if (by_type != NULL) {
-        int c = count_type(by_type, s_delta_type);
-        if (c <= 0) {
-            Py_DECREF(price);
+        oldcount = PyDict_GetItemWithError(by_type, s_delta_type); /* borrowed */
+        if (oldcount == NULL && PyErr_Occurred()) goto fail_made;
+        if (oldcount != NULL && !small_int(oldcount, &count)) {
             Py_DECREF(seqo);
-            if (c < 0) goto fail;
+            Py_XDECREF(newsize);
+            Py_DECREF(price);
             goto not_simple;
         }
+        if ((newcount = PyLong_FromLongLong(count + 1)) == NULL) goto fail_made;
     }
-    /* From here on the frame is applied: the sequence, the receive time, the level, the best bid. */
-    int rc = PyDict_SetItem(last_seq, sid, seqo);
-    Py_DECREF(seqo);
-    if (rc < 0) {
-        Py_DECREF(price);
-        goto fail;
-    }
-    set_slot(market, off_last_recv_ns, recv_ns);
+    /* The side's next best bid (borrowed): the new price if it beats the best, the next key below the removed best
+     * (found before the removal, so nothing is left to do after it), else unchanged. */
+    PyObject *next = best;
+    int removing = size <= 0 && cur != NULL;
     if (size > 0) {
-        PyObject *newsize = PyLong_FromLongLong(size);
-        rc = newsize == NULL ? -1 : PyDict_SetItem(levels, price, newsize);
-        Py_XDECREF(newsize);
-        if (rc < 0) {
-            Py_DECREF(price);
-            goto fail;
-        }
-        if (best == Py_None || d->price > best_v) set_slot(ladder, off_best, price);
-    } else if (cur != NULL) {
-        if (PyDict_DelItem(levels, price) < 0) {
-            Py_DECREF(price);
-            goto fail;
-        }
-        if (best != Py_None && d->price == best_v) {
-            PyObject *next = max_key(levels);
-            if (next == NULL) {
-                Py_DECREF(price);
-                goto fail;
+        if (best == Py_None || d->price > best_v) next = price;
+    } else if (removing && best != Py_None && d->price == best_v) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        long long k, top = 0;
+        next = Py_None;
+        while (PyDict_Next(levels, &pos, &key, &value)) {
+            if (key == price || !small_int(key, &k)) continue; /* the level going away (same int object or equal) */
+            if (k == d->price) continue;
+            if (next == Py_None || k > top) {
+                next = key;
+                top = k;
             }
-            set_slot(ladder, off_best, next);
-            Py_DECREF(next);
         }
     }
-    Py_DECREF(price);
     /* The spread: YES ask - YES bid = PRICE_SCALE - best NO bid - best YES bid, None if a ladder is empty. */
-    yes_best = SLOT(yes_l, off_best);
-    no_best = SLOT(no_l, off_best);
+    PyObject *y_after = d->side_yes ? next : yes_best, *n_after = d->side_yes ? no_best : next;
     long long y, n;
-    if (yes_best == Py_None || no_best == Py_None) {
+    if (y_after == Py_None || n_after == Py_None) {
         Py_INCREF(Py_None);
         *spread_out = Py_None;
-    } else if (small_int(yes_best, &y) && small_int(no_best, &n)) {
+    } else if (small_int(y_after, &y) && small_int(n_after, &n)) {
         *spread_out = PyLong_FromLongLong(PRICE_SCALE - n - y);
-        if (*spread_out == NULL) goto fail;
+        if (*spread_out == NULL) goto fail_made;
     } else {
-        PyErr_SetString(PyExc_TypeError, "a best bid is not an int");
-        goto fail;
+        Py_DECREF(seqo);
+        Py_XDECREF(newsize);
+        Py_XDECREF(newcount);
+        Py_DECREF(price);
+        goto not_simple;
     }
+    Py_INCREF(next); /* held across the changes: the removed level's key may be the last reference to it */
+    /* (2) the changes that can fail, first */
+    int rc = 0;
+    if (size > 0) rc = PyDict_SetItem(levels, price, newsize);
+    if (rc == 0 && by_type != NULL) {
+        rc = PyDict_SetItem(by_type, s_delta_type, newcount);
+        if (rc < 0 && size > 0) { /* undo the level: put the old size back, or remove the new key */
+            PyObject *exc_type, *exc, *tb;
+            PyErr_Fetch(&exc_type, &exc, &tb);
+            if (cur != NULL) PyDict_SetItem(levels, price, cur);
+            else PyDict_DelItem(levels, price);
+            PyErr_Restore(exc_type, exc, tb);
+        }
+    }
+    if (rc < 0) {
+        Py_DECREF(next);
+        Py_CLEAR(*spread_out);
+        goto fail_made;
+    }
+    /* (3) the changes that cannot fail */
+    if (removing) PyDict_DelItem(levels, price);
+    PyDict_SetItem(last_seq, sid, seqo); /* the key is there (its last seq was read above) */
+    set_slot(market, off_last_recv_ns, recv_ns);
+    set_slot(ladder, off_best, next);
+    Py_DECREF(next);
+    Py_DECREF(seqo);
+    Py_XDECREF(newsize);
+    Py_XDECREF(newcount);
+    Py_DECREF(price);
     *size_out = size;
     *market_out = market;
     Py_DECREF(sid);
@@ -783,6 +808,11 @@ not_simple:
     Py_DECREF(sid);
     if (PyErr_Occurred()) return -1;
     return 0;
+fail_made:
+    Py_XDECREF(seqo);
+    Py_XDECREF(newsize);
+    Py_XDECREF(newcount);
+    Py_DECREF(price);
 fail:
     Py_DECREF(sid);
     return -1;
@@ -796,17 +826,15 @@ static PyObject *delta_path(Delta *d, PyObject *recv_ns, PyObject *last_seq, PyO
     int applied = 0;
     int64_t size = 0;
     PyObject *spread = NULL, *market = NULL;
+    /* The message is made before anything changes (see apply): a failure to make it leaves the book as it was. */
+    PyObject *msg = build_msg(d, ticker); /* steals ticker (the message holds it) */
+    if (msg == NULL) return NULL;
     if (apply_ == Py_True && PyDict_CheckExact(last_seq) && PyDict_CheckExact(markets)) {
         applied = apply(d, ticker, recv_ns, last_seq, markets, by_type, &size, &spread, &market);
         if (applied < 0) {
-            Py_DECREF(ticker);
+            Py_DECREF(msg);
             return NULL;
         }
-    }
-    PyObject *msg = build_msg(d, ticker); /* steals ticker */
-    if (msg == NULL) {
-        Py_XDECREF(spread);
-        return NULL;
     }
     if (!applied) {
         PyObject *t = PyTuple_Pack(1, msg);
@@ -1186,6 +1214,223 @@ static PyObject *hot_frame(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
     }
 }
 
+/* ---------------------------------------------------------------------------------------------------------------
+ * The whole simple case of ``Core.feed`` (issue 17): a callable installed per ``Core`` as its ``feed`` attribute
+ * (``Core.__init__``), so that a frame the compiled path completes runs no Python bytecode at all: the ``frames``
+ * counter, ``frame()``, the one-in-``LATENCY_EVERY`` latency sample, the return value. Everything else goes back to
+ * Python: a call with keywords or another arity to ``Core.feed`` itself (nothing done yet), a frame ``frame()`` did
+ * not complete to ``Core._feed_rest`` (the frame counted, as ``Core.feed`` does), and the sampled frame's latency
+ * to ``Core._sample`` (one frame in 8: not worth a C copy of it).
+ *
+ * The Core's state is read at each call from its instance dict (``sequence``, ``_restart_at`` and
+ * ``_latency_skip`` are replaced while it runs; ``state``'s ``markets`` through its slot); ``counters``,
+ * ``_by_type`` and the three listener lists are held: they are made once by ``Core.__init__`` and only changed in
+ * place (the bus edits its lists in place). */
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *core, *dict, *counters, *by_type, *l_changed, *l_ticker, *l_trade;
+    PyObject *feed, *rest, *sample; /* Core.feed, Core._feed_rest, Core._sample (plain functions) */
+    PyTypeObject *state_type, *tracker_type;
+    Py_ssize_t off_markets, off_last_seq;
+    long every;
+} Feeder;
+
+static PyObject *s_frames, *s_state, *s_sequence, *s_restart_at, *s_latency_skip;
+
+/* ``Core.feed(core, *args, **kwargs)``, nothing done here. */
+static PyObject *feeder_forward(Feeder *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    PyObject *stack[8];
+    if (total + 1 > 8) return PyObject_CallMethod(self->core, "feed", NULL); /* raises the arity TypeError */
+    stack[0] = self->core;
+    for (Py_ssize_t i = 0; i < total; i++) stack[i + 1] = args[i];
+    return PyObject_Vectorcall(self->feed, stack, (size_t)(nargs + 1), kwnames);
+}
+
+static PyObject *feeder_call(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Feeder *self = (Feeder *)op;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames != NULL || nargs < 2 || nargs > 3) return feeder_forward(self, args, nargsf, kwnames);
+    PyObject *timed = nargs == 3 ? args[2] : Py_True;
+    /* The inputs of frame(), all borrowed; an odd one (replaced by something else): Core.feed decides. */
+    PyObject *state = PyDict_GetItemWithError(self->dict, s_state);
+    PyObject *tracker = PyDict_GetItemWithError(self->dict, s_sequence);
+    PyObject *restart = PyDict_GetItemWithError(self->dict, s_restart_at);
+    PyObject *frames = PyDict_GetItemWithError(self->counters, s_frames);
+    long long count;
+    if (state == NULL || tracker == NULL || restart == NULL || Py_TYPE(state) != self->state_type ||
+        Py_TYPE(tracker) != self->tracker_type || !small_int(frames, &count)) {
+        if (PyErr_Occurred()) return NULL;
+        return feeder_forward(self, args, nargsf, kwnames);
+    }
+    PyObject *markets = SLOT(state, self->off_markets), *last_seq = SLOT(tracker, self->off_last_seq);
+    if (markets == NULL || last_seq == NULL) return feeder_forward(self, args, nargsf, kwnames);
+    /* counters["frames"] += 1, first, as Core.feed does: from here on the frame is counted */
+    PyObject *nv = PyLong_FromLongLong(count + 1);
+    if (nv == NULL || PyDict_SetItem(self->counters, s_frames, nv) < 0) {
+        Py_XDECREF(nv);
+        return NULL;
+    }
+    Py_DECREF(nv);
+    PyObject *fargs[9] = {args[0], args[1], last_seq, markets,
+                          PyList_GET_SIZE(self->l_changed) == 0 ? Py_True : Py_False, self->by_type,
+                          self->l_ticker, self->l_trade, restart};
+    PyObject *done = hot_frame(NULL, fargs, 9);
+    if (done == NULL) {
+        /* Core.feed's belt: a failure there (only an allocation can fail) changed nothing; the pure path decides */
+        if (!PyErr_ExceptionMatches(PyExc_Exception)) return NULL;
+        PyErr_Clear();
+        done = Py_None;
+        Py_INCREF(done);
+    }
+    if (done != Py_None && !PyTuple_CheckExact(done)) { /* applied: only the latency sample is left */
+        int t = timed == Py_True ? 1 : timed == Py_False ? 0 : PyObject_IsTrue(timed);
+        if (t < 0) goto fail;
+        if (t) {
+            long long skip;
+            PyObject *so = PyDict_GetItemWithError(self->dict, s_latency_skip);
+            if (!small_int(so, &skip)) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "Core._latency_skip is not an int");
+                goto fail;
+            }
+            /* 0 .. LATENCY_EVERY - 1: CPython's cached small ints, so these cannot fail for want of memory */
+            PyObject *next = PyLong_FromLongLong(skip ? skip - 1 : self->every - 1);
+            int rc = next == NULL ? -1 : PyDict_SetItem(self->dict, s_latency_skip, next);
+            Py_XDECREF(next);
+            if (rc < 0) goto fail;
+            if (!skip) {
+                PyObject *call[3] = {self->core, done, args[1]};
+                PyObject *r = PyObject_Vectorcall(self->sample, call, 3, NULL);
+                if (r == NULL) goto fail;
+                Py_DECREF(r);
+            }
+        }
+        return done;
+    }
+    PyObject *call[5] = {self->core, args[0], args[1], timed, done};
+    PyObject *r = PyObject_Vectorcall(self->rest, call, 5, NULL);
+    Py_DECREF(done);
+    return r;
+fail:
+    Py_DECREF(done);
+    return NULL;
+}
+
+static int feeder_traverse(PyObject *op, visitproc visit, void *arg) {
+    Feeder *self = (Feeder *)op;
+    Py_VISIT(self->core);
+    Py_VISIT(self->dict);
+    Py_VISIT(self->counters);
+    Py_VISIT(self->by_type);
+    Py_VISIT(self->l_changed);
+    Py_VISIT(self->l_ticker);
+    Py_VISIT(self->l_trade);
+    Py_VISIT(self->feed);
+    Py_VISIT(self->rest);
+    Py_VISIT(self->sample);
+    Py_VISIT(self->state_type);
+    Py_VISIT(self->tracker_type);
+    return 0;
+}
+
+static int feeder_clear(PyObject *op) {
+    Feeder *self = (Feeder *)op;
+    Py_CLEAR(self->core);
+    Py_CLEAR(self->dict);
+    Py_CLEAR(self->counters);
+    Py_CLEAR(self->by_type);
+    Py_CLEAR(self->l_changed);
+    Py_CLEAR(self->l_ticker);
+    Py_CLEAR(self->l_trade);
+    Py_CLEAR(self->feed);
+    Py_CLEAR(self->rest);
+    Py_CLEAR(self->sample);
+    Py_CLEAR(self->state_type);
+    Py_CLEAR(self->tracker_type);
+    return 0;
+}
+
+static void feeder_dealloc(PyObject *op) {
+    PyObject_GC_UnTrack(op);
+    feeder_clear(op);
+    Py_TYPE(op)->tp_free(op);
+}
+
+static PyTypeObject FeederType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "market_making_bot.feed._hotpath.Feeder",
+    .tp_basicsize = sizeof(Feeder),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "Core.feed's simple case in C (see the module source).",
+    .tp_vectorcall_offset = offsetof(Feeder, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_traverse = feeder_traverse,
+    .tp_clear = feeder_clear,
+    .tp_dealloc = feeder_dealloc,
+};
+
+/* feeder(core, feed, rest, sample, every, MarketDataState, SequenceTracker) -> the Core's ``feed``. */
+static PyObject *hot_feeder(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *core, *feed, *rest, *sample, *st, *tt;
+    long every;
+    if (!PyArg_ParseTuple(args, "OOOOlO!O!", &core, &feed, &rest, &sample, &every, &PyType_Type, &st, &PyType_Type,
+                          &tt))
+        return NULL;
+    if (delta_cls == NULL || ticker_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "setup() was not called with the ticker and trade classes");
+        return NULL;
+    }
+    if (every < 1 || every > 256) {
+        PyErr_SetString(PyExc_ValueError, "every must be in 1..256 (cached small ints)");
+        return NULL;
+    }
+    Py_ssize_t off_markets = slot_offset(st, "markets"), off_last_seq = slot_offset(tt, "last_seq");
+    if (off_markets < 0 || off_last_seq < 0) return NULL;
+    PyObject *dict = PyObject_GetAttrString(core, "__dict__");
+    if (dict == NULL) return NULL;
+    if (!PyDict_CheckExact(dict)) {
+        Py_DECREF(dict);
+        PyErr_SetString(PyExc_TypeError, "the core's __dict__ is not a dict");
+        return NULL;
+    }
+    static const char *held[5] = {"counters", "_by_type", "_l_changed", "_l_ticker", "_l_trade"};
+    PyObject *v[5];
+    for (int i = 0; i < 5; i++) {
+        v[i] = PyDict_GetItemString(dict, held[i]); /* borrowed */
+        if (v[i] == NULL || (i < 2 ? !PyDict_CheckExact(v[i]) : !PyList_CheckExact(v[i]))) {
+            Py_DECREF(dict);
+            PyErr_Format(PyExc_TypeError, "the core's %s is missing or of another type", held[i]);
+            return NULL;
+        }
+    }
+    Feeder *f = PyObject_GC_New(Feeder, &FeederType);
+    if (f == NULL) {
+        Py_DECREF(dict);
+        return NULL;
+    }
+    f->vectorcall = feeder_call;
+    Py_INCREF(core);
+    f->core = core;
+    f->dict = dict;
+    f->counters = Py_NewRef(v[0]);
+    f->by_type = Py_NewRef(v[1]);
+    f->l_changed = Py_NewRef(v[2]);
+    f->l_ticker = Py_NewRef(v[3]);
+    f->l_trade = Py_NewRef(v[4]);
+    f->feed = Py_NewRef(feed);
+    f->rest = Py_NewRef(rest);
+    f->sample = Py_NewRef(sample);
+    f->state_type = (PyTypeObject *)Py_NewRef(st);
+    f->tracker_type = (PyTypeObject *)Py_NewRef(tt);
+    f->off_markets = off_markets;
+    f->off_last_seq = off_last_seq;
+    f->every = every;
+    PyObject_GC_Track((PyObject *)f);
+    return (PyObject *)f;
+}
+
 /* setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats[, Ticker, Trade]): the classes, and their
  * slots' offsets; ``frame`` needs the last two. */
 static PyObject *hot_setup(PyObject *Py_UNUSED(self), PyObject *args) {
@@ -1256,6 +1501,8 @@ static PyMethodDef methods[] = {
      "The delta, ticker and trade paths in C (see the module source)."},
     {"setup", hot_setup, METH_VARARGS,
      "setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats[, Ticker, Trade])."},
+    {"feeder", hot_feeder, METH_VARARGS,
+     "feeder(core, feed, rest, sample, every, MarketDataState, SequenceTracker): Core.feed's simple case in C."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1271,5 +1518,11 @@ PyMODINIT_FUNC PyInit__hotpath(void) {
     if ((s_delta_type = PyUnicode_InternFromString("orderbook_delta")) == NULL) return NULL;
     if ((s_ticker_type = PyUnicode_InternFromString("ticker")) == NULL) return NULL;
     if ((s_trade_type = PyUnicode_InternFromString("trade")) == NULL) return NULL;
+    if ((s_frames = PyUnicode_InternFromString("frames")) == NULL) return NULL;
+    if ((s_state = PyUnicode_InternFromString("state")) == NULL) return NULL;
+    if ((s_sequence = PyUnicode_InternFromString("sequence")) == NULL) return NULL;
+    if ((s_restart_at = PyUnicode_InternFromString("_restart_at")) == NULL) return NULL;
+    if ((s_latency_skip = PyUnicode_InternFromString("_latency_skip")) == NULL) return NULL;
+    if (PyType_Ready(&FeederType) < 0) return NULL;
     return PyModule_Create(&module);
 }

@@ -16,3 +16,6 @@ def frame(
 def setup(
     message: type, market: type, book: type, ladder: type, stats: type, ticker: type = ..., trade: type = ..., /
 ) -> None: ...
+def feeder(
+    core: Any, feed: Any, rest: Any, sample: Any, every: int, state_type: type, tracker_type: type, /
+) -> Any: ...

@@ -69,6 +69,7 @@ from market_making_bot.feed.events import (
     UnknownFrame,
 )
 from market_making_bot.feed.health import Health
+from market_making_bot.feed.hotpath import feeder as _HOT_FEEDER
 from market_making_bot.feed.hotpath import frame as _HOT_FRAME
 from market_making_bot.kalshi.decode import DecodeError, decode_frame
 from market_making_bot.kalshi.messages import (
@@ -223,6 +224,15 @@ class Core:
             OrderGroupUpdate: self._on_order_frame,
             UnknownMessage: self._on_unknown,
         }
+        if _HOT_FRAME is not None and _HOT_FEEDER is not None and type(self).feed is Core.feed:
+            # ``feed``'s simple case in C (``_hotpath.feeder``): a frame the compiled path completes runs no Python
+            # bytecode; it calls ``Core.feed`` (a call with keywords), ``_feed_rest`` (a frame it did not complete)
+            # and ``_sample`` (the sampled frame's latency). ``counters``, ``_by_type`` and the ``_l_*`` lists are
+            # held by it: they are never replaced, only changed in place. A subclass that overrides ``feed`` keeps
+            # its own.
+            self.__dict__["feed"] = _HOT_FEEDER(
+                self, Core.feed, Core._feed_rest, Core._sample, LATENCY_EVERY, MarketDataState, SequenceTracker
+            )
 
     @property
     def by_type(self) -> dict[str, int]:
@@ -276,15 +286,15 @@ class Core:
 
         ``timed=False``: ``recv_ns`` is not when the frame was received (a recording without receive times gives
         made-up, evenly spaced times), so no feed latency is measured on it."""
-        counters = self.counters
-        counters["frames"] += 1
-        msg: Message | None = None
+        self.counters["frames"] += 1
         hot = _HOT_FRAME
+        done: Any = None
         if hot is not None:
             # The compiled twin (``feed.hotpath``): a canonical delta, ticker or trade frame is decoded and, in the
             # simple case (the next seq of its sid, a known market, nobody listening for its event), applied in one
             # C call to the same objects the pure path below uses, ``by_type`` counted. Anything else comes back
-            # undone (None) or decoded only (``(msg,)``).
+            # undone (None) or decoded only (``(msg,)``). (With the compiled path built, ``Core.__init__`` installs
+            # ``_hotpath.feeder``, this method's simple case in C, as the instance's ``feed``: see ``_feed_rest``.)
             try:
                 done = hot(
                     data,
@@ -297,29 +307,37 @@ class Core:
                     self._l_trade,
                     self._restart_at,
                 )
-            except Exception:  # a belt (only a failing allocation can raise there): the pure path decides
+            except Exception:  # a belt (only a failing allocation can raise there, before any change): pure path
                 done = None
-            if done is not None:
-                if done.__class__ is not tuple:  # applied, nothing left to do but the latency sample
-                    if timed:
-                        skip = self._latency_skip
-                        if skip:
-                            self._latency_skip = skip - 1
-                        else:
-                            self._latency_skip = LATENCY_EVERY - 1
-                            self._sample(done, recv_ns)
-                    return done  # type: ignore[no-any-return]
-                msg = done[0]
-                if len(done) > 1:  # applied, with something left for Python (rare)
-                    if timed:
-                        skip = self._latency_skip
-                        if skip:
-                            self._latency_skip = skip - 1
-                        else:
-                            self._latency_skip = LATENCY_EVERY - 1
-                            self._sample(msg, recv_ns)
-                    self._hot_tail(done, recv_ns)
-                    return msg
+            if done is not None and done.__class__ is not tuple:  # applied: nothing left but the latency sample
+                if timed:
+                    skip = self._latency_skip
+                    if skip:
+                        self._latency_skip = skip - 1
+                    else:
+                        self._latency_skip = LATENCY_EVERY - 1
+                        self._sample(done, recv_ns)
+                return done  # type: ignore[no-any-return]
+        return self._feed_rest(data, recv_ns, timed, done)
+
+    def _feed_rest(self, data: str | bytes, recv_ns: int, timed: bool, done: tuple[Any, ...] | None) -> Message | None:
+        """``feed`` after the frame was counted and the compiled path, if any, returned ``done``: ``None`` (not
+        taken: decode it here) or a tuple (decoded only ``(msg,)``, or applied with something left). The C
+        ``feeder`` (the instance's ``feed`` when compiled) calls it for every frame it does not complete."""
+        counters = self.counters
+        msg: Message | None = None
+        if done is not None:
+            msg = done[0]
+            if len(done) > 1:  # applied, with something left for Python (rare)
+                if timed:
+                    skip = self._latency_skip
+                    if skip:
+                        self._latency_skip = skip - 1
+                    else:
+                        self._latency_skip = LATENCY_EVERY - 1
+                        self._sample(done[0], recv_ns)
+                self._hot_tail(done, recv_ns)
+                return msg
         if msg is None:
             try:
                 msg = decode_frame(data)

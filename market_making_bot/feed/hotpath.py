@@ -7,7 +7,8 @@ extension: without a compiler the install goes on without it). ``MARKET_MAKING_B
 frame by frame (tests/test_hotpath_twin.py), and hands every frame it does not know exactly back to it.
 
 ``frame`` is the compiled function ``Core.feed`` calls (deltas, tickers and trades; see the C source for its
-contract), ``delta`` the delta-only one (kept for the tests); both ``None`` on the pure path; ``COMPILED`` tells which.
+contract), ``delta`` the delta-only one (kept for the tests), ``feeder`` the maker of a ``Core``'s ``feed`` (its
+simple case in C); all ``None`` on the pure path; ``COMPILED`` tells which.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from market_making_bot.kalshi.messages import OrderbookDelta, Ticker, Trade
 from market_making_bot.marketdata.orderbook import OrderBook, _Ladder
 from market_making_bot.marketdata.state import MarketState, SpreadStats
 
-__all__ = ["COMPILED", "PURE_ENV", "delta", "frame", "path_name"]
+__all__ = ["COMPILED", "PURE_ENV", "delta", "feeder", "frame", "path_name"]
 
 PURE_ENV = "MARKET_MAKING_BOT_PURE"
 
 delta: Callable[[str | bytes, int, dict[int, int], dict[str, Any], bool], Any] | None = None
 frame: Callable[..., Any] | None = None
+feeder: Callable[..., Any] | None = None
 
 if os.environ.get(PURE_ENV, "") in ("", "0"):
     try:
@@ -40,6 +42,7 @@ if os.environ.get(PURE_ENV, "") in ("", "0"):
         else:
             delta = _hotpath.delta
             frame = _hotpath.frame
+            feeder = _hotpath.feeder
 
 COMPILED = delta is not None
 

@@ -31,7 +31,7 @@ from market_making_bot.cli.checks import (
     positive_seconds,
 )
 from market_making_bot.feed.core import Core
-from market_making_bot.runtime.transport import AUTO_ORDER, DEFAULT_TRANSPORT, TRANSPORTS, available_transports
+from market_making_bot.runtime.transport_names import AUTO_ORDER, DEFAULT_TRANSPORT, TRANSPORTS, available_transports
 from market_making_bot.storage.journal import RecordingError
 from market_making_bot.storage.replay import ReplayReport, check_recordings, run_replay
 from market_making_bot.views.output import LogOutput, setup_logging

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 from market_making_bot.cli.checks import (
     CliParser,
+    VersionAction,
     check_output_file,
     check_record_path,
     int_in_range,
-    package_version,
     parse_tickers,
     positive_number,
     positive_seconds,
@@ -93,7 +93,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         error_name="mm-ws-listener",
     )
-    parser.add_argument("--version", action="version", version=package_version())
+    parser.add_argument("--version", action=VersionAction)
     parser.add_argument(
         "--replay",
         nargs="+",

@@ -34,7 +34,6 @@ from typing import IO, Any
 
 import msgspec
 
-from market_making_bot.feed.backfill import decode_update
 from market_making_bot.feed.core import Core
 from market_making_bot.kalshi.messages import Message
 from market_making_bot.storage.journal import (
@@ -316,6 +315,8 @@ def iter_replay(
                 elif rec.dir == "lost":
                     core.connection_lost(rec.text or "", recv_ns)
                 elif rec.dir == "rest" and rec.text is not None:
+                    from market_making_bot.feed.backfill import decode_update  # rare: not loaded for raw frames
+
                     try:
                         update = decode_update(rec.text)
                     except msgspec.DecodeError as exc:

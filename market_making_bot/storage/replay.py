@@ -28,6 +28,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from os import PathLike
 from pathlib import Path
 from typing import IO, Any
@@ -422,18 +423,18 @@ class _Run:
             feed = self.core.feed
             recv_ns = self.recv_ns
             fed = readable = 0
-            # Lines are read a block at a time so that the ``try`` covers the reading alone (a damaged gzip stream
-            # ends the file), never the core or ``after``; the loop below is the whole per-frame cost of the
-            # replay outside ``Core.feed``: one strip, two tests, one call.
-            block = [first]
-            readlines = f.readlines
             sep = _SEP
+            escaped: BaseException | None = None
+            # The whole per-frame cost of the replay outside ``Core.feed``: one strip, two tests, one call. The outer
+            # ``try`` is for the reading (damaged gzip data ends the file, as in ``iter_recording``, after every
+            # whole line before the damage); what ``feed`` or ``after`` raise leaves unchanged (the inner ``try``
+            # costs nothing until something is raised).
             try:
-                while block:
-                    for line in block:
-                        data = line.strip()
-                        if data and data != sep:
-                            recv_ns += FRAME_SPACING_NS
+                for line in chain((first,), lines):
+                    data = line.strip()
+                    if data and data != sep:
+                        recv_ns += FRAME_SPACING_NS
+                        try:
                             msg = feed(data, recv_ns, False)  # a made-up time: no feed latency is measured
                             fed += 1
                             if msg is not None:
@@ -442,15 +443,15 @@ class _Run:
                                 self._count(fed, readable, recv_ns)
                                 fed = readable = 0
                                 after(msg, recv_ns)
-                    try:
-                        block = readlines(_BLOCK)
-                    except _READ_ERRORS as exc:
-                        problems(
-                            f"damaged or cut gzip data ({exc or type(exc).__name__}); the rest of the file is lost"
-                        )
-                        break
+                        except _READ_ERRORS as exc:  # not from the file: raised again below
+                            escaped = exc
+                            break
+            except _READ_ERRORS as exc:
+                problems(f"damaged or cut gzip data ({exc or type(exc).__name__}); the rest of the file is lost")
             finally:
                 self._count(fed, readable, recv_ns)
+            if escaped is not None:
+                raise escaped
         return True
 
     def _count(self, fed: int, readable: int, recv_ns: int) -> None:
@@ -458,7 +459,3 @@ class _Run:
         self.readable += readable
         self.report.frames += fed
         self.recv_ns = recv_ns
-
-
-_BLOCK = 1 << 16
-"""Bytes of lines read at a time by ``_Run.lines``."""

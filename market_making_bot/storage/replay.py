@@ -351,7 +351,8 @@ class _Run:
 
     def journal(self, path: Path, problems: _Problems) -> Iterator[tuple[Message | None, int]]:
         """The records of one journal: frames fed with their recorded times, connections and REST replayed."""
-        core, pace, rep = self.core, self.pace, self.report
+        core, rep = self.core, self.report
+        pace = self.pace if self.pace.speed is not None else None  # as fast as possible: no call per frame
         feed = core.feed
         recv_ns = self.recv_ns
         try:
@@ -362,7 +363,8 @@ class _Run:
                     data: str | bytes | None = rec.text
                     if data is None:  # not UTF-8 live: the same bytes, counted malformed as they were live
                         data = rec.b64
-                    pace(recv_ns)
+                    if pace is not None:
+                        pace(recv_ns)
                     msg = feed(data, recv_ns)  # type: ignore[arg-type]  # one of the two is set (iter_journal)
                     rep.frames += 1
                     yield msg, recv_ns
@@ -384,7 +386,8 @@ class _Run:
 
     def recording(self, path: Path, problems: _Problems) -> Iterator[tuple[Message | None, int]]:
         """The frames of a recording that is not a journal (:func:`iter_recording`)."""
-        pace, rep = self.pace, self.report
+        rep = self.report
+        pace = self.pace if self.pace.speed is not None else None  # as fast as possible: no call per frame
         feed = self.core.feed
         recv_ns = self.recv_ns
         try:
@@ -395,7 +398,8 @@ class _Run:
                     recv_ns += FRAME_SPACING_NS
                 else:
                     recv_ns = recorded_ns
-                    pace(recv_ns)
+                    if pace is not None:
+                        pace(recv_ns)
                 self.recv_ns = recv_ns
                 msg = feed(frame, recv_ns, timed)  # a made-up time: no feed latency is measured
                 if msg is not None:

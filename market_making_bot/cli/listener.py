@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING
 
 from market_making_bot.cli.checks import (
     CliParser,
+    VersionAction,
     check_output_file,
     check_record_path,
     int_in_range,
-    package_version,
     parse_tickers,
     positive_number,
     positive_seconds,
 )
 from market_making_bot.feed.core import Core
-from market_making_bot.runtime.transport import AUTO_ORDER, DEFAULT_TRANSPORT, TRANSPORTS, available_transports
+from market_making_bot.runtime.transport_names import AUTO_ORDER, DEFAULT_TRANSPORT, TRANSPORTS, available_transports
 from market_making_bot.storage.journal import RecordingError
 from market_making_bot.storage.replay import ReplayReport, check_recordings, run_replay
 from market_making_bot.views.output import LogOutput, setup_logging
@@ -93,7 +93,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         error_name="mm-ws-listener",
     )
-    parser.add_argument("--version", action="version", version=package_version())
+    parser.add_argument("--version", action=VersionAction)
     parser.add_argument(
         "--replay",
         nargs="+",

@@ -47,9 +47,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from market_making_bot.feed.backfill import RestUpdate
 from market_making_bot.feed.events import (
     BookChanged,
     BookSnapshot,
@@ -92,6 +91,9 @@ from market_making_bot.kalshi.messages import (
 from market_making_bot.marketdata.sequence import ProblemKind, SeqResult, SequenceProblem, SequenceTracker
 from market_making_bot.marketdata.state import DEFAULT_VOLUME_WINDOW_NS, MarketDataState, MarketState
 from market_making_bot.units import price_str, size_str
+
+if TYPE_CHECKING:  # feed.backfill (with kalshi.rest, feed.audit) loads only where REST is used: not for a replay
+    from market_making_bot.feed.backfill import RestUpdate
 
 __all__ = ["Core", "SequenceProblem"]
 

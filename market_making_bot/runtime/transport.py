@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -49,6 +50,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from market_making_bot.redact import redacted_logger
+from market_making_bot.runtime.transport_names import (
+    AUTO_ORDER,
+    DEFAULT_TRANSPORT,
+    TRANSPORTS,
+    available_transports,
+    installed,
+)
 
 __all__ = [
     "AUTO_ORDER",
@@ -70,20 +78,6 @@ __all__ = [
     "available_transports",
     "get_transport",
 ]
-
-TRANSPORTS = ("websockets", "aiohttp", "picows", "auto")
-"""The names :func:`get_transport` accepts (``--ws-transport``)."""
-DEFAULT_TRANSPORT = "auto"
-"""The transport used when none is named (``--ws-transport`` not given, ``transport=None``): ``auto``: picows when
-the ``[fast]`` extra installed it (on the loopback benchmark it costs 28 to 39% less CPU per frame than websockets
-and keeps the pace of 50,000 frames/s where websockets falls behind: README "Performance"), else websockets, the
-default and the fallback. aiohttp (always installed: the REST client's library) is as fast as picows within 10%
-and passes the same tests, but is used only when asked for (``--ws-transport aiohttp``): the listener's socket
-library does not change under a user who did not ask for it."""
-AUTO_ORDER = ("picows", "websockets")
-"""``auto``: the first of these that imports."""
-ALL_ORDER = ("picows", "aiohttp", "websockets")
-"""Every transport, fastest first (by the loopback benchmark)."""
 
 PING_TIMEOUT_REASON = "keepalive ping timeout"
 MESSAGE_TOO_BIG = 1009
@@ -401,7 +395,7 @@ class AiohttpTransport:
                         compress=15,  # permessage-deflate offered, as websockets does
                         max_msg_size=options.max_size,
                         timeout=_ws_timeout(aiohttp, options.close_timeout),
-                        **_NO_DECODE,
+                        **_aiohttp_no_decode(),
                     ),
                     options.open_timeout,
                 )
@@ -435,9 +429,12 @@ def _ws_timeout(aiohttp: Any, close_timeout: float) -> Any:
     return close_timeout if timeout_class is None else timeout_class(ws_receive=None, ws_close=close_timeout)
 
 
+@functools.cache
 def _aiohttp_no_decode() -> dict[str, Any]:
     """``decode_text=False`` where aiohttp has it (3.13 on): text frames as bytes, never decoded (as websockets'
-    ``recv(False)``); older versions decode them to ``str``, which the decoder also takes."""
+    ``recv(False)``); older versions decode them to ``str``, which the decoder also takes. Asked on the first
+    aiohttp connection, not at import: importing aiohttp costs about 150 ms, which a replay or a run on another
+    transport must not pay."""
     try:
         import aiohttp
     except ImportError:  # pragma: no cover - aiohttp is a dependency
@@ -449,28 +446,12 @@ def _aiohttp_no_decode() -> dict[str, Any]:
     )
 
 
-_NO_DECODE = _aiohttp_no_decode()
-
-
 # --------------------------------------------------------------------------------------------------- choose
 _FACTORIES: dict[str, Callable[[], Transport]] = {
     "websockets": WebsocketsTransport,
     "aiohttp": AiohttpTransport,
     "picows": PicowsTransport,
 }
-
-
-def _installed(name: str) -> bool:
-    try:
-        __import__(name)
-    except ImportError:
-        return False
-    return True
-
-
-def available_transports() -> list[str]:
-    """The transports whose library imports here, fastest first."""
-    return [name for name in ALL_ORDER if _installed(name)]
 
 
 def get_transport(name: str | Transport | None = None) -> Transport:
@@ -482,10 +463,10 @@ def get_transport(name: str | Transport | None = None) -> Transport:
     if not isinstance(name, str):
         return name
     if name == "auto":
-        name = next((n for n in AUTO_ORDER if _installed(n)), "websockets")  # websockets: a dependency
+        name = next((n for n in AUTO_ORDER if installed(n)), "websockets")  # websockets: a dependency
     factory = _FACTORIES.get(name)
     if factory is None:
         raise ValueError(f"unknown WebSocket transport {name!r} (choose from {', '.join(TRANSPORTS)})")
-    if not _installed(name):
+    if not installed(name):
         raise ValueError(f"WebSocket transport {name!r} needs the {name} package, which is not installed")
     return factory()

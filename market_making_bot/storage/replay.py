@@ -28,13 +28,13 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from os import PathLike
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
 
-from market_making_bot.feed.backfill import decode_update
 from market_making_bot.feed.core import Core
 from market_making_bot.kalshi.messages import Message
 from market_making_bot.storage.journal import (
@@ -144,6 +144,27 @@ def _read_rest(f: IO[bytes], problem: Callable[[str], None]) -> bytes:
     return b"".join(chunks)
 
 
+def _sniff(lines: Iterator[bytes]) -> tuple[str, bytes]:
+    """Read up to the first non-blank line of a recording that is not a journal: ``(kind, that line stripped)``.
+
+    ``kind``: ``"empty"`` (no such line), ``"document"`` (the line is a whole recording object,
+    ``{"frames": [...]}``), ``"lines"`` (one frame per line from here on: JSONL, or ``;;``-separated one-line
+    frames), or ``"whole"`` (the file must be read whole: a JSON document, multi-line frames, a damaged first
+    line). Raises what reading raises (``_READ_ERRORS`` for damaged gzip data)."""
+    for line in lines:
+        first = line.strip()
+        if first:
+            break
+    else:
+        return "empty", b""
+    if first != _SEP and not first.startswith(b"[") and _is_json(first):
+        doc = _loads(first)
+        if isinstance(doc, dict) and "frames" in doc and "type" not in doc:
+            return "document", first
+        return "lines", first
+    return "whole", first
+
+
 def iter_recording(
     path: str | PathLike[str], problem: Callable[[str], None] | None = None, *, text: bool = True
 ) -> Iterator[tuple[int | None, str | bytes]]:
@@ -156,22 +177,16 @@ def iter_recording(
     """
     report = problem or (lambda _text: None)
     with open_recording(path) as f:
-        first = b""
         lines = iter(f)
         try:
-            for line in lines:
-                if line.strip():
-                    first = line.strip()
-                    break
-            if not first:
+            kind, first = _sniff(lines)
+            if kind == "empty":
                 return
-            if first != _SEP and not first.startswith(b"[") and _is_json(first):
-                # One frame per line (JSONL, or ";;"-separated one-line frames), or a one-line recording object.
-                doc = _loads(first)
-                if isinstance(doc, dict) and "frames" in doc and "type" not in doc:
-                    yield from _from_document(doc, report)
-                    return
-                if not text:  # the hot loop of raw captures: bytes straight to the core, as live
+            if kind == "document":  # a one-line recording object
+                yield from _from_document(_loads(first), report)
+                return
+            if kind == "lines":
+                if not text:  # raw captures: bytes straight to the core, as live
                     yield None, first
                     for line in lines:
                         data = line.strip()
@@ -271,12 +286,24 @@ def run_replay(
     each frame's decoded message (``None`` if it could not be decoded) and receive time, once it is processed.
     ``report``: filled with the counts (frames, damaged records, files). Raises :class:`RecordingError` for an
     input that cannot be used (:func:`check_recordings`; or a file with content of which nothing could be read).
+
+    The same frames, times and calls as :func:`iter_replay`, without a generator between the file and the core: a
+    one-frame-per-line recording (raw captures, the benchmarks' files) is fed from a loop over its lines.
     """
     rep = report if report is not None else ReplayReport()
     before = rep.frames
-    for msg, recv_ns in iter_replay(paths, core, speed=speed, sleep=sleep, clock=clock, report=rep):
-        if after is not None:
-            after(msg, recv_ns)
+    run = _Run(core, _Pacer(speed, sleep, clock), rep)
+    for path in check_recordings(paths):
+        problems = run.start(path)
+        if is_journal(path):
+            for msg, recv_ns in run.journal(path, problems):
+                if after is not None:
+                    after(msg, recv_ns)
+        elif not run.lines(path, problems, after):
+            for msg, recv_ns in run.recording(path, problems):
+                if after is not None:
+                    after(msg, recv_ns)
+        run.done(path, problems)
     return rep.frames - before
 
 
@@ -291,23 +318,53 @@ def iter_replay(
 ) -> Iterator[tuple[Message | None, int]]:
     """:func:`run_replay` one frame at a time: yields ``(decoded message or None, receive time)`` after each frame
     is processed (so a caller can act on the events that frame caused before the next one is fed)."""
-    rep = report if report is not None else ReplayReport()
-    recv_ns = -FRAME_SPACING_NS
-    feed = core.feed
-    pace = _Pacer(speed, sleep, clock)
+    run = _Run(core, _Pacer(speed, sleep, clock), report if report is not None else ReplayReport())
     for path in check_recordings(paths):
-        rep.files.append(path)
-        problems = _Problems(path, rep)
-        readable = seen = 0
+        problems = run.start(path)
         if is_journal(path):
+            yield from run.journal(path, problems)
+        else:
+            yield from run.recording(path, problems)
+        run.done(path, problems)
+
+
+class _Run:
+    """One replay's state across its files: the core, the pacing, the report, the last receive time, and the
+    counts of the file being read (``readable``: records or frames that could be read; ``seen``: frames of a
+    recording that is not a journal), from which :meth:`done` tells a file of which nothing could be read."""
+
+    def __init__(self, core: Core, pace: _Pacer, report: ReplayReport) -> None:
+        self.core, self.pace, self.report = core, pace, report
+        self.recv_ns = -FRAME_SPACING_NS
+        self.readable = self.seen = 0
+
+    def start(self, path: Path) -> _Problems:
+        self.report.files.append(path)
+        self.readable = self.seen = 0
+        return _Problems(path, self.report)
+
+    def done(self, path: Path, problems: _Problems) -> None:
+        problems.done()
+        if self.readable == 0 and (problems.count or self.seen):  # content, but nothing in it could be read
+            damaged = problems.count + self.seen
+            raise RecordingError(f"{path}: not a single frame could be read ({damaged} damaged records or frames)")
+
+    def journal(self, path: Path, problems: _Problems) -> Iterator[tuple[Message | None, int]]:
+        """The records of one journal: frames fed with their recorded times, connections and REST replayed."""
+        core, rep = self.core, self.report
+        pace = self.pace if self.pace.speed is not None else None  # as fast as possible: no call per frame
+        feed = core.feed
+        recv_ns = self.recv_ns
+        try:
             for rec in iter_journal(path, problems):
-                readable += 1
-                recv_ns = rec.t
+                self.readable += 1
+                self.recv_ns = recv_ns = rec.t
                 if rec.dir == "in":
                     data: str | bytes | None = rec.text
                     if data is None:  # not UTF-8 live: the same bytes, counted malformed as they were live
                         data = rec.b64
-                    pace(recv_ns)
+                    if pace is not None:
+                        pace(recv_ns)
                     msg = feed(data, recv_ns)  # type: ignore[arg-type]  # one of the two is set (iter_journal)
                     rep.frames += 1
                     yield msg, recv_ns
@@ -316,27 +373,93 @@ def iter_replay(
                 elif rec.dir == "lost":
                     core.connection_lost(rec.text or "", recv_ns)
                 elif rec.dir == "rest" and rec.text is not None:
+                    from market_making_bot.feed.backfill import decode_update  # rare: not loaded for raw frames
+
                     try:
                         update = decode_update(rec.text)
                     except msgspec.DecodeError as exc:
                         problems(f"a rest record that cannot be read ({exc})")
                         continue
                     core.apply_rest(update, recv_ns)
-        else:
+        finally:
+            self.recv_ns = recv_ns
+
+    def recording(self, path: Path, problems: _Problems) -> Iterator[tuple[Message | None, int]]:
+        """The frames of a recording that is not a journal (:func:`iter_recording`)."""
+        rep = self.report
+        pace = self.pace if self.pace.speed is not None else None  # as fast as possible: no call per frame
+        feed = self.core.feed
+        recv_ns = self.recv_ns
+        try:
             for recorded_ns, frame in iter_recording(path, problems, text=False):
-                seen += 1
+                self.seen += 1
                 timed = recorded_ns is not None
                 if recorded_ns is None:
                     recv_ns += FRAME_SPACING_NS
                 else:
                     recv_ns = recorded_ns
-                    pace(recv_ns)
+                    if pace is not None:
+                        pace(recv_ns)
+                self.recv_ns = recv_ns
                 msg = feed(frame, recv_ns, timed)  # a made-up time: no feed latency is measured
                 if msg is not None:
-                    readable += 1
+                    self.readable += 1
                 rep.frames += 1
                 yield msg, recv_ns
-        problems.done()
-        if readable == 0 and (problems.count or seen):  # content, but nothing in it could be read
-            damaged = problems.count + seen
-            raise RecordingError(f"{path}: not a single frame could be read ({damaged} damaged records or frames)")
+        finally:
+            self.recv_ns = recv_ns
+
+    def lines(self, path: Path, problems: _Problems, after: Callable[[Message | None, int], None] | None) -> bool:
+        """Feed a one-frame-per-line recording (the case ``iter_recording(text=False)`` yields line by line) from a
+        plain loop: the same frames, times and problems as :meth:`recording`, without a generator per frame.
+        Returns ``False``, having fed nothing, for a file of another format (the caller uses :meth:`recording`)."""
+        with open_recording(path) as f:
+            lines = iter(f)
+            try:
+                kind, first = _sniff(lines)
+            except _READ_ERRORS as exc:
+                problems(f"damaged or cut gzip data ({exc or type(exc).__name__}); the rest of the file is lost")
+                return True
+            if kind == "empty":
+                return True
+            if kind != "lines":
+                return False
+            feed = self.core.feed
+            recv_ns = self.recv_ns
+            fed = readable = 0
+            sep = _SEP
+            escaped: BaseException | None = None
+            # The whole per-frame cost of the replay outside ``Core.feed``: one strip, two tests, one call. The outer
+            # ``try`` is for the reading (damaged gzip data ends the file, as in ``iter_recording``, after every
+            # whole line before the damage); what ``feed`` or ``after`` raise leaves unchanged (the inner ``try``
+            # costs nothing until something is raised).
+            try:
+                for line in chain((first,), lines):
+                    data = line.strip()
+                    if data and data != sep:
+                        recv_ns += FRAME_SPACING_NS
+                        try:
+                            msg = feed(data, recv_ns, False)  # a made-up time: no feed latency is measured
+                            fed += 1
+                            if msg is not None:
+                                readable += 1
+                            if after is not None:
+                                self._count(fed, readable, recv_ns)
+                                fed = readable = 0
+                                after(msg, recv_ns)
+                        except _READ_ERRORS as exc:  # not from the file: raised again below
+                            escaped = exc
+                            break
+            except _READ_ERRORS as exc:
+                problems(f"damaged or cut gzip data ({exc or type(exc).__name__}); the rest of the file is lost")
+            finally:
+                self._count(fed, readable, recv_ns)
+            if escaped is not None:
+                raise escaped
+        return True
+
+    def _count(self, fed: int, readable: int, recv_ns: int) -> None:
+        self.seen += fed
+        self.readable += readable
+        self.report.frames += fed
+        self.recv_ns = recv_ns

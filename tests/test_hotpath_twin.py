@@ -695,3 +695,39 @@ def test_spread_change_finishes_in_c() -> None:
     assert (stats.current, stats.min, stats.max, stats.duration_ns, stats._weighted) == (800, 800, 1000, 1000, 1_000_000)
     crossed = hotpath.frame(frames[6][0].replace('"seq":7', '"seq":3'), 20_000, *args)
     assert crossed.__class__ is tuple and len(crossed) == 3 and crossed[2] == stats.current
+
+
+@pytest.mark.parametrize("kind", ["delta", "trade"])
+def test_scanner_finds_every_stop_byte_at_every_position(kind: str) -> None:
+    # The scanner skips 8 bytes of a string at a time (SWAR): a quote, a backslash, a control character or a
+    # non-ASCII byte at any position of a string (so at every offset in its 8-byte words) must still stop it and
+    # hand the frame back, and a plain character there must not. The pure decoder is the reference.
+    from market_making_bot.kalshi.decode import DecodeError, decode_frame
+
+    assert hotpath.frame is not None
+    if kind == "delta":
+        body = {"market_ticker": "KX-S", "market_id": "M" * 40, "price_dollars": "0.4200", "delta_fp": "5.00"}
+        body |= {"side": "yes", "ts_ms": _T0_MS}
+        top = {"type": "orderbook_delta", "sid": 1, "seq": 2}
+    else:
+        body = {"market_ticker": "KX-S", "trade_id": "M" * 40, "yes_price_dollars": "0.4200", "count_fp": "3.00"}
+        body |= {"taker_side": "yes", "ts_ms": _T0_MS}
+        top = {"type": "trade", "sid": 1, "seq": 2}
+    base = _dumps({**top, "msg": body}).encode()
+    start = base.index(b"M" * 40)
+    taken = handed_back = 0
+    for i in range(start, start + 40):
+        for insert in (b"\x01", b"\x1f", b"\\n", b'\\"', b"\xc3\xa9", b"\x7f", b"a", b" "):
+            frame = base[:i] + insert + base[i:]
+            result = hotpath.frame(frame, 0, {}, {}, True, {}, [], [], {})
+            try:
+                pure: Any = decode_frame(frame)
+            except DecodeError:
+                pure = None
+            if insert in (b"a", b" ", b"\x7f"):  # plain printable ASCII (0x7f included, as the byte loop has it)
+                assert result is not None and repr(result[0]) == repr(pure), (i, insert)
+                taken += 1
+            else:
+                assert result is None, (i, insert)  # the pure path decides (an escape, a control char, UTF-8)
+                handed_back += 1
+    assert taken == 40 * 3 and handed_back == 40 * 5

@@ -55,6 +55,9 @@ typedef struct {
 } Scan;
 
 static inline void ws(Scan *s) {
+    /* Hot-path trick: a canonical frame has no whitespace, and every JSON whitespace character is <= ' ': one
+     * compare settles the common case (a token's first character) before the four-way test. */
+    if (__builtin_expect(s->p < s->end && (unsigned char)*s->p > ' ', 1)) return;
     while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')) s->p++;
 }
 
@@ -72,6 +75,21 @@ static inline int string(Scan *s, const char **start, Py_ssize_t *len) {
     ws(s);
     if (s->p >= s->end || *s->p != '"') return -1;
     const char *q = ++s->p;
+    /* Hot-path trick (SWAR): 8 bytes at a time, skipped whole while none of them is a quote, a backslash, a
+     * control character (< 0x20) or non-ASCII (>= 0x80); the byte loop below then finds which one it was. With
+     * ``zero(x)`` = a byte of x is 0 (the classic (x - 0x01..) & ~x & 0x80.. test, exact for its lowest such
+     * byte, and any false positive above it only sends the word to the byte loop): a quote is a zero byte of
+     * w ^ 0x22.., a backslash one of w ^ 0x5c..; w - 0x20.. borrows into the top bit of a byte < 0x20, and the
+     * top bit of w itself is non-ASCII. About 2 instructions a byte instead of 6 (issue 17, item 2). */
+    while (s->end - q >= 8) {
+        uint64_t w;
+        memcpy(&w, q, 8); /* an unaligned load, compiled to one mov */
+        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+        uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+        uint64_t stop = ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | ((w - ones * 0x20) & ~w) | w;
+        if (stop & high) break;
+        q += 8;
+    }
     while (q < s->end) {
         unsigned char c = (unsigned char)*q;
         if (c == '"') {

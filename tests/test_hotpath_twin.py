@@ -692,7 +692,8 @@ def test_spread_change_finishes_in_c() -> None:
     done = hotpath.frame(frames[1][0], frames[1][1], *args)
     assert done is not None and done.__class__ is not tuple
     stats = core.state.markets["KX-S"].spread
-    assert (stats.current, stats.min, stats.max, stats.duration_ns, stats._weighted) == (800, 800, 1000, 1000, 1_000_000)
+    got = (stats.current, stats.min, stats.max, stats.duration_ns, stats._weighted)
+    assert got == (800, 800, 1000, 1000, 1_000_000)
     crossed = hotpath.frame(frames[6][0].replace('"seq":7', '"seq":3'), 20_000, *args)
     assert crossed.__class__ is tuple and len(crossed) == 3 and crossed[2] == stats.current
 

@@ -625,3 +625,110 @@ def test_a_failing_add_trade_is_counted_alike_on_both_paths(compiled: bool) -> N
         assert core.by_type["trade"] == 2
     finally:
         core_module._HOT_FRAME = saved
+
+
+def _spread_frames() -> list[tuple[str, int]]:
+    """A snapshot and deltas that move the spread (and empty a ladder, cross the book, take a level below zero) at
+    receive times that go forward, repeat and go back, then past 64 bits: ``SpreadStats.update``'s every branch."""
+    snap = {
+        "market_ticker": "KX-S",
+        "yes_dollars_fp": [["0.4000", "10.00"]],
+        "no_dollars_fp": [["0.5000", "10.00"]],
+    }
+    frames = [(_dumps({"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": snap}), 1_000)]
+    moves = [
+        ("yes", "0.4200", "5.00", 2_000),  # spread 1000 -> 800
+        ("no", "0.5100", "5.00", 2_000),  # same receive time: no time weighted
+        ("yes", "0.4200", "-5.00", 1_500),  # backwards: none either
+        ("yes", "0.4000", "-10.00", 9_000),  # the YES ladder empties: spread None
+        ("yes", "0.3000", "1.00", 12_000),  # back from None: nothing weighted for the gap
+        ("no", "0.7500", "1.00", 15_000),  # crossed: 10000 - 7500 - 3000 < 0, reported by Core._delta_tail
+        ("no", "0.7500", "-1.00", 16_000),
+        ("no", "0.5100", "-9.00", 17_000),  # a level below zero: the (msg, size, spread) tail
+        ("yes", "0.3500", "2.00", 2**63 + 5),  # past 64 bits: Python's ints (the pure path)
+        ("yes", "0.3600", "2.00", 2**64 + 7),
+        ("yes", "0.3700", "2.00", 2**64 + 9),
+    ]
+    for seq, (side, price, delta, recv_ns) in enumerate(moves, start=2):
+        body = {"market_ticker": "KX-S", "price_dollars": price, "delta_fp": delta, "side": side, "ts_ms": _T0_MS}
+        frames.append((_dumps({"type": "orderbook_delta", "sid": 1, "seq": seq, "msg": body}), recv_ns))
+    return frames
+
+
+def test_spread_statistics_alike_on_both_paths() -> None:
+    # The spread statistics are updated in C (issue 17): the same slots, the same problems reported, as the pure
+    # ``SpreadStats.update`` for receive times that repeat, go back and leave 64 bits.
+    def run_once(hot: bool) -> tuple[list[Any], str, list[str]]:
+        saved = core_module._HOT_FRAME
+        core_module._HOT_FRAME = saved if hot else None
+        try:
+            core = Core()
+            problems: list[str] = []
+            core.bus.subscribe(ev.SequenceProblemSeen, lambda e: problems.append(e.problem.kind))
+            slots: list[Any] = []
+            stats = None
+            for frame, recv_ns in _spread_frames():
+                core.feed(frame, recv_ns, False)
+                stats = core.state.markets["KX-S"].spread
+                slots.append([getattr(stats, name) for name in type(stats).__slots__])
+            assert stats is not None
+            return slots, _final_state(core), problems
+        finally:
+            core_module._HOT_FRAME = saved
+
+    pure = run_once(False)
+    assert pure == run_once(True)
+    assert pure[2] == ["crossed_book"]  # the level below zero after it is the crossing's consequence: not news
+    assert pure[0][-1][type(Core().state.market("X").spread).__slots__.index("min")] == -500  # the crossing
+
+
+def test_spread_change_finishes_in_c() -> None:
+    # A delta that moves the spread without a problem is done in C whole (no ``(msg, size, spread)`` tail).
+    assert hotpath.frame is not None
+    core = Core()
+    frames = _spread_frames()
+    core.feed(frames[0][0], frames[0][1])
+    args = (core.sequence.last_seq, core.state.markets, True, core._by_type, [], [], core._restart_at)
+    done = hotpath.frame(frames[1][0], frames[1][1], *args)
+    assert done is not None and done.__class__ is not tuple
+    stats = core.state.markets["KX-S"].spread
+    got = (stats.current, stats.min, stats.max, stats.duration_ns, stats._weighted)
+    assert got == (800, 800, 1000, 1000, 1_000_000)
+    crossed = hotpath.frame(frames[6][0].replace('"seq":7', '"seq":3'), 20_000, *args)
+    assert crossed.__class__ is tuple and len(crossed) == 3 and crossed[2] == stats.current
+
+
+@pytest.mark.parametrize("kind", ["delta", "trade"])
+def test_scanner_finds_every_stop_byte_at_every_position(kind: str) -> None:
+    # The scanner skips 8 bytes of a string at a time (SWAR): a quote, a backslash, a control character or a
+    # non-ASCII byte at any position of a string (so at every offset in its 8-byte words) must still stop it and
+    # hand the frame back, and a plain character there must not. The pure decoder is the reference.
+    from market_making_bot.kalshi.decode import DecodeError, decode_frame
+
+    assert hotpath.frame is not None
+    if kind == "delta":
+        body = {"market_ticker": "KX-S", "market_id": "M" * 40, "price_dollars": "0.4200", "delta_fp": "5.00"}
+        body |= {"side": "yes", "ts_ms": _T0_MS}
+        top = {"type": "orderbook_delta", "sid": 1, "seq": 2}
+    else:
+        body = {"market_ticker": "KX-S", "trade_id": "M" * 40, "yes_price_dollars": "0.4200", "count_fp": "3.00"}
+        body |= {"taker_side": "yes", "ts_ms": _T0_MS}
+        top = {"type": "trade", "sid": 1, "seq": 2}
+    base = _dumps({**top, "msg": body}).encode()
+    start = base.index(b"M" * 40)
+    taken = handed_back = 0
+    for i in range(start, start + 40):
+        for insert in (b"\x01", b"\x1f", b"\\n", b'\\"', b"\xc3\xa9", b"\x7f", b"a", b" "):
+            frame = base[:i] + insert + base[i:]
+            result = hotpath.frame(frame, 0, {}, {}, True, {}, [], [], {})
+            try:
+                pure: Any = decode_frame(frame)
+            except DecodeError:
+                pure = None
+            if insert in (b"a", b" ", b"\x7f"):  # plain printable ASCII (0x7f included, as the byte loop has it)
+                assert result is not None and repr(result[0]) == repr(pure), (i, insert)
+                taken += 1
+            else:
+                assert result is None, (i, insert)  # the pure path decides (an escape, a control char, UTF-8)
+                handed_back += 1
+    assert taken == 40 * 3 and handed_back == 40 * 5

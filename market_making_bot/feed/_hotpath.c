@@ -13,9 +13,10 @@
  *     (msg,)          decoded only (``apply`` false, or the delta is not the simple case): the pure path goes on
  *                     from the decoded message;
  *     msg             decoded, sequence-checked (the next seq of its sid), applied to its market's book
- *                     (``market.last_recv_ns`` set), and the spread is unchanged with no problem: done;
- *     (msg, size, spread)  as above, but the spread changed or the delta left a negative level or a crossed book:
- *                     the caller finishes (``Core._delta_tail``).
+ *                     (``market.last_recv_ns`` set) and its spread statistics (``SpreadStats.update``), with no
+ *                     problem: done;
+ *     (msg, size, spread)  as above, but the delta left a negative level or a crossed book: the caller reports it
+ *                     (``Core._delta_tail``; the statistics are already updated).
  *
  * frame(data, recv_ns, last_seq, markets, apply, by_type, ticker_listeners, trade_listeners, restart_at) ->
  *     the same for deltas (``apply``: nobody listens for ``BookChanged``), and ``by_type`` counted for every frame
@@ -54,6 +55,9 @@ typedef struct {
 } Scan;
 
 static inline void ws(Scan *s) {
+    /* Hot-path trick: a canonical frame has no whitespace, and every JSON whitespace character is <= ' ': one
+     * compare settles the common case (a token's first character) before the four-way test. */
+    if (__builtin_expect(s->p < s->end && (unsigned char)*s->p > ' ', 1)) return;
     while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')) s->p++;
 }
 
@@ -71,6 +75,21 @@ static inline int string(Scan *s, const char **start, Py_ssize_t *len) {
     ws(s);
     if (s->p >= s->end || *s->p != '"') return -1;
     const char *q = ++s->p;
+    /* Hot-path trick (SWAR): 8 bytes at a time, skipped whole while none of them is a quote, a backslash, a
+     * control character (< 0x20) or non-ASCII (>= 0x80); the byte loop below then finds which one it was. With
+     * ``zero(x)`` = a byte of x is 0 (the classic (x - 0x01..) & ~x & 0x80.. test, exact for its lowest such
+     * byte, and any false positive above it only sends the word to the byte loop): a quote is a zero byte of
+     * w ^ 0x22.., a backslash one of w ^ 0x5c..; w - 0x20.. borrows into the top bit of a byte < 0x20, and the
+     * top bit of w itself is non-ASCII. About 2 instructions a byte instead of 6 (issue 17, item 2). */
+    while (s->end - q >= 8) {
+        uint64_t w;
+        memcpy(&w, q, 8); /* an unaligned load, compiled to one mov */
+        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+        uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+        uint64_t stop = ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | ((w - ones * 0x20) & ~w) | w;
+        if (stop & high) break;
+        q += 8;
+    }
     while (q < s->end) {
         unsigned char c = (unsigned char)*q;
         if (c == '"') {
@@ -579,7 +598,7 @@ static int scan(const char *buf, Py_ssize_t n, Frame *f) {
 static PyTypeObject *market_type, *book_type, *ladder_type, *stats_type;
 static Py_ssize_t off_msg[11];
 static Py_ssize_t off_has_snapshot, off_sid, off_book, off_last_recv_ns, off_spread, off_yes, off_no, off_levels,
-    off_best, off_current;
+    off_best, off_current, off_since, off_weighted, off_duration, off_min, off_max;
 
 static Py_ssize_t slot_offset(PyObject *type, const char *name) {
     PyObject *d = PyObject_GetAttrString(type, name);
@@ -635,24 +654,6 @@ fail:
     return NULL;
 }
 
-/* The next best bid after the best level was removed: max(levels), or None. New reference, NULL on error. */
-static PyObject *max_key(PyObject *levels) {
-    PyObject *key, *value, *best = NULL;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(levels, &pos, &key, &value)) {
-        if (best == NULL) {
-            best = key;
-        } else {
-            int gt = PyObject_RichCompareBool(key, best, Py_GT);
-            if (gt < 0) return NULL;
-            if (gt) best = key;
-        }
-    }
-    if (best == NULL) Py_RETURN_NONE;
-    Py_INCREF(best);
-    return best;
-}
-
 static inline void set_slot(PyObject *obj, Py_ssize_t off, PyObject *value) {
     PyObject *old = SLOT(obj, off);
     Py_INCREF(value);
@@ -673,13 +674,23 @@ static inline int small_int(PyObject *o, long long *out) {
     return 1;
 }
 
-/* The simple case of ``Core.feed``'s delta fast path and ``Core._on_delta`` (see core.py): 1 applied (*size_out,
- * *spread_out (new reference), *market_out (borrowed) set), 0 not the simple case (nothing changed), -1 error. Every
- * check comes before the first change. */
+/* A slot set to a new reference (stolen); the old value is released. */
+static inline void put_slot(PyObject *obj, Py_ssize_t off, PyObject *value) {
+    PyObject *old = SLOT(obj, off);
+    SLOT(obj, off) = value;
+    Py_XDECREF(old);
+}
+
+/* The simple case of ``Core.feed``'s delta fast path and ``Core._on_delta`` (see core.py), the spread statistics
+ * (``SpreadStats.update``) included: 1 applied (*tail_out: NULL when the delta is done, else a new ``(msg, size,
+ * spread)`` for ``Core._delta_tail``: a negative level or a crossed book to report), 0 not the simple case (nothing
+ * changed), -1 error. Every check and every allocation comes before the first change. */
 static int count_type(PyObject *by_type, PyObject *kind);
 
-static int apply(const Delta *d, PyObject *ticker, PyObject *recv_ns, PyObject *last_seq, PyObject *markets,
-                 PyObject *by_type, int64_t *size_out, PyObject **spread_out, PyObject **market_out) {
+static int apply(const Delta *d, PyObject *msg, PyObject *ticker, PyObject *recv_ns, PyObject *last_seq,
+                 PyObject *markets, PyObject *by_type, PyObject **tail_out) {
+    PyObject *spread = NULL, *st_weighted = NULL, *st_duration = NULL, *tail = NULL;
+    *tail_out = NULL;
     if (!(d->seen & F_SID) || !(d->seen & F_SEQ)) return 0;
     PyObject *sid = PyLong_FromLongLong(d->sid);
     if (sid == NULL) return -1;
@@ -757,19 +768,54 @@ static int apply(const Delta *d, PyObject *ticker, PyObject *recv_ns, PyObject *
     }
     /* The spread: YES ask - YES bid = PRICE_SCALE - best NO bid - best YES bid, None if a ladder is empty. */
     PyObject *y_after = d->side_yes ? next : yes_best, *n_after = d->side_yes ? no_best : next;
-    long long y, n;
+    long long y, n, sp = 0;
+    int has_spread = 0;
     if (y_after == Py_None || n_after == Py_None) {
         Py_INCREF(Py_None);
-        *spread_out = Py_None;
+        spread = Py_None;
     } else if (small_int(y_after, &y) && small_int(n_after, &n)) {
-        *spread_out = PyLong_FromLongLong(PRICE_SCALE - n - y);
-        if (*spread_out == NULL) goto fail_made;
+        has_spread = 1;
+        sp = PRICE_SCALE - n - y;
+        if ((spread = PyLong_FromLongLong(sp)) == NULL) goto fail_made;
     } else {
-        Py_DECREF(seqo);
-        Py_XDECREF(newsize);
-        Py_XDECREF(newcount);
-        Py_DECREF(price);
-        goto not_simple;
+        goto not_simple_made;
+    }
+    /* ``SpreadStats.update(spread, recv_ns)`` exactly, on 64-bit integers (a value outside them, or a slot that is
+     * not a plain int, is the pure path's: Python's ints do not overflow). Its new values are made here and stored
+     * with the changes that cannot fail below. Most deltas leave the spread alone: one compare. */
+    PyObject *stats_cur = SLOT(stats, off_current), *st_min = NULL, *st_max = NULL; /* min/max: borrowed */
+    long long cur_v = 0;
+    int cur_none = stats_cur == Py_None, stats_change = 0;
+    if (!cur_none && !small_int(stats_cur, &cur_v)) goto not_simple_made;
+    if (has_spread ? (cur_none || cur_v != sp) : !cur_none) {
+        stats_change = 1;
+        long long recv, since, weighted, duration, mn = 0, mx = 0;
+        PyObject *o_min = SLOT(stats, off_min), *o_max = SLOT(stats, off_max);
+        if (!small_int(recv_ns, &recv) || !small_int(SLOT(stats, off_since), &since) ||
+            !small_int(SLOT(stats, off_weighted), &weighted) || !small_int(SLOT(stats, off_duration), &duration) ||
+            o_min == NULL || o_max == NULL || (o_min != Py_None && !small_int(o_min, &mn)) ||
+            (o_max != Py_None && !small_int(o_max, &mx)))
+            goto not_simple_made;
+        if (!cur_none && recv > since) { /* the old spread lasted recv - since: weighted += current * elapsed */
+            long long elapsed, prod, w2, d2;
+            if (__builtin_sub_overflow(recv, since, &elapsed) || __builtin_mul_overflow(cur_v, elapsed, &prod) ||
+                __builtin_add_overflow(weighted, prod, &w2) || __builtin_add_overflow(duration, elapsed, &d2))
+                goto not_simple_made;
+            if ((st_weighted = PyLong_FromLongLong(w2)) == NULL || (st_duration = PyLong_FromLongLong(d2)) == NULL)
+                goto fail_made;
+        }
+        if (has_spread) {
+            if (o_min == Py_None || sp < mn) st_min = spread;
+            if (o_max == Py_None || sp > mx) st_max = spread;
+        }
+    }
+    /* A negative level or a crossed book: ``Core._delta_tail`` reports it; its tuple is made now, before the book
+     * changes (a failure to make it later would lose the report). */
+    if (size < 0 || (has_spread && sp <= 0)) {
+        PyObject *sizeo = PyLong_FromLongLong(size);
+        tail = sizeo ? PyTuple_Pack(3, msg, sizeo, spread) : NULL;
+        Py_XDECREF(sizeo);
+        if (tail == NULL) goto fail_made;
     }
     Py_INCREF(next); /* held across the changes: the removed level's key may be the last reference to it */
     /* (2) the changes that can fail, first */
@@ -787,7 +833,6 @@ static int apply(const Delta *d, PyObject *ticker, PyObject *recv_ns, PyObject *
     }
     if (rc < 0) {
         Py_DECREF(next);
-        Py_CLEAR(*spread_out);
         goto fail_made;
     }
     /* (3) the changes that cannot fail */
@@ -795,15 +840,33 @@ static int apply(const Delta *d, PyObject *ticker, PyObject *recv_ns, PyObject *
     PyDict_SetItem(last_seq, sid, seqo); /* the key is there (its last seq was read above) */
     set_slot(market, off_last_recv_ns, recv_ns);
     set_slot(ladder, off_best, next);
+    if (stats_change) { /* storing slots allocates nothing */
+        set_slot(stats, off_current, spread);
+        set_slot(stats, off_since, recv_ns);
+        if (st_weighted != NULL) {
+            put_slot(stats, off_weighted, st_weighted);
+            put_slot(stats, off_duration, st_duration);
+        }
+        if (st_min != NULL) set_slot(stats, off_min, st_min);
+        if (st_max != NULL) set_slot(stats, off_max, st_max);
+    }
     Py_DECREF(next);
     Py_DECREF(seqo);
     Py_XDECREF(newsize);
     Py_XDECREF(newcount);
     Py_DECREF(price);
-    *size_out = size;
-    *market_out = market;
+    Py_DECREF(spread);
+    *tail_out = tail;
     Py_DECREF(sid);
     return 1;
+not_simple_made:
+    Py_DECREF(seqo);
+    Py_XDECREF(newsize);
+    Py_XDECREF(newcount);
+    Py_DECREF(price);
+    Py_XDECREF(spread);
+    Py_XDECREF(st_weighted);
+    Py_XDECREF(st_duration);
 not_simple:
     Py_DECREF(sid);
     if (PyErr_Occurred()) return -1;
@@ -813,6 +876,10 @@ fail_made:
     Py_XDECREF(newsize);
     Py_XDECREF(newcount);
     Py_DECREF(price);
+    Py_XDECREF(spread);
+    Py_XDECREF(st_weighted);
+    Py_XDECREF(st_duration);
+    Py_XDECREF(tail);
 fail:
     Py_DECREF(sid);
     return -1;
@@ -824,13 +891,12 @@ static PyObject *delta_path(Delta *d, PyObject *recv_ns, PyObject *last_seq, PyO
     PyObject *ticker = PyUnicode_FromStringAndSize(d->ticker, d->ticker_len);
     if (ticker == NULL) return NULL;
     int applied = 0;
-    int64_t size = 0;
-    PyObject *spread = NULL, *market = NULL;
+    PyObject *tail = NULL;
     /* The message is made before anything changes (see apply): a failure to make it leaves the book as it was. */
     PyObject *msg = build_msg(d, ticker); /* steals ticker (the message holds it) */
     if (msg == NULL) return NULL;
     if (apply_ == Py_True && PyDict_CheckExact(last_seq) && PyDict_CheckExact(markets)) {
-        applied = apply(d, ticker, recv_ns, last_seq, markets, by_type, &size, &spread, &market);
+        applied = apply(d, msg, ticker, recv_ns, last_seq, markets, by_type, &tail);
         if (applied < 0) {
             Py_DECREF(msg);
             return NULL;
@@ -841,25 +907,11 @@ static PyObject *delta_path(Delta *d, PyObject *recv_ns, PyObject *last_seq, PyO
         Py_DECREF(msg);
         return t;
     }
-    /* Done unless the spread changed (its statistics are updated in Python: rare) or there is a problem. */
-    PyObject *current = SLOT(SLOT(market, off_spread), off_current);
-    int same = PyObject_RichCompareBool(spread, current, Py_EQ);
-    if (same < 0) {
+    if (tail != NULL) { /* a problem to report (rare): (msg, size, spread), the spread statistics already done */
         Py_DECREF(msg);
-        Py_DECREF(spread);
-        return NULL;
+        return tail;
     }
-    int crossed = spread != Py_None && PyLong_AsLong(spread) <= 0;
-    if (same && size >= 0 && !crossed) {
-        Py_DECREF(spread);
-        return msg;
-    }
-    PyObject *sizeo = PyLong_FromLongLong(size);
-    PyObject *t = sizeo ? PyTuple_Pack(3, msg, sizeo, spread) : NULL;
-    Py_XDECREF(sizeo);
-    Py_DECREF(msg);
-    Py_DECREF(spread);
-    return t;
+    return msg;
 }
 
 /* The text of a frame: bytes, or an ASCII-only str (its characters are its bytes); else 0 (the pure path). */
@@ -1239,6 +1291,19 @@ typedef struct {
 
 static PyObject *s_frames, *s_state, *s_sequence, *s_restart_at, *s_latency_skip;
 
+/* 1 if the frame begins exactly ``{"type":"X"`` with X none of the three types ``frame()`` takes (it would return
+ * None at once: the type comes first in every frame Kalshi sends); 0 otherwise (``frame()`` decides). */
+static int foreign_type(const char *buf, Py_ssize_t n) {
+    static const char head[] = "{\"type\":\"";
+    const Py_ssize_t h = (Py_ssize_t)sizeof head - 1;
+    if (n < h + 2 || memcmp(buf, head, (size_t)h) != 0) return 0;
+    const char *v = buf + h, *end = buf + n, *q = memchr(v, '"', (size_t)(end - v));
+    if (q == NULL) return 0;
+    Py_ssize_t vn = q - v;
+    if (memchr(v, '\\', (size_t)vn) != NULL) return 0; /* an escape: frame() reads it the same way (None) */
+    return !(key_is(v, vn, "orderbook_delta") || key_is(v, vn, "ticker") || key_is(v, vn, "trade"));
+}
+
 /* ``Core.feed(core, *args, **kwargs)``, nothing done here. */
 static PyObject *feeder_forward(Feeder *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
@@ -1255,6 +1320,26 @@ static PyObject *feeder_call(PyObject *op, PyObject *const *args, size_t nargsf,
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (kwnames != NULL || nargs < 2 || nargs > 3) return feeder_forward(self, args, nargsf, kwnames);
     PyObject *timed = nargs == 3 ? args[2] : Py_True;
+    /* A frame that says first of all that it is of a type frame() never takes (fills, positions, snapshots, acks:
+     * 1 frame in 10) goes straight to Core._feed_rest, counted: none of frame()'s inputs is looked up for it (issue
+     * 17: the fallback cost about 480 instructions a frame more than the pure path's, now about the same). */
+    const char *buf;
+    Py_ssize_t n;
+    if (frame_text(args[0], &buf, &n) && foreign_type(buf, n)) {
+        long long count;
+        PyObject *frames = PyDict_GetItemWithError(self->counters, s_frames);
+        if (small_int(frames, &count)) {
+            PyObject *nv = PyLong_FromLongLong(count + 1);
+            if (nv == NULL || PyDict_SetItem(self->counters, s_frames, nv) < 0) {
+                Py_XDECREF(nv);
+                return NULL;
+            }
+            Py_DECREF(nv);
+            PyObject *call[5] = {self->core, args[0], args[1], timed, Py_None};
+            return PyObject_Vectorcall(self->rest, call, 5, NULL);
+        }
+        if (PyErr_Occurred()) return NULL;
+    }
     /* The inputs of frame(), all borrowed; an odd one (replaced by something else): Core.feed decides. */
     PyObject *state = PyDict_GetItemWithError(self->dict, s_state);
     PyObject *tracker = PyDict_GetItemWithError(self->dict, s_sequence);
@@ -1455,7 +1540,10 @@ static PyObject *hot_setup(PyObject *Py_UNUSED(self), PyObject *args) {
         (off_book = slot_offset(mt, "book")) < 0 || (off_last_recv_ns = slot_offset(mt, "last_recv_ns")) < 0 ||
         (off_spread = slot_offset(mt, "spread")) < 0 || (off_yes = slot_offset(bt, "_yes")) < 0 ||
         (off_no = slot_offset(bt, "_no")) < 0 || (off_levels = slot_offset(lt, "levels")) < 0 ||
-        (off_best = slot_offset(lt, "best")) < 0 || (off_current = slot_offset(st, "current")) < 0)
+        (off_best = slot_offset(lt, "best")) < 0 || (off_current = slot_offset(st, "current")) < 0 ||
+        (off_since = slot_offset(st, "_since")) < 0 || (off_weighted = slot_offset(st, "_weighted")) < 0 ||
+        (off_duration = slot_offset(st, "duration_ns")) < 0 || (off_min = slot_offset(st, "min")) < 0 ||
+        (off_max = slot_offset(st, "max")) < 0)
         return NULL;
     if (tk != NULL) {
         /* Ticker: a plain __slots__ class built with tp_alloc, so it must not have a __dict__ or an __init__

@@ -601,8 +601,8 @@ class Core:
                     self._callback_failed("BookChanged callback", recv_ns)
 
     def _delta_tail(self, msg: OrderbookDelta, size: int, spread: int | None, recv_ns: int) -> None:
-        """The end of ``_on_delta`` for a delta the compiled path applied (``feed``): the spread's statistics when
-        the spread changed, and a negative level or a crossed book reported."""
+        """The end of ``_on_delta`` for a delta the compiled path applied (``feed``): a negative level or a crossed
+        book reported (the compiled path updates the spread's statistics itself; the update here is then a no-op)."""
         stats = self.state.markets[msg.market_ticker].spread
         if spread != stats.current:
             stats.update(spread, recv_ns)

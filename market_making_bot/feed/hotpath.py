@@ -6,9 +6,9 @@ extension: without a compiler the install goes on without it). ``MARKET_MAKING_B
 ``0``) forces the pure-Python path, which stays the reference implementation: the compiled path must match it exactly,
 frame by frame (tests/test_hotpath_twin.py), and hands every frame it does not know exactly back to it.
 
-``frame`` is the compiled function ``Core.feed`` calls (deltas, tickers, trades, fills and positions; see the C source for its
-contract), ``delta`` the delta-only one (kept for the tests), ``feeder`` the maker of a ``Core``'s ``feed`` (its
-simple case in C); all ``None`` on the pure path; ``COMPILED`` tells which.
+``frame`` is the compiled function ``Core.feed`` calls (deltas, tickers, trades, fills and positions; see the C
+source for its contract), ``delta`` the delta-only one (kept for the tests), ``feeder`` the maker of a ``Core``'s
+``feed`` (its simple case in C); all ``None`` on the pure path; ``COMPILED`` tells which.
 """
 
 from __future__ import annotations
@@ -37,7 +37,16 @@ if os.environ.get(PURE_ENV, "") in ("", "0"):
     else:
         try:  # the classes whose slots the C code reads and writes (it checks each is a plain writable slot)
             _hotpath.setup(
-                OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats, Ticker, Trade, Fill, MarketPosition, RecentIds
+                OrderbookDelta,
+                MarketState,
+                OrderBook,
+                _Ladder,
+                SpreadStats,
+                Ticker,
+                Trade,
+                Fill,
+                MarketPosition,
+                RecentIds,
             )
         except TypeError:  # a class changed shape: the pure path (tests/test_hotpath_twin.py fails loudly then)
             pass

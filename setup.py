@@ -35,6 +35,7 @@ setup(
         Extension(
             "market_making_bot.feed._hotpath",
             ["market_making_bot/feed/_hotpath.c"],
+            depends=["market_making_bot/feed/_hotpath_private.h"],  # included by _hotpath.c: a change rebuilds it
             optional=True,
             extra_compile_args=["-O2"],
         )

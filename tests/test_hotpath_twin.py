@@ -187,6 +187,53 @@ _TRADE_ODD_VALUES: dict[str, list[Any]] = {
 }
 
 
+_FILL_ODD_VALUES: dict[str, list[Any]] = {
+    "yes_price_dollars": ["", "0.0000", "1.0000", "0.45", "-0.4500", None, 0.45, "0.4500 ", "0.0001", "0.9999"],
+    "count_fp": ["-1.00", "-0.00", "0.00", "", "1e3", "999999999999.99", "1000000000000.00", None, 5],
+    "fee_cost": ["0.0175", "-0.010000", "0.000000", "999999999999.999999", "1000000000000.000000", "1e-3", "", None],
+    "fee_dollars": ["0.017500", 0.0175, None],
+    "price_dollars": ["0.4500", 0.45, None, ""],
+    "post_position_fp": ["-0.00", "-999999999999.99", "1000000000000.00", "12.5", "", None, "-5.00"],
+    "post_position": [5, -5, None],  # legacy integer fields
+    "yes_price": [45, 0, None],
+    "count": [3, -1],
+    "is_taker": [True, False, None, 1, "true"],
+    "trade_id": ["", "\u00e9", None, 7, "f1"],
+    "order_id": ["", None, "o2", 5],
+    "client_order_id": ["c1", "", None, "\u00e9"],
+    "outcome_side": ["", "yes", "no", None, "buy"],
+    "purchased_side": ["", "yes", "sell", None],
+    "side": ["buy", "sell", "", "yes", None],
+    "action": ["", "buy", "sell", None, "BUY"],
+    "ts_ms": [None, 1, 10**13, "x"],
+    "ts": [1_790_000_000, "2026-09-21T14:13:20Z", 5, None, 1.5],
+    "exchange_index": [0, None, {"x": 1}],
+}
+
+_POSITION_ODD_VALUES: dict[str, list[Any]] = {
+    "position_fp": ["-0.00", "12.5", "", "999999999999.99", "-1000000000000.00", None, 5, "-999999999999.99"],
+    "position_cost_dollars": ["1.5", "-0.000000", "999999999999.999999", "", None, "1e3", 1.5],
+    "realized_pnl_dollars": ["-1.500000", "0.0000001", "-999999999999.999999"],
+    "fees_paid_dollars": ["0.010000", "x"],
+    "position_fee_cost_dollars": ["-0.010000", None],
+    "volume_fp": ["-0.00", "-1.00", "0.00", "12.5", "1e3", None, "999999999999.99"],
+    "position": [5, -3],  # legacy integer fields
+    "position_cost": [100],
+    "volume": [7],
+    "user_id": ["u", None, 5],
+}
+
+
+def _money(rng: random.Random) -> str:
+    micro = rng.choice([0, rng.randint(1, 99), rng.randint(0, 10**7), rng.randint(0, 10**18 - 1)])
+    sign = "-" if rng.random() < 0.2 else ""
+    return f"{sign}{micro // 10**6}.{micro % 10**6:06d}"
+
+
+def _signed_size(rng: random.Random) -> str:
+    return rng.choice(["", "-"]) + _size(rng)
+
+
 def _odd_fields(rng: random.Random, body: dict[str, Any], values: dict[str, list[Any]]) -> dict[str, Any]:
     b = dict(body)
     for _ in range(rng.choice([1, 1, 1, 2])):
@@ -201,7 +248,8 @@ def _odd_fields(rng: random.Random, body: dict[str, Any], values: dict[str, list
 def stream(count: int, seed: int) -> Iterator[str | bytes]:
     """``count`` frames (and control words) of a seeded session over ``MARKETS``."""
     rng = random.Random(seed)
-    seqs = {1: 0, 2: 0, 3: 0, 4: 0}
+    seqs = {1: 0, 2: 0, 3: 0, 4: 0, 5: 0}
+    recent_fills: list[tuple[str, str]] = []
     books: dict[tuple[str, str], dict[str, int]] = {}
     ts = _T0_MS
     n = 0
@@ -238,7 +286,13 @@ def stream(count: int, seed: int) -> Iterator[str | bytes]:
         if r < 0.0004:
             yield rng.choice(CONTROLS)
             if rng.random() < 0.5:
-                for sid, channel in ((1, "orderbook_delta"), (2, "ticker"), (3, "trade"), (4, "fill")):
+                for sid, channel in (
+                    (1, "orderbook_delta"),
+                    (2, "ticker"),
+                    (3, "trade"),
+                    (4, "fill"),
+                    (5, "market_positions"),
+                ):
                     seqs[sid] = 0
                     yield _dumps({"type": "subscribed", "id": sid, "msg": {"channel": channel, "sid": sid}})
                 yield from (snapshot(mm) for mm in MARKETS)
@@ -348,23 +402,114 @@ def stream(count: int, seed: int) -> Iterator[str | bytes]:
             else:
                 text = _dumps({**top, "msg": body})
             yield text.encode() if rng.random() < 0.5 else text
-        elif r < 0.97:
-            fill = {
-                "trade_id": f"f{n}",
-                "order_id": "o1",
+        elif r < 0.975:
+            # a fill as the simulator sends it (or its legacy spelling), or the near-canonical one Kalshi documents
+            if recent_fills and rng.random() < 0.1:
+                trade_id, order_id = rng.choice(recent_fills)  # delivered twice (around a reconnect)
+            else:
+                trade_id, order_id = f"f{n}", rng.choice(["o1", "o2", f"o{n}"])
+                recent_fills.append((trade_id, order_id))
+                del recent_fills[:-50]
+            side = rng.choice(["yes", "no"])
+            shape = rng.random()
+            if shape < 0.6:
+                fill = {"trade_id": trade_id, "order_id": order_id}
+                if rng.random() < 0.3:
+                    fill["client_order_id"] = f"c{n}"
+                fill.update(
+                    {
+                        "market_ticker": m,
+                        "exchange_index": 0,
+                        "is_taker": rng.random() < 0.5,
+                        "side": side,
+                        "yes_price_dollars": _price(rng),
+                        "count_fp": _size(rng),
+                        "fee_cost": _money(rng),
+                        "action": rng.choice(["buy", "sell"]),
+                        "ts": ts // 1000,
+                        "ts_ms": ts,
+                        "post_position_fp": _signed_size(rng),
+                        "purchased_side": side,
+                        "outcome_side": side,
+                        "book_side": "bid" if side == "yes" else "ask",
+                    }
+                )
+            elif shape < 0.7:  # the simulator's legacy spelling: integers only (the pure path)
+                fill = {
+                    "trade_id": trade_id,
+                    "order_id": order_id,
+                    "market_ticker": m,
+                    "is_taker": True,
+                    "side": side,
+                    "yes_price": rng.randint(1, 99),
+                    "count": rng.randint(1, 50),
+                    "action": "buy",
+                    "ts": ts // 1000,
+                    "post_position": rng.randint(-50, 50),
+                    "purchased_side": side,
+                }
+            else:  # near-canonical: fewer fields, legacy integers beside, the action in ``side``
+                fill = {
+                    "market_ticker": m,
+                    "yes_price_dollars": _price(rng),
+                    "count_fp": _size(rng),
+                    "ts_ms": ts,
+                }
+                if rng.random() < 0.8:
+                    fill["trade_id"] = trade_id
+                if rng.random() < 0.7:
+                    fill["order_id"] = order_id
+                if rng.random() < 0.5:
+                    fill["side"] = rng.choice(["buy", "sell", side])
+                if rng.random() < 0.5:
+                    fill["fee_cost"] = _money(rng)
+                if rng.random() < 0.5:
+                    fill["post_position_fp"] = _signed_size(rng)
+                if rng.random() < 0.2:
+                    fill.update({"yes_price": 45, "count": 3, "post_position": -2})
+                items = list(fill.items())
+                rng.shuffle(items)
+                fill = dict(items)
+            top = {"type": "fill", "sid": 4}
+            if rng.random() < 0.5:
+                top["seq"] = nxt(4)
+            if rng.random() < 0.3:
+                top["sending_ts_ms"] = ts + rng.randint(0, 3)
+            roll = rng.random()
+            if roll < 0.1:
+                text = _dumps({**top, "msg": _odd_fields(rng, fill, _FILL_ODD_VALUES)})
+            elif roll < 0.14:
+                text = _odd_text(rng, top, fill, "fill")
+            else:
+                text = _dumps({**top, "msg": fill})
+            yield text.encode() if rng.random() < 0.5 else text
+        elif r < 0.985:
+            position = {
+                "user_id": "u1",
                 "market_ticker": m,
-                "yes_price_dollars": _price(rng),
-                "count_fp": _size(rng),
-                "outcome_side": "yes",
-                "action": "buy",
-                "fee_cost": "0.010000",
-                "post_position_fp": _size(rng),
-                "ts_ms": ts,
+                "position_fp": _signed_size(rng),
+                "position_cost_dollars": _money(rng),
+                "realized_pnl_dollars": _money(rng),
+                "fees_paid_dollars": _money(rng),
+                "position_fee_cost_dollars": _money(rng),
+                "volume_fp": _size(rng),
             }
-            yield _dumps({"type": "fill", "sid": 4, "seq": nxt(4), "msg": fill})
-        elif r < 0.98:
-            position = {"market_ticker": m, "position_fp": _size(rng), "position_cost_dollars": f"{n}.500000"}
-            yield _dumps({"type": "market_position", "sid": 4, "seq": nxt(4), "msg": position})
+            if rng.random() < 0.1:  # the legacy integers beside (real frames), or instead (the simulator's legacy)
+                position.update({"position": 3, "position_cost": 100, "volume": 7})
+                if rng.random() < 0.5:
+                    for key in ("position_fp", "position_cost_dollars", "volume_fp"):
+                        position.pop(key)
+            top = {"type": "market_position", "sid": 5}
+            if rng.random() < 0.3:
+                top["seq"] = nxt(5)
+            roll = rng.random()
+            if roll < 0.1:
+                text = _dumps({**top, "msg": _odd_fields(rng, position, _POSITION_ODD_VALUES)})
+            elif roll < 0.14:
+                text = _odd_text(rng, top, position, "market_position")
+            else:
+                text = _dumps({**top, "msg": position})
+            yield text.encode() if rng.random() < 0.5 else text
         elif r < 0.99:
             order = {
                 "order_id": f"o{n}",
@@ -450,7 +595,8 @@ def run(frames: list[str | bytes], compiled: bool) -> tuple[list[str], str, int]
             lines.append(_event_line(event))
 
         kinds = [c for c in vars(ev).values() if isinstance(c, type) and issubclass(c, ev.Event) and c is not ev.Event]
-        quiet = (ev.BookChanged, ev.TickerSeen, ev.TradeSeen)  # the events whose listeners keep frames off C
+        # the events whose listeners keep frames off C
+        quiet = (ev.BookChanged, ev.TickerSeen, ev.TradeSeen, ev.FillSeen, ev.PositionChanged)
         for kind in kinds:
             if kind not in quiet:
                 core.bus.subscribe(kind, record)
@@ -477,7 +623,7 @@ def run(frames: list[str | bytes], compiled: bool) -> tuple[list[str], str, int]
                         stop()
                     stop_quiet.clear()
                 else:
-                    stop_quiet.extend(core.bus.subscribe(kind, record) for kind in (ev.TickerSeen, ev.TradeSeen))
+                    stop_quiet.extend(core.bus.subscribe(kind, record) for kind in quiet[1:])
             elif frame == LISTEN:
                 if stop_listening is not None:
                     stop_listening()
@@ -732,3 +878,72 @@ def test_scanner_finds_every_stop_byte_at_every_position(kind: str) -> None:
                 assert result is None, (i, insert)  # the pure path decides (an escape, a control char, UTF-8)
                 handed_back += 1
     assert taken == 40 * 3 and handed_back == 40 * 5
+
+
+def test_compiled_path_takes_the_canonical_fills_and_positions() -> None:
+    # With nobody listening for FillSeen / PositionChanged, most fills and positions of the stream are done in C,
+    # duplicates included ((msg, False)); each message reads exactly as the pure path's decode of the same frame.
+    assert hotpath.frame is not None
+    from market_making_bot.kalshi.decode import decode_frame
+
+    core = Core()
+    done = {"fill": 0, "market_position": 0, "duplicate": 0}
+    seen = {"fill": 0, "market_position": 0}
+    for i, frame in enumerate(stream(30_000, 7)):
+        if frame in CONTROLS:
+            continue
+        text = frame.decode(errors="replace") if isinstance(frame, bytes) else frame
+        kind = next((k for k in ("fill", "market_position") if text.startswith(f'{{"type":"{k}"')), "")
+        if kind:
+            seen[kind] += 1
+            result = hotpath.frame(
+                frame, i, core.sequence.last_seq, core.state.markets, True, core._by_type, [], [],
+                core._restart_at, [], [],
+            )  # fmt: skip
+            if result is not None:
+                msg = result if result.__class__ is not tuple else result[0]
+                assert repr(msg) == repr(decode_frame(frame)) and msg == decode_frame(frame)
+                if result.__class__ is not tuple:
+                    done[kind] += 1
+                    continue
+                if len(result) == 2 and result[1] is False:
+                    done["duplicate"] += 1
+                    continue
+                core.process(result[0], i)
+                continue
+        core.feed(frame, i)
+    assert done["fill"] > seen["fill"] * 0.5
+    assert done["market_position"] > seen["market_position"] * 0.5
+    assert done["duplicate"] > 0
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_fill_ids_forgotten_oldest_first_alike(compiled: bool) -> None:
+    # The dedupe's bound (RecentIds' capacity) on both paths: the oldest key is forgotten, so a fill delivered again
+    # after it is recorded again; one still remembered is a duplicate.
+    from market_making_bot.marketdata.state import RecentIds
+
+    saved = core_module._HOT_FRAME
+    core_module._HOT_FRAME = saved if compiled else None
+    try:
+        core = Core(["KXF-1"])
+        market = core.state.market("KXF-1")
+        assert market is not None
+        market._fill_ids = RecentIds(3)
+
+        def fill(trade_id: str, order: str | None) -> str:
+            body = {"trade_id": trade_id, "market_ticker": "KXF-1", "yes_price_dollars": "0.4500", "count_fp": "1.00"}
+            if order is not None:
+                body["order_id"] = order
+            return _dumps({"type": "fill", "sid": 4, "msg": {**body, "ts_ms": _T0_MS, "post_position_fp": "-1.00"}})
+
+        for i, (t, o) in enumerate([("a", "x"), ("b", None), ("c", "x"), ("a", "x"), ("d", "x"), ("a", "x")]):
+            core.feed(fill(t, o), i + 1)
+        core.feed(fill("b", None), 10)  # b/None went when the second a/x came: recorded again
+        core.feed(fill("d", "x"), 11)  # still remembered: a duplicate
+    finally:
+        core_module._HOT_FRAME = saved
+    assert [f.trade_id for f in market.fills] == ["a", "b", "c", "d", "a", "b"]
+    assert market.fill_count == 6 and market.position == -100 and market.last_recv_ns == 11
+    assert core.counters["trade_duplicates"] == 2
+    assert list(market._fill_ids._order) == ["d/x", "a/x", "b/None"]

@@ -508,12 +508,19 @@ static int scan_trade(Scan *s, TradeBody *r) {
     }
 }
 
-enum { K_NONE = 0, K_DELTA = 1, K_TICKER = 2, K_TRADE = 3 };
+/* Fills and positions: their scanners (_hotpath_private.h, first part). */
+#define HOTPATH_PRIVATE_SCAN
+#include "_hotpath_private.h"
+#undef HOTPATH_PRIVATE_SCAN
+
+enum { K_NONE = 0, K_DELTA = 1, K_TICKER = 2, K_TRADE = 3, K_FILL = 4, K_POSITION = 5 };
 
 typedef struct {
     Delta d; /* the envelope (sid, seq, id, sending_ts_ms, and their bits in d.seen) and a delta's body */
     TickerBody t;
     TradeBody r;
+    FillBody fl; /* zeroed by scan_fill, scan_position */
+    PositionBody ps;
     int kind;
 } Frame;
 
@@ -534,6 +541,8 @@ static int scan(const char *buf, Py_ssize_t n, Frame *f) {
             int kind = key_is(v, vn, "orderbook_delta") ? K_DELTA
                        : key_is(v, vn, "ticker")        ? K_TICKER
                        : key_is(v, vn, "trade")         ? K_TRADE
+                       : key_is(v, vn, "fill")          ? K_FILL
+                       : key_is(v, vn, "market_position") ? K_POSITION
                                                         : K_NONE;
             if (kind == K_NONE || (f->kind != K_NONE && f->kind != kind)) return -1;
             f->kind = kind;
@@ -554,7 +563,8 @@ static int scan(const char *buf, Py_ssize_t n, Frame *f) {
             if (d->seen & F_MSG) return -1;
             if (f->kind == K_NONE) f->kind = K_DELTA;
             int rc = f->kind == K_DELTA ? scan_body(&s, d) : f->kind == K_TICKER ? scan_ticker(&s, &f->t)
-                                                                                 : scan_trade(&s, &f->r);
+                                                                                 : f->kind == K_TRADE ? scan_trade(&s, &f->r)
+                     : f->kind == K_FILL ? scan_fill(&s, &f->fl) : scan_position(&s, &f->ps);
             if (rc) return -1;
         } else {
             return -1;
@@ -1235,10 +1245,13 @@ static PyObject *trade_path(const Frame *f, PyObject *const *args) {
     return t;
 }
 
+/* Fills and positions: their paths (_hotpath_private.h, second part). */
+#include "_hotpath_private.h"
+
 static PyObject *hot_frame(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 9) {
+    if (nargs != 9 && nargs != 11) {
         PyErr_SetString(PyExc_TypeError, "frame(data, recv_ns, last_seq, markets, apply, by_type, ticker_listeners, "
-                                         "trade_listeners, restart_at)");
+                                         "trade_listeners, restart_at[, fill_listeners, position_listeners])");
         return NULL;
     }
     if (delta_cls == NULL || ticker_type == NULL || !PyDict_CheckExact(args[5])) {
@@ -1261,6 +1274,12 @@ static PyObject *hot_frame(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
         return ticker_path(&f, args);
     case K_TRADE:
         return trade_path(&f, args);
+    case K_FILL:
+        if (fill_type == NULL) Py_RETURN_NONE; /* setup() without them */
+        return fill_path(&f, args, nargs);
+    case K_POSITION:
+        if (position_type == NULL) Py_RETURN_NONE; /* setup() without them */
+        return position_path(&f, args, nargs);
     default:
         Py_RETURN_NONE;
     }
@@ -1282,7 +1301,7 @@ static PyObject *hot_frame(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
-    PyObject *core, *dict, *counters, *by_type, *l_changed, *l_ticker, *l_trade;
+    PyObject *core, *dict, *counters, *by_type, *l_changed, *l_ticker, *l_trade, *l_fill, *l_position;
     PyObject *feed, *rest, *sample; /* Core.feed, Core._feed_rest, Core._sample (plain functions) */
     PyTypeObject *state_type, *tracker_type;
     Py_ssize_t off_markets, off_last_seq;
@@ -1301,7 +1320,8 @@ static int foreign_type(const char *buf, Py_ssize_t n) {
     if (q == NULL) return 0;
     Py_ssize_t vn = q - v;
     if (memchr(v, '\\', (size_t)vn) != NULL) return 0; /* an escape: frame() reads it the same way (None) */
-    return !(key_is(v, vn, "orderbook_delta") || key_is(v, vn, "ticker") || key_is(v, vn, "trade"));
+    return !(key_is(v, vn, "orderbook_delta") || key_is(v, vn, "ticker") || key_is(v, vn, "trade") ||
+             (fill_type != NULL && (key_is(v, vn, "fill") || key_is(v, vn, "market_position"))));
 }
 
 /* ``Core.feed(core, *args, **kwargs)``, nothing done here. */
@@ -1360,10 +1380,10 @@ static PyObject *feeder_call(PyObject *op, PyObject *const *args, size_t nargsf,
         return NULL;
     }
     Py_DECREF(nv);
-    PyObject *fargs[9] = {args[0], args[1], last_seq, markets,
-                          PyList_GET_SIZE(self->l_changed) == 0 ? Py_True : Py_False, self->by_type,
-                          self->l_ticker, self->l_trade, restart};
-    PyObject *done = hot_frame(NULL, fargs, 9);
+    PyObject *fargs[11] = {args[0], args[1], last_seq, markets,
+                           PyList_GET_SIZE(self->l_changed) == 0 ? Py_True : Py_False, self->by_type,
+                           self->l_ticker, self->l_trade, restart, self->l_fill, self->l_position};
+    PyObject *done = hot_frame(NULL, fargs, 11);
     if (done == NULL) {
         /* Core.feed's belt: a failure there (only an allocation can fail) changed nothing; the pure path decides */
         if (!PyErr_ExceptionMatches(PyExc_Exception)) return NULL;
@@ -1413,6 +1433,8 @@ static int feeder_traverse(PyObject *op, visitproc visit, void *arg) {
     Py_VISIT(self->l_changed);
     Py_VISIT(self->l_ticker);
     Py_VISIT(self->l_trade);
+    Py_VISIT(self->l_fill);
+    Py_VISIT(self->l_position);
     Py_VISIT(self->feed);
     Py_VISIT(self->rest);
     Py_VISIT(self->sample);
@@ -1430,6 +1452,8 @@ static int feeder_clear(PyObject *op) {
     Py_CLEAR(self->l_changed);
     Py_CLEAR(self->l_ticker);
     Py_CLEAR(self->l_trade);
+    Py_CLEAR(self->l_fill);
+    Py_CLEAR(self->l_position);
     Py_CLEAR(self->feed);
     Py_CLEAR(self->rest);
     Py_CLEAR(self->sample);
@@ -1480,9 +1504,10 @@ static PyObject *hot_feeder(PyObject *Py_UNUSED(self), PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "the core's __dict__ is not a dict");
         return NULL;
     }
-    static const char *held[5] = {"counters", "_by_type", "_l_changed", "_l_ticker", "_l_trade"};
-    PyObject *v[5];
-    for (int i = 0; i < 5; i++) {
+    static const char *held[7] = {"counters", "_by_type", "_l_changed", "_l_ticker", "_l_trade", "_l_fill",
+                                  "_l_position"};
+    PyObject *v[7];
+    for (int i = 0; i < 7; i++) {
         v[i] = PyDict_GetItemString(dict, held[i]); /* borrowed */
         if (v[i] == NULL || (i < 2 ? !PyDict_CheckExact(v[i]) : !PyList_CheckExact(v[i]))) {
             Py_DECREF(dict);
@@ -1504,6 +1529,8 @@ static PyObject *hot_feeder(PyObject *Py_UNUSED(self), PyObject *args) {
     f->l_changed = Py_NewRef(v[2]);
     f->l_ticker = Py_NewRef(v[3]);
     f->l_trade = Py_NewRef(v[4]);
+    f->l_fill = Py_NewRef(v[5]);
+    f->l_position = Py_NewRef(v[6]);
     f->feed = Py_NewRef(feed);
     f->rest = Py_NewRef(rest);
     f->sample = Py_NewRef(sample);
@@ -1516,13 +1543,20 @@ static PyObject *hot_feeder(PyObject *Py_UNUSED(self), PyObject *args) {
     return (PyObject *)f;
 }
 
-/* setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats[, Ticker, Trade]): the classes, and their
- * slots' offsets; ``frame`` needs the last two. */
+/* setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats[, Ticker, Trade[, Fill, MarketPosition,
+ * RecentIds]]): the classes, and their slots' offsets; ``frame`` needs Ticker and Trade, and takes fills and
+ * positions with the last three. */
 static PyObject *hot_setup(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *cls, *mt, *bt, *lt, *st, *tk = NULL, *tr = NULL;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O!O!", &PyType_Type, &cls, &PyType_Type, &mt, &PyType_Type, &bt,
-                          &PyType_Type, &lt, &PyType_Type, &st, &PyType_Type, &tk, &PyType_Type, &tr))
+    PyObject *cls, *mt, *bt, *lt, *st, *tk = NULL, *tr = NULL, *fl = NULL, *ps = NULL, *ri = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O!O!O!O!O!", &PyType_Type, &cls, &PyType_Type, &mt, &PyType_Type, &bt,
+                          &PyType_Type, &lt, &PyType_Type, &st, &PyType_Type, &tk, &PyType_Type, &tr, &PyType_Type,
+                          &fl, &PyType_Type, &ps, &PyType_Type, &ri))
         return NULL;
+    if ((fl != NULL || ps != NULL || ri != NULL) && (ri == NULL || tk == NULL)) {
+        PyErr_SetString(PyExc_TypeError, "setup() takes Fill, MarketPosition and RecentIds together, after Trade");
+        return NULL;
+    }
+    if (ri != NULL && fillpos_setup(mt, fl, ps, ri) < 0) return NULL;
     if (PyType_HasFeature((PyTypeObject *)cls, Py_TPFLAGS_HAVE_GC) ||
         (tr != NULL && PyType_HasFeature((PyTypeObject *)tr, Py_TPFLAGS_HAVE_GC))) {
         PyErr_SetString(PyExc_TypeError, "the message classes must not be tracked by the GC (gc=False)");
@@ -1588,7 +1622,8 @@ static PyMethodDef methods[] = {
     {"frame", (PyCFunction)(void (*)(void))hot_frame, METH_FASTCALL,
      "The delta, ticker and trade paths in C (see the module source)."},
     {"setup", hot_setup, METH_VARARGS,
-     "setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats[, Ticker, Trade])."},
+     "setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats[, Ticker, Trade[, Fill, MarketPosition, "
+     "RecentIds]])."},
     {"feeder", hot_feeder, METH_VARARGS,
      "feeder(core, feed, rest, sample, every, MarketDataState, SequenceTracker): Core.feed's simple case in C."},
     {NULL, NULL, 0, NULL},

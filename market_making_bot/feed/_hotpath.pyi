@@ -11,10 +11,17 @@ def frame(
     ticker_listeners: list[Any],
     trade_listeners: list[Any],
     restart_at: dict[int, int],
+    fill_listeners: list[Any] = ...,
+    position_listeners: list[Any] = ...,
     /,
 ) -> Any: ...
 def setup(
-    message: type, market: type, book: type, ladder: type, stats: type, ticker: type = ..., trade: type = ..., /
+    message: type, market: type, book: type, ladder: type, stats: type, ticker: type = ...,
+    trade: type = ...,
+    fill: type = ...,
+    position: type = ...,
+    recent_ids: type = ...,
+    /,
 ) -> None: ...
 def feeder(
     core: Any, feed: Any, rest: Any, sample: Any, every: int, state_type: type, tracker_type: type, /

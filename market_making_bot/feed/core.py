@@ -308,6 +308,8 @@ class Core:
                     self._l_ticker,
                     self._l_trade,
                     self._restart_at,
+                    self._l_fill,
+                    self._l_position,
                 )
             except Exception:  # a belt (only a failing allocation can raise there, before any change): pure path
                 done = None

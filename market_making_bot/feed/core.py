@@ -91,7 +91,7 @@ from market_making_bot.kalshi.messages import (
 )
 from market_making_bot.marketdata.sequence import ProblemKind, SeqResult, SequenceProblem, SequenceTracker
 from market_making_bot.marketdata.state import DEFAULT_VOLUME_WINDOW_NS, MarketDataState, MarketState
-from market_making_bot.units import price_str, size_str
+from market_making_bot.units import PRICE_SCALE, price_str, size_str
 
 __all__ = ["Core", "SequenceProblem"]
 
@@ -576,13 +576,35 @@ class Core:
                 self._report("delta_without_snapshot", msg.sid, None, msg.seq, msg, recv_ns)
             return
         market.last_recv_ns = recv_ns
-        # ``MarketState.apply_delta`` inlined (the hot path).
+        # ``MarketState.apply_delta``, ``OrderBook.apply_delta`` and ``OrderBook.spread`` inlined (the hottest code
+        # of the pure path: two Python calls less per delta). The same steps as theirs, on the book's two ladders
+        # (``_yes``/``_no``: ``levels`` and the cached ``best``); ``test_orderbook`` and the twin test pin them.
         book = market.book
+        yes = book._yes
+        no = book._no
         changed = self._l_changed
         if changed:  # the top before the delta, only for someone who listens
-            top = (book.best_yes_bid(), book.best_no_bid())
-        size = book.apply_delta(msg.side, msg.price, msg.delta)
-        spread = book.spread()
+            top = (yes.best, no.best)
+        side = msg.side
+        if side == "yes":
+            ladder = yes
+        elif side == "no":
+            ladder = no
+        else:
+            ladder = book._ladder(side)  # raises ValueError
+        price = msg.price
+        levels = ladder.levels
+        size = levels.get(price, 0) + msg.delta
+        if size > 0:
+            levels[price] = size
+            best = ladder.best
+            if best is None or price > best:
+                ladder.best = price
+        elif levels.pop(price, None) is not None and price == ladder.best:
+            ladder.best = max(levels) if levels else None
+        best_yes = yes.best
+        best_no = no.best
+        spread = None if best_yes is None or best_no is None else PRICE_SCALE - best_no - best_yes
         stats = market.spread
         if spread != stats.current:  # most deltas leave the top of the book alone
             stats.update(spread, recv_ns)
@@ -590,7 +612,7 @@ class Core:
             self._delta_problem(msg, size, recv_ns)
         if changed:
             event = BookChanged(
-                recv_ns, msg.market_ticker, market, msg, size, top != (book.best_yes_bid(), book.best_no_bid())
+                recv_ns, msg.market_ticker, market, msg, size, top != (yes.best, no.best)
             )
             for callback in changed:
                 try:

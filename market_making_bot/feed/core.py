@@ -366,6 +366,31 @@ class Core:
                 except Exception:
                     self._callback_failed(msg.type, recv_ns)
                 return msg
+        elif msg.__class__ is Ticker and msg.seq is None:
+            # ``process`` for a ticker without ``seq`` (every real one: nothing to sequence-check), with
+            # ``_on_ticker`` inlined: two Python calls and the handler lookup less per ticker. The same steps in
+            # the same order: counted in ``by_type``, the latency sample, the market's ``last_ticker``, the event.
+            by_type = self._by_type
+            by_type["ticker"] = by_type.get("ticker", 0) + 1
+            try:
+                if timed:
+                    skip = self._latency_skip
+                    if skip:
+                        self._latency_skip = skip - 1
+                    else:
+                        self._latency_skip = LATENCY_EVERY - 1
+                        self._sample(msg, recv_ns)
+                ticker = msg.market_ticker
+                state = self.state
+                market = state.markets.get(ticker) or state.market(ticker)
+                if market is not None:
+                    market.last_recv_ns = recv_ns
+                    market.last_ticker = msg
+                    if self._l_ticker:
+                        self._emit(self._l_ticker, TickerSeen(recv_ns, ticker, market, msg))
+            except Exception:
+                self._callback_failed("ticker", recv_ns)
+            return msg
         self.process(msg, recv_ns, timed)
         return msg
 

@@ -1077,10 +1077,25 @@ def decode_frame(data: str | bytes) -> Message:
                 raise DecodeError(f"orderbook_delta: {exc}") from None
             except Exception as exc:  # a belt, as for the other types
                 raise DecodeError(f"orderbook_delta: {type(exc).__name__}: {str(exc)[:200]}") from None
+        ident = wire.id
+        client_order_id = b.client_order_id
+        if ident is None and client_order_id is None:
+            # The usual delta: the two fields left at their default (None); each keyword costs ~17 ns in msgspec.
+            return OrderbookDelta(
+                sid=wire.sid,
+                seq=wire.seq,
+                sending_ts_ms=wire.sending_ts_ms,
+                market_ticker=b.market_ticker,
+                side=b.side,
+                price=price,
+                delta=delta,
+                ts_ms=ts_ms,
+                clock=b.clock,
+            )
         return OrderbookDelta(
             sid=wire.sid,
             seq=wire.seq,
-            id=wire.id,
+            id=ident,
             sending_ts_ms=wire.sending_ts_ms,
             market_ticker=b.market_ticker,
             side=b.side,
@@ -1088,7 +1103,7 @@ def decode_frame(data: str | bytes) -> Message:
             delta=delta,
             ts_ms=ts_ms,
             clock=b.clock,
-            client_order_id=b.client_order_id,
+            client_order_id=client_order_id,
         )
     try:
         msg = _CONVERTERS[wire.__class__](wire)

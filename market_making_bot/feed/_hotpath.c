@@ -1,6 +1,6 @@
 /* The compiled twin of the hot paths of ``Core.feed`` (issue 17): scan, exact fixed-point parse, sequence check,
  * integer book update and spread of one ``orderbook_delta`` frame in one C call; and the same for the two next most
- * frequent types, ``ticker`` (the market's ``last_ticker``) and ``trade`` (``MarketState.add_trade``).
+ * frequent types, ``ticker`` (the market's ``last_ticker``) and ``trade`` (``MarketState.add_trade``, in C too).
  *
  * The pure-Python code (``kalshi.decode.decode_frame``, ``Core.feed``, ``OrderBook.apply_delta``) is the reference:
  * this module only takes the frames whose shape it knows exactly and returns ``None`` for anything else (another
@@ -26,7 +26,8 @@
  *     msg             done: sequence-checked, the market updated (``last_recv_ns``; ``last_ticker`` or
  *                     ``add_trade``);
  *     (msg, False)    a trade done, but ``add_trade`` found its trade_id already seen (``trade_duplicates``);
- *     (msg, exc)      a trade whose ``add_trade`` raised ``exc`` (a bug): the caller counts it as the pure path does.
+ *     (msg, exc)      a trade whose recording failed with ``exc`` (an allocation; nothing of it recorded): the caller
+ *                     counts it as the pure path counts a handler's exception.
  * The latency sample (one frame in 8) is the caller's: it reads the returned message's ``sending_ts_ms`` or ``ts_ms``.
  *
  * The objects are the pure path's own (dicts, ``MarketState``, ``OrderBook`` and its ``_Ladder``s): no state lives
@@ -1379,8 +1380,8 @@ fail:
     return -1;
 }
 
-/* The trade of ``frame``: ``Core._on_trade`` for a known market, nobody listening for ``TradeSeen``; the market's
- * own ``add_trade`` (Python: duplicate trade_id, the trades deque, trade_count, volume stats) is called from here. */
+/* The trade of ``frame``: ``Core._on_trade`` for a known market, nobody listening for ``TradeSeen``, with the
+ * market's ``add_trade`` in C (``trade_prepare``, ``trade_commit``). */
 static PyObject *trade_path(const Frame *f, PyObject *const *args) {
     PyObject *msg = build_trade(f);
     if (msg == NULL) return NULL;

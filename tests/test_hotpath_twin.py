@@ -615,8 +615,8 @@ def test_real_kalshi_tickers_and_trades_are_taken_and_read_alike(shared_kalshi: 
 
 @pytest.mark.parametrize("compiled", [False, True])
 def test_a_failing_add_trade_is_counted_alike_on_both_paths(compiled: bool) -> None:
-    # The ``(msg, exc)`` path: a trade applied in C whose ``add_trade`` raises is counted as a handler error and
-    # reported (``HandlerFailed``), its seq taken, exactly as the pure path does.
+    # A market whose trades deque is broken: the compiled path leaves it to the pure ``_on_trade``, whose
+    # ``add_trade`` raises; counted as a handler error and reported (``HandlerFailed``), its seq taken, alike.
     saved = core_module._HOT_FRAME
     core_module._HOT_FRAME = saved if compiled else None
     try:

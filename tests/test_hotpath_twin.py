@@ -547,6 +547,16 @@ def _event_line(event: ev.Event) -> str:
     return repr((type(event).__name__, *(_describe(getattr(event, f.name)) for f in dataclasses.fields(event))))
 
 
+def _trade_state(m: MarketState) -> tuple[Any, ...]:
+    """What ``add_trade`` keeps beyond the trades themselves: the dedupe's ids in their order, the count, both volume
+    totals and the window's entries."""
+    volume = m.volume
+    totals = [[getattr(t, name) for name in type(t).__slots__] for t in (volume.total, volume._window)]
+    ids = m._trade_ids
+    maxlen = getattr(m.trades, "maxlen", None)
+    return (m.trade_count, totals, list(volume._recent), list(ids._order), sorted(ids._ids), maxlen)
+
+
 def _final_state(core: Core) -> str:
     markets = []
     for ticker in sorted(core.state.markets):
@@ -566,6 +576,7 @@ def _final_state(core: Core) -> str:
                 repr(m.last_ticker),
                 repr(m.last_position),
                 [repr(t) for t in m.trades],
+                _trade_state(m),
                 [repr(f) for f in m.fills],
                 m.position,
                 [getattr(spread, name) for name in type(spread).__slots__],
@@ -750,8 +761,8 @@ def test_real_kalshi_tickers_and_trades_are_taken_and_read_alike(shared_kalshi: 
 
 @pytest.mark.parametrize("compiled", [False, True])
 def test_a_failing_add_trade_is_counted_alike_on_both_paths(compiled: bool) -> None:
-    # The ``(msg, exc)`` path: a trade applied in C whose ``add_trade`` raises is counted as a handler error and
-    # reported (``HandlerFailed``), its seq taken, exactly as the pure path does.
+    # A market whose trades deque is broken: the compiled path leaves it to the pure ``_on_trade``, whose
+    # ``add_trade`` raises; counted as a handler error and reported (``HandlerFailed``), its seq taken, alike.
     saved = core_module._HOT_FRAME
     core_module._HOT_FRAME = saved if compiled else None
     try:
@@ -947,3 +958,178 @@ def test_fill_ids_forgotten_oldest_first_alike(compiled: bool) -> None:
     assert market.fill_count == 6 and market.position == -100 and market.last_recv_ns == 11
     assert core.counters["trade_duplicates"] == 2
     assert list(market._fill_ids._order) == ["d/x", "a/x", "b/None"]
+
+
+def _trade_frames(seed: int, window_ns: int) -> list[tuple[str | bytes, int, bool, bool]]:
+    """(frame, recv_ns, timed, listen) for a stream of trades only, made to exercise ``add_trade``: trade ids repeated
+    at distances around the dedupe's bound (1024) and beyond it, none at all, every taker side (none, yes, no, from
+    ``taker_side`` or ``taker_outcome_side``), recv_ns repeating, going backwards, jumping past the volume window and
+    landing exactly on its edge (an entry ``window_ns`` old leaves it), timed and untimed frames, and ``TradeSeen``
+    listened to for two stretches."""
+    rng = random.Random(seed)
+    markets = ["KXTR-A", "KXTR-B"]
+    history: dict[str, list[str]] = {m: [] for m in markets}
+    recv_ns = 10_000_000
+    times = [recv_ns]
+    out: list[tuple[str | bytes, int, bool, bool]] = []
+    for n in range(4_000):
+        m = markets[0] if rng.random() < 0.8 else markets[1]
+        past = history[m]
+        roll = rng.random()
+        body: dict[str, Any] = {"market_ticker": m, "yes_price_dollars": _price(rng), "count_fp": _size(rng)}
+        if roll < 0.1:
+            pass  # no trade_id: never deduplicated
+        elif roll < 0.3 and past:
+            distance = rng.choice([1, 2, 7, 99, 100, 101, 1023, 1024, 1025, 1026, 1500, 3000])
+            body["trade_id"] = past[-min(distance, len(past))]
+        else:
+            body["trade_id"] = f"x{n}"
+        if "trade_id" in body:
+            past.append(body["trade_id"])
+        side = rng.random()
+        if side < 0.3:
+            body["taker_side"] = rng.choice(["yes", "no"])
+        elif side < 0.6:
+            body["taker_outcome_side"] = rng.choice(["yes", "no"])
+        step = rng.random()
+        if step < 0.1:
+            pass  # the same recv_ns again
+        elif step < 0.15:
+            recv_ns -= rng.randint(1, 40_000_000)  # backwards (a replay's clock, a merge)
+        elif step < 0.17:
+            recv_ns += rng.randint(100_000_000, 500_000_000)  # past the whole window
+        elif step < 0.25:
+            recv_ns = rng.choice(times[-20:]) + window_ns  # on the edge of an earlier trade's window
+        else:
+            recv_ns += rng.randint(1, 8_000_000)
+        listen = 1_000 <= n < 1_300 or 2_500 <= n < 2_550
+        times.append(recv_ns)
+        text = _dumps({"type": "trade", "sid": 7, "seq": n + 1, "msg": body})
+        out.append((text.encode() if rng.random() < 0.3 else text, recv_ns, rng.random() < 0.8, listen))
+    return out
+
+
+def test_trades_recorded_alike_on_both_paths() -> None:
+    # ``add_trade``'s C twin against the pure one: every returned message, every event, the dedupe (within and
+    # beyond its bound, its eviction order), the trades deque at its maxlen, trade_count, both volume totals and the
+    # window (a short one: many expiries, with recv_ns repeating and going backwards), per frame.
+    window_ns = 50_000_000
+    frames = _trade_frames(17, window_ns)
+
+    def run_once(compiled: bool) -> tuple[list[str], int]:
+        saved = core_module._HOT_FRAME
+        core_module._HOT_FRAME = saved if compiled else None
+        try:
+            core = Core(volume_window_ns=window_ns)
+            for m in ("KXTR-A", "KXTR-B"):
+                core.state.market(m)
+            lines: list[str] = []
+            in_python = 0
+            on_trade = core._handlers[Trade]
+
+            def counted(msg: Any, recv_ns: int) -> None:
+                nonlocal in_python
+                in_python += 1
+                on_trade(msg, recv_ns)
+
+            core._handlers[Trade] = counted
+            core.bus.subscribe(ev.HandlerFailed, lambda e: lines.append(_event_line(e)))
+            stop: Callable[[], None] | None = None
+            for text, recv_ns, timed, listen in frames:
+                if listen and stop is None:
+                    stop = core.bus.subscribe(ev.TradeSeen, lambda e: lines.append(_event_line(e)))
+                elif not listen and stop is not None:
+                    stop()
+                    stop = None
+                lines.append(repr(core.feed(text, recv_ns, timed)))
+                market = core.state.markets["KXTR-A"]
+                lines.append(repr((_trade_state(market), len(market.trades), core.counters["trade_duplicates"])))
+            lines.append(_final_state(core))
+            return lines, in_python
+        finally:
+            core_module._HOT_FRAME = saved
+
+    pure, pure_python = run_once(False)
+    fast, fast_python = run_once(True)
+    assert pure_python == len(frames)
+    for k, (a, b) in enumerate(zip(pure, fast, strict=True)):
+        assert a == b, f"line {k} differs"
+    assert "'trade_duplicates': 0" not in pure[-1]
+    listened = sum(listen for *_, listen in frames)
+    assert fast_python == listened + 1  # the listened-to stretches and the sid's first frame: the rest was in C
+
+
+def _big_total(m: MarketState) -> None:
+    m.volume.total.contracts = 2**70  # an int that is not small
+
+
+def _odd_entry(m: MarketState) -> None:
+    m.volume._recent.append((0, None, 2**70))
+
+
+def _no_window(m: MarketState) -> None:
+    m.volume.window_ns = 0  # every trade leaves the window at once
+
+
+def _list_trades(m: MarketState) -> None:
+    m.trades = []  # type: ignore[assignment]
+
+
+def _tiny_bound(m: MarketState) -> None:
+    m._trade_ids._capacity = 2
+
+
+def _other_side(m: MarketState) -> None:
+    m.volume._recent.append((0, "maybe", 300))  # a side that is neither: counted in the overall numbers only
+    m.volume._window.count = m.volume._window.contracts = 300
+
+
+@pytest.mark.parametrize(
+    ("odd", "in_python"),
+    [
+        (_big_total, 3),
+        (_odd_entry, 3),
+        (_no_window, 3),
+        (_list_trades, 5),
+        (_tiny_bound, 1),
+        (_other_side, 1),
+    ],
+)
+def test_an_unusual_market_is_left_to_the_pure_path(odd: Callable[[MarketState], None], in_python: int) -> None:
+    # An unusual structure goes back to the pure ``_on_trade`` before anything changes (the same result on both
+    # paths); a usual one with other values is recorded in C.
+    body = {"market_ticker": "KX-O", "yes_price_dollars": "0.4200", "count_fp": "3.00"}
+    frames = [
+        _dumps({"type": "trade", "sid": 1, "seq": seq, "msg": {**body, "trade_id": tid, "taker_side": side}})
+        for seq, (tid, side) in enumerate([("a", "yes"), ("b", "no"), ("a", "no"), ("c", "yes"), ("a", "yes")], 1)
+    ]
+
+    def run_once(compiled: bool) -> tuple[list[str], int]:
+        saved = core_module._HOT_FRAME
+        core_module._HOT_FRAME = saved if compiled else None
+        try:
+            core = Core()
+            market = core.state.market("KX-O")
+            assert market is not None
+            odd(market)
+            calls = 0
+            on_trade = core._handlers[Trade]
+
+            def counted(msg: Any, recv_ns: int) -> None:
+                nonlocal calls
+                calls += 1
+                on_trade(msg, recv_ns)
+
+            core._handlers[Trade] = counted
+            lines = [repr(core.feed(text, 1_000_000_000 * i)) for i, text in enumerate(frames, 1)]
+            lines.append(repr((_trade_state(market), list(market.trades), dict(core.counters))))
+            return lines, calls
+        finally:
+            core_module._HOT_FRAME = saved
+
+    pure, _ = run_once(False)
+    fast, calls = run_once(True)
+    assert fast == pure
+    # The sid's first frame always; with an odd volume the two new trades too (a duplicate touches only the dedupe,
+    # in C); with odd trades all of them.
+    assert calls == in_python

@@ -1,6 +1,6 @@
 /* The compiled twin of the hot paths of ``Core.feed`` (issue 17): scan, exact fixed-point parse, sequence check,
  * integer book update and spread of one ``orderbook_delta`` frame in one C call; and the same for the two next most
- * frequent types, ``ticker`` (the market's ``last_ticker``) and ``trade`` (``MarketState.add_trade``).
+ * frequent types, ``ticker`` (the market's ``last_ticker``) and ``trade`` (``MarketState.add_trade``, in C too).
  *
  * The pure-Python code (``kalshi.decode.decode_frame``, ``Core.feed``, ``OrderBook.apply_delta``) is the reference:
  * this module only takes the frames whose shape it knows exactly and returns ``None`` for anything else (another
@@ -26,7 +26,8 @@
  *     msg             done: sequence-checked, the market updated (``last_recv_ns``; ``last_ticker`` or
  *                     ``add_trade``);
  *     (msg, False)    a trade done, but ``add_trade`` found its trade_id already seen (``trade_duplicates``);
- *     (msg, exc)      a trade whose ``add_trade`` raised ``exc`` (a bug): the caller counts it as the pure path does.
+ *     (msg, exc)      a trade whose recording failed with ``exc`` (an allocation; nothing of it recorded): the caller
+ *                     counts it as the pure path counts a handler's exception.
  * The latency sample (one frame in 8) is the caller's: it reads the returned message's ``sending_ts_ms`` or ``ts_ms``.
  *
  * The objects are the pure path's own (dicts, ``MarketState``, ``OrderBook`` and its ``_Ladder``s): no state lives
@@ -964,7 +965,6 @@ static PyObject *hot_delta(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
  * Tickers and trades. */
 
 static PyTypeObject *ticker_type, *trade_type;
-static PyObject *add_trade; /* MarketState.add_trade (the market's exact type is checked before the call) */
 static Py_ssize_t off_ticker[17], off_trade[11], off_last_ticker;
 static const char *ticker_slots[17] = {"sid", "seq", "id", "sending_ts_ms", "market_ticker", "_wire", "_price",
                                        "_yes_bid", "_yes_ask", "_volume", "_open_interest", "_dollar_volume",
@@ -1169,8 +1169,229 @@ static PyObject *ticker_path(const Frame *f, PyObject *const *args) {
     return msg;
 }
 
-/* The trade of ``frame``: ``Core._on_trade`` for a known market, nobody listening for ``TradeSeen``; the market's
- * own ``add_trade`` (Python: duplicate trade_id, the trades deque, trade_count, volume stats) is called from here. */
+/* ``MarketState.add_trade`` in C (issue 17: the Python call cost about 7,100 instructions a trade), on the pure
+ * path's own objects: the ``RecentIds`` dedupe (its bound, oldest forgotten first), the trades deque (its maxlen
+ * drops the oldest, as ``deque.append`` does), ``trade_count``, and ``VolumeStats.add`` (both ``VolumeTotals``, the
+ * window's expiry by ``recv_ns``). ``trade_prepare`` checks everything and makes every new object; a structure of
+ * another type, an int that is not small, a window of 0 or less or an odd entry in it: not the simple case, and
+ * nothing has changed, so ``Core.process`` runs the pure ``_on_trade``. ``trade_commit`` then changes the state:
+ * its only steps that can fail (a set or deque growing) come first and are undone on failure. */
+
+static PyTypeObject *deque_type, *ids_type, *volume_type, *totals_type;
+static Py_ssize_t off_trade_ids, off_trades, off_trade_count, off_volume, off_capacity, off_ids, off_order,
+    off_recent, off_window, off_total, off_window_ns;
+static Py_ssize_t off_totals[6]; /* count, contracts, yes_count, yes_contracts, no_count, no_contracts */
+static const char *totals_slots[6] = {"count", "contracts", "yes_count", "yes_contracts", "no_count", "no_contracts"};
+/* Hot-path trick: deque's own C functions (from its method descriptors, their flags checked by setup), called
+ * directly: a method call through the descriptor costs about 10 times more. */
+static PyCFunction dq_append, dq_popleft, dq_pop;
+
+typedef struct {
+    PyObject *key;       /* the trade_id to remember (borrowed, the msg holds it), or NULL */
+    PyObject *ids, *order, *trades, *recent, *entry; /* borrowed, but entry: the new (recv_ns, side, count) */
+    PyObject *evict;     /* the id the bound forgets (borrowed from order or key), or NULL */
+    Py_ssize_t expire;   /* entries leaving the window */
+    PyObject *vals[13];  /* new ints: trade_count, total's 6, window's 6 (NULL where unchanged) */
+    PyObject *objs[13];  /* their owners (borrowed) */
+    Py_ssize_t offs[13];
+} TradeAdd;
+
+static void trade_release(TradeAdd *a) {
+    Py_CLEAR(a->entry);
+    for (int i = 0; i < 13; i++) Py_CLEAR(a->vals[i]);
+}
+
+/* 0 a yes, 1 a no, 2 neither (None or another string), -1 not a string or None */
+static int side_index(PyObject *side) {
+    if (side == s_yes) return 0;
+    if (side == s_no) return 1;
+    if (side == Py_None) return 2;
+    if (!PyUnicode_CheckExact(side)) return -1;
+    if (PyUnicode_CompareWithASCIIString(side, "yes") == 0) return 0;
+    if (PyUnicode_CompareWithASCIIString(side, "no") == 0) return 1;
+    return 2;
+}
+
+/* An entry of the volume window: (recv_ns, side, contracts) of small ints and a side; 0 if odd. */
+static int window_entry(PyObject *e, long long *ns, int *side, long long *contracts) {
+    if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 3) return 0;
+    if (!small_int(PyTuple_GET_ITEM(e, 0), ns) || !small_int(PyTuple_GET_ITEM(e, 2), contracts)) return 0;
+    return (*side = side_index(PyTuple_GET_ITEM(e, 1))) >= 0;
+}
+
+/* The totals' six ints; 0 if one is not a small int. */
+static int read_totals(PyObject *t, long long *v) {
+    for (int i = 0; i < 6; i++)
+        if (!small_int(SLOT(t, off_totals[i]), &v[i])) return 0;
+    return 1;
+}
+
+/* 1 prepared (or *dup set: the trade_id was seen, nothing to do), 0 not the simple case, -1 error; on 0 and -1
+ * nothing is held. */
+static int trade_prepare(PyObject *market, PyObject *msg, PyObject *recv_ns, TradeAdd *a, int *dup) {
+    memset(a, 0, sizeof *a);
+    *dup = 0;
+    long long now, count, window_ns, tc, tot[6], win[6];
+    PyObject *key = SLOT(msg, off_trade[9]), *side = SLOT(msg, off_trade[8]), *cnt = SLOT(msg, off_trade[7]);
+    PyObject *seen = SLOT(market, off_trade_ids), *trades = SLOT(market, off_trades);
+    PyObject *volume = SLOT(market, off_volume);
+    if (trades == NULL || Py_TYPE(trades) != deque_type || volume == NULL || Py_TYPE(volume) != volume_type ||
+        !small_int(recv_ns, &now) || !small_int(cnt, &count) || !small_int(SLOT(market, off_trade_count), &tc))
+        return 0;
+    if (key != Py_None) {
+        if (seen == NULL || Py_TYPE(seen) != ids_type) return 0;
+        PyObject *ids = SLOT(seen, off_ids), *order = SLOT(seen, off_order);
+        long long capacity;
+        if (ids == NULL || !PySet_CheckExact(ids) || order == NULL || Py_TYPE(order) != deque_type ||
+            !small_int(SLOT(seen, off_capacity), &capacity))
+            return 0;
+        int in = PySet_Contains(ids, key); /* an exact str (built by build_trade): its hash cannot fail */
+        if (in < 0) return -1;
+        if (in) {
+            *dup = 1;
+            return 1;
+        }
+        Py_ssize_t n = PyObject_Size(order);
+        if (n < 0) return -1;
+        if (n + 1 > capacity) { /* the bound forgets the oldest id (the new one itself if order is empty) */
+            PyObject *old = n ? PySequence_GetItem(order, 0) : Py_NewRef(key); /* O(1) at either end */
+            if (old == NULL) return -1;
+            a->evict = old;
+            Py_DECREF(old); /* order still holds it until the commit (or key is the msg's) */
+            if (!PyUnicode_CheckExact(old)) return 0;
+        }
+        a->key = key;
+        a->ids = ids;
+        a->order = order;
+    }
+    PyObject *recent = SLOT(volume, off_recent), *total = SLOT(volume, off_total), *window = SLOT(volume, off_window);
+    int si = side_index(side);
+    if (recent == NULL || Py_TYPE(recent) != deque_type || total == NULL || Py_TYPE(total) != totals_type ||
+        window == NULL || Py_TYPE(window) != totals_type || total == window ||
+        !small_int(SLOT(volume, off_window_ns), &window_ns) || window_ns <= 0 || si < 0 || !read_totals(total, tot) ||
+        !read_totals(window, win))
+        return 0;
+    long long horizon, old_tot[6], old_win[6];
+    if (__builtin_sub_overflow(now, window_ns, &horizon)) return 0;
+    memcpy(old_tot, tot, sizeof tot);
+    memcpy(old_win, win, sizeof win);
+    long long add[6] = {1, count, 0, 0, 0, 0};
+    if (si < 2) {
+        add[2 + 2 * si] = 1;
+        add[3 + 2 * si] = count;
+    }
+    for (int i = 0; i < 6; i++)
+        if (__builtin_add_overflow(tot[i], add[i], &tot[i]) || __builtin_add_overflow(win[i], add[i], &win[i]))
+            return 0;
+    /* The window's expiry (``_expire``), read before anything changes: the entries from the oldest on while their
+     * recv_ns is <= recv_ns - window_ns (the new entry never is: window_ns > 0). */
+    Py_ssize_t n = PyObject_Size(recent);
+    if (n < 0) return -1;
+    if (n) {
+        long long ns, c;
+        int s;
+        PyObject *first = PySequence_GetItem(recent, 0);
+        if (first == NULL) return -1;
+        int ok = window_entry(first, &ns, &s, &c);
+        Py_DECREF(first);
+        if (!ok) return 0;
+        if (ns <= horizon) { /* one trade in seven in a busy stream: the iterator's cost is paid rarely */
+            PyObject *it = PyObject_GetIter(recent), *e;
+            if (it == NULL) return -1;
+            while ((e = PyIter_Next(it)) != NULL) {
+                ok = window_entry(e, &ns, &s, &c);
+                Py_DECREF(e);
+                if (!ok) break;
+                if (ns > horizon) break;
+                long long sub[6] = {1, c, 0, 0, 0, 0};
+                if (s < 2) {
+                    sub[2 + 2 * s] = 1;
+                    sub[3 + 2 * s] = c;
+                }
+                for (int i = 0; i < 6; i++)
+                    if (__builtin_sub_overflow(win[i], sub[i], &win[i])) ok = 0;
+                if (!ok) break;
+                a->expire++;
+            }
+            Py_DECREF(it);
+            if (PyErr_Occurred()) return -1;
+            if (!ok) return 0;
+        }
+    }
+    /* Every new object, before the first change. */
+    if ((a->entry = PyTuple_Pack(3, recv_ns, side, cnt)) == NULL) return -1;
+    a->vals[0] = PyLong_FromLongLong(tc + 1);
+    a->objs[0] = market;
+    a->offs[0] = off_trade_count;
+    if (a->vals[0] == NULL) goto fail;
+    for (int i = 0; i < 6; i++) {
+        if (tot[i] != old_tot[i]) {
+            if ((a->vals[1 + i] = PyLong_FromLongLong(tot[i])) == NULL) goto fail;
+            a->objs[1 + i] = total;
+            a->offs[1 + i] = off_totals[i];
+        }
+        if (win[i] != old_win[i]) {
+            if ((a->vals[7 + i] = PyLong_FromLongLong(win[i])) == NULL) goto fail;
+            a->objs[7 + i] = window;
+            a->offs[7 + i] = off_totals[i];
+        }
+    }
+    a->trades = trades;
+    a->recent = recent;
+    return 1;
+fail:
+    trade_release(a);
+    return -1;
+}
+
+static int dq_call_append(PyObject *dq, PyObject *item) {
+    PyObject *r = dq_append(dq, item);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* The prepared trade recorded: 0 done, -1 an allocation failed (nothing changed). Consumes ``a``. */
+static int trade_commit(TradeAdd *a, PyObject *msg) {
+    int undo = 0; /* how many steps to take back */
+    if (a->key != NULL) {
+        if (PySet_Add(a->ids, a->key) < 0) goto fail;
+        undo = 1;
+        if (dq_call_append(a->order, a->key) < 0) goto fail;
+        undo = 2;
+    }
+    if (dq_call_append(a->recent, a->entry) < 0) goto fail;
+    undo = 3;
+    if (dq_call_append(a->trades, msg) < 0) goto fail; /* at maxlen the deque drops its oldest itself */
+    /* Nothing below can fail: pops, a discard of an exact str, slots set to objects already made. */
+    if (a->evict != NULL) {
+        PyObject *old = dq_popleft(a->order, NULL);
+        if (PySet_Discard(a->ids, old) < 0) PyErr_Clear();
+        Py_DECREF(old);
+    }
+    for (Py_ssize_t i = 0; i < a->expire; i++) Py_DECREF(dq_popleft(a->recent, NULL));
+    for (int i = 0; i < 13; i++)
+        if (a->vals[i] != NULL) {
+            put_slot(a->objs[i], a->offs[i], a->vals[i]);
+            a->vals[i] = NULL;
+        }
+    Py_CLEAR(a->entry);
+    return 0;
+fail:
+    if (undo >= 3) Py_DECREF(dq_pop(a->recent, NULL));
+    if (undo >= 2) Py_DECREF(dq_pop(a->order, NULL));
+    if (undo >= 1) {
+        PyObject *type, *value, *tb; /* keep the allocation's error across the discard */
+        PyErr_Fetch(&type, &value, &tb);
+        if (PySet_Discard(a->ids, a->key) < 0) PyErr_Clear();
+        PyErr_Restore(type, value, tb);
+    }
+    trade_release(a);
+    return -1;
+}
+
+/* The trade of ``frame``: ``Core._on_trade`` for a known market, nobody listening for ``TradeSeen``, with the
+ * market's ``add_trade`` in C (``trade_prepare``, ``trade_commit``). */
 static PyObject *trade_path(const Frame *f, PyObject *const *args) {
     PyObject *msg = build_trade(f);
     if (msg == NULL) return NULL;
@@ -1194,10 +1415,23 @@ static PyObject *trade_path(const Frame *f, PyObject *const *args) {
         }
         return decoded_only(msg);
     }
+    TradeAdd add;
+    int dup;
+    int prc = trade_prepare(market, msg, args[1], &add, &dup);
+    if (prc <= 0) { /* an odd structure: nothing changed, the pure ``_on_trade`` decides */
+        Py_XDECREF(sid);
+        Py_XDECREF(seq);
+        if (prc < 0) {
+            Py_DECREF(msg);
+            return NULL;
+        }
+        return decoded_only(msg);
+    }
     rc = count_type(args[5], s_trade_type);
     if (rc <= 0) {
         Py_XDECREF(sid);
         Py_XDECREF(seq);
+        trade_release(&add);
         if (rc < 0) {
             Py_DECREF(msg);
             return NULL;
@@ -1210,13 +1444,14 @@ static PyObject *trade_path(const Frame *f, PyObject *const *args) {
         Py_DECREF(seq);
     }
     set_slot(market, off_last_recv_ns, args[1]);
-    Py_INCREF(market); /* held across the call: add_trade runs Python code */
-    PyObject *call[3] = {market, msg, args[1]};
-    PyObject *res = PyObject_Vectorcall(add_trade, call, 3, NULL);
-    Py_DECREF(market);
-    if (res == NULL) {
-        /* A bug in add_trade: the frame was counted and sequence-checked, as ``process`` does before its handler
-         * raises; the caller counts the failure (``HandlerFailed``) with the exception. */
+    if (dup) { /* a trade_id seen before: ``trade_duplicates`` */
+        PyObject *t = PyTuple_Pack(2, msg, Py_False);
+        Py_DECREF(msg);
+        return t;
+    }
+    if (trade_commit(&add, msg) < 0) {
+        /* An allocation failed (nothing of the trade recorded): the frame was counted and sequence-checked, as
+         * ``process`` does before its handler raises; the caller counts the failure (``HandlerFailed``). */
 #if PY_VERSION_HEX >= 0x030C0000
         PyObject *exc = PyErr_GetRaisedException();
 #else
@@ -1236,13 +1471,7 @@ static PyObject *trade_path(const Frame *f, PyObject *const *args) {
         Py_DECREF(msg);
         return t;
     }
-    int added = PyObject_IsTrue(res);
-    Py_DECREF(res);
-    if (added > 0) return msg;
-    if (added < 0) PyErr_Clear();
-    PyObject *t = PyTuple_Pack(2, msg, Py_False); /* a trade_id seen before: ``trade_duplicates`` */
-    Py_DECREF(msg);
-    return t;
+    return msg;
 }
 
 /* Fills and positions: their paths (_hotpath_private.h, second part). */
@@ -1543,6 +1772,63 @@ static PyObject *hot_feeder(PyObject *Py_UNUSED(self), PyObject *args) {
     return (PyObject *)f;
 }
 
+/* The classes ``add_trade``'s C twin reads (RecentIds, VolumeStats, VolumeTotals, from MarketState's module;
+ * collections.deque and its C functions) and their slots' offsets: 0, or -1 with TypeError. */
+static int deque_fn(PyObject *deque, const char *name, int flags, PyCFunction *out) {
+    PyObject *d = PyObject_GetAttrString(deque, name);
+    if (d == NULL) return -1;
+    int ok = Py_IS_TYPE(d, &PyMethodDescr_Type) && ((PyMethodDescrObject *)d)->d_method->ml_flags == flags;
+    if (ok) *out = ((PyMethodDescrObject *)d)->d_method->ml_meth;
+    Py_DECREF(d);
+    if (!ok) PyErr_Format(PyExc_TypeError, "deque.%s is not the C method expected", name);
+    return ok ? 0 : -1;
+}
+
+static int trade_setup(PyObject *mt) {
+    PyObject *collections = PyImport_ImportModule("collections");
+    if (collections == NULL) return -1;
+    PyObject *deque = PyObject_GetAttrString(collections, "deque");
+    Py_DECREF(collections);
+    if (deque == NULL) return -1;
+    int rc = -1;
+    PyObject *cls[3] = {NULL, NULL, NULL};
+    static const char *names[3] = {"RecentIds", "VolumeStats", "VolumeTotals"};
+    PyObject *mod = NULL, *modname = PyObject_GetAttrString(mt, "__module__");
+    if (modname == NULL || (mod = PyImport_Import(modname)) == NULL) goto done;
+    for (int i = 0; i < 3; i++) {
+        cls[i] = PyObject_GetAttrString(mod, names[i]);
+        if (cls[i] == NULL) goto done;
+        if (!PyType_Check(cls[i])) {
+            PyErr_Format(PyExc_TypeError, "%s is not a class", names[i]);
+            goto done;
+        }
+    }
+    if (!PyType_Check(deque) || deque_fn(deque, "append", METH_O, &dq_append) < 0 ||
+        deque_fn(deque, "popleft", METH_NOARGS, &dq_popleft) < 0 || deque_fn(deque, "pop", METH_NOARGS, &dq_pop) < 0)
+        goto done;
+    if ((off_trade_ids = slot_offset(mt, "_trade_ids")) < 0 || (off_trades = slot_offset(mt, "trades")) < 0 ||
+        (off_trade_count = slot_offset(mt, "trade_count")) < 0 || (off_volume = slot_offset(mt, "volume")) < 0 ||
+        (off_capacity = slot_offset(cls[0], "_capacity")) < 0 || (off_ids = slot_offset(cls[0], "_ids")) < 0 ||
+        (off_order = slot_offset(cls[0], "_order")) < 0 || (off_recent = slot_offset(cls[1], "_recent")) < 0 ||
+        (off_window = slot_offset(cls[1], "_window")) < 0 || (off_total = slot_offset(cls[1], "total")) < 0 ||
+        (off_window_ns = slot_offset(cls[1], "window_ns")) < 0)
+        goto done;
+    for (int i = 0; i < 6; i++)
+        if ((off_totals[i] = slot_offset(cls[2], totals_slots[i])) < 0) goto done;
+    /* held for good (module-level classes) */
+    deque_type = (PyTypeObject *)Py_NewRef(deque);
+    ids_type = (PyTypeObject *)Py_NewRef(cls[0]);
+    volume_type = (PyTypeObject *)Py_NewRef(cls[1]);
+    totals_type = (PyTypeObject *)Py_NewRef(cls[2]);
+    rc = 0;
+done:
+    Py_XDECREF(modname);
+    Py_XDECREF(mod);
+    for (int i = 0; i < 3; i++) Py_XDECREF(cls[i]);
+    Py_DECREF(deque);
+    return rc;
+}
+
 /* setup(OrderbookDelta, MarketState, OrderBook, _Ladder, SpreadStats[, Ticker, Trade[, Fill, MarketPosition,
  * RecentIds]]): the classes, and their slots' offsets; ``frame`` needs Ticker and Trade, and takes fills and
  * positions with the last three. */
@@ -1591,14 +1877,7 @@ static PyObject *hot_setup(PyObject *Py_UNUSED(self), PyObject *args) {
         for (int i = 0; i < 11; i++)
             if ((off_trade[i] = slot_offset(tr, trade_slots[i])) < 0) return NULL;
         if ((off_last_ticker = slot_offset(mt, "last_ticker")) < 0) return NULL;
-        PyObject *fn = PyObject_GetAttrString(mt, "add_trade");
-        if (fn == NULL) return NULL;
-        if (!PyFunction_Check(fn)) {
-            Py_DECREF(fn);
-            PyErr_SetString(PyExc_TypeError, "MarketState.add_trade is not a function");
-            return NULL;
-        }
-        Py_XSETREF(add_trade, fn);
+        if (trade_setup(mt) < 0) return NULL;
         Py_INCREF(tk);
         Py_INCREF(tr);
         ticker_type = (PyTypeObject *)tk;

@@ -606,6 +606,40 @@ static int scan(const char *buf, Py_ssize_t n, Frame *f) {
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
+/* Hot-path trick: a market ticker's ``str`` from a small cache, so that the same ticker bytes give the same ``str``
+ * object frame after frame: no new str per frame, and its hash (computed once, kept in the object) serves every
+ * later dict lookup by it (``markets``, ``last_seq`` keys) without hashing the bytes again (issue 17, item 2).
+ * Exact: an entry is used only if its length and every byte equal the frame's (the scanner's strings are ASCII, so
+ * a str's characters are its bytes); a str is immutable, so sharing it changes no value. Bounded: TCACHE_N entries,
+ * direct-mapped (a colliding ticker replaces the entry), tickers longer than TCACHE_MAX are made fresh. The
+ * entries live as long as the module. */
+#define TCACHE_N 256
+#define TCACHE_MAX 64
+static PyObject *tcache[TCACHE_N];
+
+static PyObject *ticker_str(const char *p, Py_ssize_t n) {
+    if (n > TCACHE_MAX) return PyUnicode_FromStringAndSize(p, n);
+    uint64_t h = (uint64_t)n;
+    if (n >= 8) { /* the last 8 bytes: where tickers of one event differ ("...-M25", "...-M26") */
+        uint64_t w;
+        memcpy(&w, p + n - 8, 8);
+        h ^= w;
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) h = (h << 8) | (unsigned char)p[i];
+    }
+    size_t slot = (size_t)((h * 0x9E3779B97F4A7C15ULL) >> 56); /* Fibonacci hashing: the top 8 bits (TCACHE_N) */
+    PyObject *e = tcache[slot];
+    if (e != NULL && PyUnicode_GET_LENGTH(e) == n && memcmp(PyUnicode_DATA(e), p, (size_t)n) == 0) {
+        Py_INCREF(e);
+        return e;
+    }
+    PyObject *o = PyUnicode_FromStringAndSize(p, n);
+    if (o == NULL) return NULL;
+    Py_INCREF(o);
+    Py_XSETREF(tcache[slot], o);
+    return o;
+}
+
 static PyTypeObject *market_type, *book_type, *ladder_type, *stats_type;
 static Py_ssize_t off_msg[11];
 static Py_ssize_t off_has_snapshot, off_sid, off_book, off_last_recv_ns, off_spread, off_yes, off_no, off_levels,
@@ -899,7 +933,7 @@ fail:
 /* The delta of ``frame`` (and ``delta``, with ``by_type`` NULL): see the contract at the top. */
 static PyObject *delta_path(Delta *d, PyObject *recv_ns, PyObject *last_seq, PyObject *markets, PyObject *apply_,
                             PyObject *by_type) {
-    PyObject *ticker = PyUnicode_FromStringAndSize(d->ticker, d->ticker_len);
+    PyObject *ticker = ticker_str(d->ticker, d->ticker_len);
     if (ticker == NULL) return NULL;
     int applied = 0;
     PyObject *tail = NULL;
@@ -1006,7 +1040,7 @@ static PyObject *build_ticker(const Frame *f) {
     PyObject *v[17];
     int i;
     envelope(&f->d, v);
-    v[4] = PyUnicode_FromStringAndSize(t->ticker, t->ticker_len);
+    v[4] = ticker_str(t->ticker, t->ticker_len);
     v[5] = Py_None;
     Py_INCREF(Py_None);
     v[6] = opt_long(t->has, TK_PRICE, t->price);
@@ -1062,7 +1096,7 @@ static PyObject *build_trade(const Frame *f) {
     if (!(r->has & TR_YES)) yes = PRICE_SCALE - no;
     if (!(r->has & TR_NO)) no = PRICE_SCALE - yes;
     envelope(&f->d, v);
-    v[4] = PyUnicode_FromStringAndSize(r->ticker, r->ticker_len);
+    v[4] = ticker_str(r->ticker, r->ticker_len);
     v[5] = PyLong_FromLong(yes);
     v[6] = PyLong_FromLong(no);
     v[7] = PyLong_FromLongLong(r->count);

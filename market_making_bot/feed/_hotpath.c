@@ -227,47 +227,100 @@ typedef struct {
     int seen;
 } Delta;
 
+/* Hot-path trick: a key is first matched whole against the literals its first character allows, quotes and ':'
+ * included (``KEY``: a memcmp of a constant length, compiled to one or two loads and compares), which skips the
+ * string scan of the key and the chain of compares after it. Exact: the bytes `"market_ticker":` are that key and
+ * nothing else (no escape can be in it). Anything else (whitespace before the ':', another key) takes the general
+ * way: ``string`` and ``key_is``, which give the same index. */
+#define KEY(lit) (left >= (Py_ssize_t)sizeof(lit) - 1 && memcmp(q, lit, sizeof(lit) - 1) == 0 ? (q += sizeof(lit) - 1, 1) : 0)
+
+enum { BK_TICKER, BK_PRICE, BK_DELTA, BK_SIDE, BK_TSMS, BK_CLOCK, BK_MARKET_ID, BK_TS, BK_COID, BK_OTHER };
+static const char *const body_keys[BK_OTHER] = {"market_ticker", "price_dollars", "delta_fp", "side", "ts_ms",
+                                                "clock", "market_id", "ts", "client_order_id"};
+
+/* The index in ``names`` of the key at s->p, its ':' consumed (``count``: another key); -1: not a key. */
+static int key_slow(Scan *s, const char *const *names, int count) {
+    const char *k;
+    Py_ssize_t kn;
+    if (string(s, &k, &kn) || expect(s, ':')) return -1;
+    for (int i = 0; i < count; i++)
+        if (key_is(k, kn, names[i])) return i;
+    return count;
+}
+
+static inline int body_key(Scan *s) {
+    ws(s);
+    if (s->p < s->end && *s->p == '"') {
+        const char *q = s->p + 1;
+        Py_ssize_t left = s->end - q;
+        int k = -1;
+        if (left > 0) switch (*q) {
+            case 'm': k = KEY("market_ticker\":") ? BK_TICKER : KEY("market_id\":") ? BK_MARKET_ID : -1; break;
+            case 'p': k = KEY("price_dollars\":") ? BK_PRICE : -1; break;
+            case 'd': k = KEY("delta_fp\":") ? BK_DELTA : -1; break;
+            case 's': k = KEY("side\":") ? BK_SIDE : -1; break;
+            case 't': k = KEY("ts_ms\":") ? BK_TSMS : KEY("ts\":") ? BK_TS : -1; break;
+            case 'c': k = KEY("clock\":") ? BK_CLOCK : -1; break;
+            default: break;
+        }
+        if (k >= 0) {
+            s->p = q;
+            return k;
+        }
+    }
+    return key_slow(s, body_keys, BK_OTHER);
+}
+
 static int scan_body(Scan *s, Delta *d) {
     if (expect(s, '{')) return -1;
     ws(s);
     if (s->p < s->end && *s->p == '}') return -1; /* an empty body misses the required fields */
     for (;;) {
-        const char *k, *v;
-        Py_ssize_t kn, vn;
+        const char *v;
+        Py_ssize_t vn;
         int bit;
-        if (string(s, &k, &kn) || expect(s, ':')) return -1;
-        if (key_is(k, kn, "market_ticker")) {
+        switch (body_key(s)) {
+        case BK_TICKER:
             bit = F_TICKER;
             if (string(s, &d->ticker, &d->ticker_len)) return -1;
-        } else if (key_is(k, kn, "price_dollars")) {
+            break;
+        case BK_PRICE:
             bit = F_PRICE;
             if (string(s, &v, &vn) || book_price(v, vn, &d->price)) return -1;
-        } else if (key_is(k, kn, "delta_fp")) {
+            break;
+        case BK_DELTA:
             bit = F_DELTA;
             if (string(s, &v, &vn) || size_fp(v, vn, &d->delta)) return -1;
-        } else if (key_is(k, kn, "side")) {
+            break;
+        case BK_SIDE:
             bit = F_SIDE;
             if (string(s, &v, &vn)) return -1;
             if (key_is(v, vn, "yes")) d->side_yes = 1;
             else if (key_is(v, vn, "no")) d->side_yes = 0;
             else return -1;
-        } else if (key_is(k, kn, "ts_ms")) {
+            break;
+        case BK_TSMS:
             bit = F_TSMS;
             if (integer(s, &d->ts_ms) || d->ts_ms < TS_MS_MIN || d->ts_ms > TS_MS_MAX) return -1;
-        } else if (key_is(k, kn, "clock")) {
+            break;
+        case BK_CLOCK:
             bit = F_CLOCK;
             if (integer(s, &d->clock)) return -1;
-        } else if (key_is(k, kn, "market_id")) {
+            break;
+        case BK_MARKET_ID:
             bit = F_MARKET_ID;
             if (string(s, &v, &vn)) return -1;
-        } else if (key_is(k, kn, "ts")) {
+            break;
+        case BK_TS:
             bit = F_TS;
             if (string(s, &v, &vn)) return -1;
-        } else if (key_is(k, kn, "client_order_id")) {
+            break;
+        case BK_COID:
             bit = F_COID;
             if (string(s, &d->coid, &d->coid_len)) return -1;
-        } else {
-            return -1; /* legacy integer fields, nulls, anything else: the pure path */
+            break;
+        default:
+            return -1; /* not a key; legacy integer fields, nulls, anything else: the pure path */
         }
         if (d->seen & bit) return -1; /* a repeated key */
         d->seen |= bit;
@@ -525,6 +578,30 @@ typedef struct {
     int kind;
 } Frame;
 
+enum { EK_TYPE, EK_SID, EK_SEQ, EK_ID, EK_SENT, EK_MSG, EK_OTHER };
+static const char *const env_keys[EK_OTHER] = {"type", "sid", "seq", "id", "sending_ts_ms", "msg"};
+
+static inline int env_key(Scan *s) {
+    ws(s);
+    if (s->p < s->end && *s->p == '"') {
+        const char *q = s->p + 1;
+        Py_ssize_t left = s->end - q;
+        int k = -1;
+        if (left > 0) switch (*q) {
+            case 't': k = KEY("type\":") ? EK_TYPE : -1; break;
+            case 's': k = KEY("sid\":") ? EK_SID : KEY("seq\":") ? EK_SEQ : KEY("sending_ts_ms\":") ? EK_SENT : -1; break;
+            case 'i': k = KEY("id\":") ? EK_ID : -1; break;
+            case 'm': k = KEY("msg\":") ? EK_MSG : -1; break;
+            default: break;
+        }
+        if (k >= 0) {
+            s->p = q;
+            return k;
+        }
+    }
+    return key_slow(s, env_keys, EK_OTHER);
+}
+
 /* The envelope; the body by the frame's type. A body before its "type" is read as a delta's (the old contract of
  * ``delta``), and the type must then say so. */
 static int scan(const char *buf, Py_ssize_t n, Frame *f) {
@@ -532,11 +609,11 @@ static int scan(const char *buf, Py_ssize_t n, Frame *f) {
     Scan s = {buf, buf + n};
     if (expect(&s, '{')) return -1;
     for (;;) {
-        const char *k, *v;
-        Py_ssize_t kn, vn;
+        const char *v;
+        Py_ssize_t vn;
         int bit;
-        if (string(&s, &k, &kn) || expect(&s, ':')) return -1;
-        if (key_is(k, kn, "type")) {
+        int key = env_key(&s);
+        if (key == EK_TYPE) {
             bit = F_TYPE;
             if (string(&s, &v, &vn)) return -1;
             int kind = key_is(v, vn, "orderbook_delta") ? K_DELTA
@@ -547,19 +624,19 @@ static int scan(const char *buf, Py_ssize_t n, Frame *f) {
                                                         : K_NONE;
             if (kind == K_NONE || (f->kind != K_NONE && f->kind != kind)) return -1;
             f->kind = kind;
-        } else if (key_is(k, kn, "sid")) {
+        } else if (key == EK_SID) {
             bit = F_SID;
             if (integer(&s, &d->sid)) return -1;
-        } else if (key_is(k, kn, "seq")) {
+        } else if (key == EK_SEQ) {
             bit = F_SEQ;
             if (integer(&s, &d->seq)) return -1;
-        } else if (key_is(k, kn, "id")) {
+        } else if (key == EK_ID) {
             bit = F_ID;
             if (integer(&s, &d->id)) return -1;
-        } else if (key_is(k, kn, "sending_ts_ms")) {
+        } else if (key == EK_SENT) {
             bit = F_SENT;
             if (integer(&s, &d->sent) || d->sent < TS_MS_MIN || d->sent > TS_MS_MAX) return -1;
-        } else if (key_is(k, kn, "msg")) {
+        } else if (key == EK_MSG) {
             bit = F_MSG;
             if (d->seen & F_MSG) return -1;
             if (f->kind == K_NONE) f->kind = K_DELTA;

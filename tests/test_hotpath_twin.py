@@ -1133,3 +1133,30 @@ def test_an_unusual_market_is_left_to_the_pure_path(odd: Callable[[MarketState],
     # The sid's first frame always; with an odd volume the two new trades too (a duplicate touches only the dedupe,
     # in C); with odd trades all of them.
     assert calls == in_python
+
+
+def test_keys_near_the_fast_literals_read_as_the_pure_decoder_reads_them() -> None:
+    # The scanner matches a key whole ('"ts_ms":') before its general way: a key that only starts like one
+    # ("ts_msx", "sidx"), whitespace before its ':' or an escape in it must read as the pure decoder reads it (the
+    # frame handed back, or the same message).
+    from market_making_bot.kalshi.decode import DecodeError, decode_frame
+
+    assert hotpath.frame is not None
+    body = {"market_ticker": "KX-S", "market_id": "M1", "price_dollars": "0.4200", "delta_fp": "5.00"}
+    body |= {"side": "yes", "clock": 7, "ts": "x", "ts_ms": _T0_MS}
+    base = _dumps({"type": "orderbook_delta", "sid": 1, "seq": 2, "id": 3, "msg": body, "sending_ts_ms": _T0_MS})
+    taken = 0
+    for key in ["type", "sid", "seq", "id", "sending_ts_ms", "msg", *body]:
+        old = f'"{key}":'
+        assert old in base
+        for new in (f'"{key}" :', f'"{key}x":', f'"{key[:-1]}":', f'"{key[:-1]}\\u00{ord(key[-1]):x}":'):
+            frame = base.replace(old, new, 1).encode()
+            result = hotpath.frame(frame, 0, {}, {}, True, {}, [], [], {})
+            try:
+                pure: Any = decode_frame(frame)
+            except DecodeError:
+                pure = None
+            if result is not None:
+                assert repr(result[0]) == repr(pure), frame
+                taken += 1
+    assert taken >= 14  # the ' :' variants at least: the general way reads those

@@ -227,47 +227,100 @@ typedef struct {
     int seen;
 } Delta;
 
+/* Hot-path trick: a key is first matched whole against the literals its first character allows, quotes and ':'
+ * included (``KEY``: a memcmp of a constant length, compiled to one or two loads and compares), which skips the
+ * string scan of the key and the chain of compares after it. Exact: the bytes `"market_ticker":` are that key and
+ * nothing else (no escape can be in it). Anything else (whitespace before the ':', another key) takes the general
+ * way: ``string`` and ``key_is``, which give the same index. */
+#define KEY(lit) (left >= (Py_ssize_t)sizeof(lit) - 1 && memcmp(q, lit, sizeof(lit) - 1) == 0 ? (q += sizeof(lit) - 1, 1) : 0)
+
+enum { BK_TICKER, BK_PRICE, BK_DELTA, BK_SIDE, BK_TSMS, BK_CLOCK, BK_MARKET_ID, BK_TS, BK_COID, BK_OTHER };
+static const char *const body_keys[BK_OTHER] = {"market_ticker", "price_dollars", "delta_fp", "side", "ts_ms",
+                                                "clock", "market_id", "ts", "client_order_id"};
+
+/* The index in ``names`` of the key at s->p, its ':' consumed (``count``: another key); -1: not a key. */
+static int key_slow(Scan *s, const char *const *names, int count) {
+    const char *k;
+    Py_ssize_t kn;
+    if (string(s, &k, &kn) || expect(s, ':')) return -1;
+    for (int i = 0; i < count; i++)
+        if (key_is(k, kn, names[i])) return i;
+    return count;
+}
+
+static inline int body_key(Scan *s) {
+    ws(s);
+    if (s->p < s->end && *s->p == '"') {
+        const char *q = s->p + 1;
+        Py_ssize_t left = s->end - q;
+        int k = -1;
+        if (left > 0) switch (*q) {
+            case 'm': k = KEY("market_ticker\":") ? BK_TICKER : KEY("market_id\":") ? BK_MARKET_ID : -1; break;
+            case 'p': k = KEY("price_dollars\":") ? BK_PRICE : -1; break;
+            case 'd': k = KEY("delta_fp\":") ? BK_DELTA : -1; break;
+            case 's': k = KEY("side\":") ? BK_SIDE : -1; break;
+            case 't': k = KEY("ts_ms\":") ? BK_TSMS : KEY("ts\":") ? BK_TS : -1; break;
+            case 'c': k = KEY("clock\":") ? BK_CLOCK : -1; break;
+            default: break;
+        }
+        if (k >= 0) {
+            s->p = q;
+            return k;
+        }
+    }
+    return key_slow(s, body_keys, BK_OTHER);
+}
+
 static int scan_body(Scan *s, Delta *d) {
     if (expect(s, '{')) return -1;
     ws(s);
     if (s->p < s->end && *s->p == '}') return -1; /* an empty body misses the required fields */
     for (;;) {
-        const char *k, *v;
-        Py_ssize_t kn, vn;
+        const char *v;
+        Py_ssize_t vn;
         int bit;
-        if (string(s, &k, &kn) || expect(s, ':')) return -1;
-        if (key_is(k, kn, "market_ticker")) {
+        switch (body_key(s)) {
+        case BK_TICKER:
             bit = F_TICKER;
             if (string(s, &d->ticker, &d->ticker_len)) return -1;
-        } else if (key_is(k, kn, "price_dollars")) {
+            break;
+        case BK_PRICE:
             bit = F_PRICE;
             if (string(s, &v, &vn) || book_price(v, vn, &d->price)) return -1;
-        } else if (key_is(k, kn, "delta_fp")) {
+            break;
+        case BK_DELTA:
             bit = F_DELTA;
             if (string(s, &v, &vn) || size_fp(v, vn, &d->delta)) return -1;
-        } else if (key_is(k, kn, "side")) {
+            break;
+        case BK_SIDE:
             bit = F_SIDE;
             if (string(s, &v, &vn)) return -1;
             if (key_is(v, vn, "yes")) d->side_yes = 1;
             else if (key_is(v, vn, "no")) d->side_yes = 0;
             else return -1;
-        } else if (key_is(k, kn, "ts_ms")) {
+            break;
+        case BK_TSMS:
             bit = F_TSMS;
             if (integer(s, &d->ts_ms) || d->ts_ms < TS_MS_MIN || d->ts_ms > TS_MS_MAX) return -1;
-        } else if (key_is(k, kn, "clock")) {
+            break;
+        case BK_CLOCK:
             bit = F_CLOCK;
             if (integer(s, &d->clock)) return -1;
-        } else if (key_is(k, kn, "market_id")) {
+            break;
+        case BK_MARKET_ID:
             bit = F_MARKET_ID;
             if (string(s, &v, &vn)) return -1;
-        } else if (key_is(k, kn, "ts")) {
+            break;
+        case BK_TS:
             bit = F_TS;
             if (string(s, &v, &vn)) return -1;
-        } else if (key_is(k, kn, "client_order_id")) {
+            break;
+        case BK_COID:
             bit = F_COID;
             if (string(s, &d->coid, &d->coid_len)) return -1;
-        } else {
-            return -1; /* legacy integer fields, nulls, anything else: the pure path */
+            break;
+        default:
+            return -1; /* not a key; legacy integer fields, nulls, anything else: the pure path */
         }
         if (d->seen & bit) return -1; /* a repeated key */
         d->seen |= bit;
@@ -525,6 +578,30 @@ typedef struct {
     int kind;
 } Frame;
 
+enum { EK_TYPE, EK_SID, EK_SEQ, EK_ID, EK_SENT, EK_MSG, EK_OTHER };
+static const char *const env_keys[EK_OTHER] = {"type", "sid", "seq", "id", "sending_ts_ms", "msg"};
+
+static inline int env_key(Scan *s) {
+    ws(s);
+    if (s->p < s->end && *s->p == '"') {
+        const char *q = s->p + 1;
+        Py_ssize_t left = s->end - q;
+        int k = -1;
+        if (left > 0) switch (*q) {
+            case 't': k = KEY("type\":") ? EK_TYPE : -1; break;
+            case 's': k = KEY("sid\":") ? EK_SID : KEY("seq\":") ? EK_SEQ : KEY("sending_ts_ms\":") ? EK_SENT : -1; break;
+            case 'i': k = KEY("id\":") ? EK_ID : -1; break;
+            case 'm': k = KEY("msg\":") ? EK_MSG : -1; break;
+            default: break;
+        }
+        if (k >= 0) {
+            s->p = q;
+            return k;
+        }
+    }
+    return key_slow(s, env_keys, EK_OTHER);
+}
+
 /* The envelope; the body by the frame's type. A body before its "type" is read as a delta's (the old contract of
  * ``delta``), and the type must then say so. */
 static int scan(const char *buf, Py_ssize_t n, Frame *f) {
@@ -532,11 +609,11 @@ static int scan(const char *buf, Py_ssize_t n, Frame *f) {
     Scan s = {buf, buf + n};
     if (expect(&s, '{')) return -1;
     for (;;) {
-        const char *k, *v;
-        Py_ssize_t kn, vn;
+        const char *v;
+        Py_ssize_t vn;
         int bit;
-        if (string(&s, &k, &kn) || expect(&s, ':')) return -1;
-        if (key_is(k, kn, "type")) {
+        int key = env_key(&s);
+        if (key == EK_TYPE) {
             bit = F_TYPE;
             if (string(&s, &v, &vn)) return -1;
             int kind = key_is(v, vn, "orderbook_delta") ? K_DELTA
@@ -547,19 +624,19 @@ static int scan(const char *buf, Py_ssize_t n, Frame *f) {
                                                         : K_NONE;
             if (kind == K_NONE || (f->kind != K_NONE && f->kind != kind)) return -1;
             f->kind = kind;
-        } else if (key_is(k, kn, "sid")) {
+        } else if (key == EK_SID) {
             bit = F_SID;
             if (integer(&s, &d->sid)) return -1;
-        } else if (key_is(k, kn, "seq")) {
+        } else if (key == EK_SEQ) {
             bit = F_SEQ;
             if (integer(&s, &d->seq)) return -1;
-        } else if (key_is(k, kn, "id")) {
+        } else if (key == EK_ID) {
             bit = F_ID;
             if (integer(&s, &d->id)) return -1;
-        } else if (key_is(k, kn, "sending_ts_ms")) {
+        } else if (key == EK_SENT) {
             bit = F_SENT;
             if (integer(&s, &d->sent) || d->sent < TS_MS_MIN || d->sent > TS_MS_MAX) return -1;
-        } else if (key_is(k, kn, "msg")) {
+        } else if (key == EK_MSG) {
             bit = F_MSG;
             if (d->seen & F_MSG) return -1;
             if (f->kind == K_NONE) f->kind = K_DELTA;
@@ -605,6 +682,40 @@ static int scan(const char *buf, Py_ssize_t n, Frame *f) {
 #endif
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+/* Hot-path trick: a market ticker's ``str`` from a small cache, so that the same ticker bytes give the same ``str``
+ * object frame after frame: no new str per frame, and its hash (computed once, kept in the object) serves every
+ * later dict lookup by it (``markets``, ``last_seq`` keys) without hashing the bytes again (issue 17, item 2).
+ * Exact: an entry is used only if its length and every byte equal the frame's (the scanner's strings are ASCII, so
+ * a str's characters are its bytes); a str is immutable, so sharing it changes no value. Bounded: TCACHE_N entries,
+ * direct-mapped (a colliding ticker replaces the entry), tickers longer than TCACHE_MAX are made fresh. The
+ * entries live as long as the module. */
+#define TCACHE_N 256
+#define TCACHE_MAX 64
+static PyObject *tcache[TCACHE_N];
+
+static PyObject *ticker_str(const char *p, Py_ssize_t n) {
+    if (n > TCACHE_MAX) return PyUnicode_FromStringAndSize(p, n);
+    uint64_t h = (uint64_t)n;
+    if (n >= 8) { /* the last 8 bytes: where tickers of one event differ ("...-M25", "...-M26") */
+        uint64_t w;
+        memcpy(&w, p + n - 8, 8);
+        h ^= w;
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) h = (h << 8) | (unsigned char)p[i];
+    }
+    size_t slot = (size_t)((h * 0x9E3779B97F4A7C15ULL) >> 56); /* Fibonacci hashing: the top 8 bits (TCACHE_N) */
+    PyObject *e = tcache[slot];
+    if (e != NULL && PyUnicode_GET_LENGTH(e) == n && memcmp(PyUnicode_DATA(e), p, (size_t)n) == 0) {
+        Py_INCREF(e);
+        return e;
+    }
+    PyObject *o = PyUnicode_FromStringAndSize(p, n);
+    if (o == NULL) return NULL;
+    Py_INCREF(o);
+    Py_XSETREF(tcache[slot], o);
+    return o;
+}
 
 static PyTypeObject *market_type, *book_type, *ladder_type, *stats_type;
 static Py_ssize_t off_msg[11];
@@ -899,7 +1010,7 @@ fail:
 /* The delta of ``frame`` (and ``delta``, with ``by_type`` NULL): see the contract at the top. */
 static PyObject *delta_path(Delta *d, PyObject *recv_ns, PyObject *last_seq, PyObject *markets, PyObject *apply_,
                             PyObject *by_type) {
-    PyObject *ticker = PyUnicode_FromStringAndSize(d->ticker, d->ticker_len);
+    PyObject *ticker = ticker_str(d->ticker, d->ticker_len);
     if (ticker == NULL) return NULL;
     int applied = 0;
     PyObject *tail = NULL;
@@ -1006,7 +1117,7 @@ static PyObject *build_ticker(const Frame *f) {
     PyObject *v[17];
     int i;
     envelope(&f->d, v);
-    v[4] = PyUnicode_FromStringAndSize(t->ticker, t->ticker_len);
+    v[4] = ticker_str(t->ticker, t->ticker_len);
     v[5] = Py_None;
     Py_INCREF(Py_None);
     v[6] = opt_long(t->has, TK_PRICE, t->price);
@@ -1062,7 +1173,7 @@ static PyObject *build_trade(const Frame *f) {
     if (!(r->has & TR_YES)) yes = PRICE_SCALE - no;
     if (!(r->has & TR_NO)) no = PRICE_SCALE - yes;
     envelope(&f->d, v);
-    v[4] = PyUnicode_FromStringAndSize(r->ticker, r->ticker_len);
+    v[4] = ticker_str(r->ticker, r->ticker_len);
     v[5] = PyLong_FromLong(yes);
     v[6] = PyLong_FromLong(no);
     v[7] = PyLong_FromLongLong(r->count);

@@ -229,7 +229,7 @@ class PipelineRow(Row):
 
 class CompiledPipelineRow(PipelineRow):
     name = "pipeline_compiled"
-    title = "project full pipeline, compiled delta path (feed/_hotpath.c); the rest as above"
+    title = "project full pipeline, compiled hot path (feed/_hotpath.c: deltas, tickers, trades, fills, positions)"
     needs = "compiled"
     env = {"MARKET_MAKING_BOT_PURE": "0"}
 
